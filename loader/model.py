@@ -1,0 +1,281 @@
+"""Immutable objects built from validated catalog data: one generic class per concept, none per database."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+CAPABILITY_NAMES = ("transactions", "json_documents", "full_text_search", "vector_search", "replication", "tls", "embedded")
+ROLE_NAMES = ("primary_store", "vector_store", "cache", "session_store", "full_text_search", "analytics")
+FIT_SCORES = {"excellent": 3, "good": 2, "fair": 1}
+
+
+def frozen_map(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(data))
+
+
+@dataclass(frozen=True)
+class Generate:
+    length: int
+    alphabet: str
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    description: str
+    default: Any
+    has_default: bool
+    required: bool
+    secret: bool
+    enum: tuple[Any, ...] | None
+    minimum: float | None
+    maximum: float | None
+    generate: Generate | None
+
+    @classmethod
+    def from_data(cls, name: str, data: Mapping[str, Any]) -> Parameter:
+        default = data.get("default")
+        return cls(
+            name=name,
+            type=data["type"],
+            description=data["description"],
+            default=frozen_map(default) if isinstance(default, dict) else default,
+            has_default="default" in data,
+            required=bool(data.get("required", False)),
+            secret=bool(data.get("secret", False)),
+            enum=tuple(data["enum"]) if "enum" in data else None,
+            minimum=data.get("minimum"),
+            maximum=data.get("maximum"),
+            generate=Generate(**data["generate"]) if "generate" in data else None,
+        )
+
+
+@dataclass(frozen=True)
+class VectorSearch:
+    support: str
+    extension: str | None = None
+    max_dimensions: int | None = None
+    distance_metrics: tuple[str, ...] = ()
+    index_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    transactions: bool
+    json_documents: bool
+    full_text_search: bool
+    vector_search: VectorSearch
+    replication: bool
+    tls: bool
+    embedded: bool
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Capabilities:
+        vector = data["vector_search"]
+        return cls(
+            **{name: data[name] for name in CAPABILITY_NAMES if name != "vector_search"},
+            vector_search=VectorSearch(
+                support=vector["support"],
+                extension=vector.get("extension"),
+                max_dimensions=vector.get("max_dimensions"),
+                distance_metrics=tuple(vector.get("distance_metrics", ())),
+                index_types=tuple(vector.get("index_types", ())),
+            ),
+        )
+
+    def has(self, name: str) -> bool:
+        """Whether the capability is present; vector_search counts when native or by extension."""
+        if name == "vector_search":
+            return self.vector_search.support != "none"
+        return bool(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class ConnectionForm:
+    name: str
+    description: str
+    client: str | None
+    template: str
+
+
+@dataclass(frozen=True)
+class Pool:
+    in_uri: bool
+    settings: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    container: int
+    protocol: str
+    parameter: str | None
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    test: tuple[str, ...]
+    interval: str
+    timeout: str
+    retries: int
+    start_period: str
+
+
+@dataclass(frozen=True)
+class ContainerTLS:
+    certificate_dir: str
+    command: tuple[str, ...]
+    environment: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Container:
+    image: str
+    tag: str
+    digest: str | None
+    ports: tuple[Port, ...]
+    environment: Mapping[str, str]
+    file_variants: Mapping[str, str]
+    data_dir: str
+    command: tuple[str, ...]
+    user: str | None
+    image_has: Mapping[str, bool]
+    healthcheck: Healthcheck
+    capabilities: tuple[str, ...]
+    tls: ContainerTLS | None
+    compose_fragment: str | None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Container:
+        tls = data.get("tls")
+        return cls(
+            image=data["image"],
+            tag=data["tag"],
+            digest=data.get("digest"),
+            ports=tuple(
+                Port(p["name"], p["container"], p.get("protocol", "tcp"), p.get("parameter")) for p in data["ports"]
+            ),
+            environment=frozen_map(data.get("environment", {})),
+            file_variants=frozen_map(data.get("file_variants", {})),
+            data_dir=data["data_dir"],
+            command=tuple(data.get("command", ())),
+            user=data.get("user"),
+            image_has=frozen_map(data["image_has"]),
+            healthcheck=Healthcheck(**{**data["healthcheck"], "test": tuple(data["healthcheck"]["test"])}),
+            capabilities=tuple(data["capabilities"]),
+            tls=ContainerTLS(
+                tls["certificate_dir"], tuple(tls.get("command", ())), frozen_map(tls.get("environment", {}))
+            )
+            if tls
+            else None,
+            compose_fragment=data.get("compose_fragment"),
+        )
+
+    def image_ref(self, digest: str | None = None) -> str:
+        """``image:tag``, pinned by digest when one is known."""
+        digest = digest or self.digest
+        return f"{self.image}:{self.tag}@{digest}" if digest else f"{self.image}:{self.tag}"
+
+    @property
+    def main_port(self) -> Port:
+        return self.ports[0]
+
+
+@dataclass(frozen=True)
+class RoleFit:
+    fit: str
+    why: str
+
+    @property
+    def score(self) -> int:
+        return FIT_SCORES[self.fit]
+
+
+@dataclass(frozen=True)
+class Workload:
+    roles: Mapping[str, RoleFit]
+    operational_weight: str
+    strengths: tuple[str, ...]
+    limitations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Source:
+    url: str
+    covers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseSpec:
+    """Everything the catalog says about one database."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    description: str
+    category: str
+    license: str
+    homepage: str
+    sources: tuple[Source, ...]
+    protocols: tuple[str, ...]
+    capabilities: Capabilities
+    parameters: Mapping[str, Parameter]
+    pool: Pool | None
+    forms: Mapping[str, ConnectionForm]
+    default_form: str
+    container: Container | None
+    workload: Workload
+    replaces_builtin: bool
+    file: Path
+    _data: Mapping[str, Any]
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], file: Path) -> DatabaseSpec:
+        """Build from a schema-valid entry (see validation.check_entry)."""
+        strings = data["connection_strings"]
+        pool = data.get("pool")
+        workload = data["workload"]
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            aliases=tuple(data.get("aliases", ())),
+            description=data["description"],
+            category=data["category"],
+            license=data["license"],
+            homepage=data["homepage"],
+            sources=tuple(Source(s["url"], tuple(s["covers"])) for s in data["sources"]),
+            protocols=tuple(data["protocols"]),
+            capabilities=Capabilities.from_data(data["capabilities"]),
+            parameters=frozen_map({n: Parameter.from_data(n, p) for n, p in data["parameters"].items()}),
+            pool=Pool(pool["in_uri"], frozen_map(pool["settings"])) if pool else None,
+            forms=frozen_map(
+                {
+                    n: ConnectionForm(n, f["description"], f.get("client"), f["template"])
+                    for n, f in strings["forms"].items()
+                }
+            ),
+            default_form=strings["default"],
+            container=Container.from_data(data["container"]) if "container" in data else None,
+            workload=Workload(
+                roles=frozen_map({r: RoleFit(v["fit"], v["why"]) for r, v in workload["roles"].items()}),
+                operational_weight=workload["operational_weight"],
+                strengths=tuple(workload["strengths"]),
+                limitations=tuple(workload["limitations"]),
+            ),
+            replaces_builtin=bool(data.get("replaces_builtin", False)),
+            file=file,
+            _data=MappingProxyType(copy.deepcopy(dict(data))),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as plain data (a copy), as written in its file."""
+        return copy.deepcopy(dict(self._data))
+
+    def role_fit(self, role: str) -> RoleFit | None:
+        return self.workload.roles.get(role)

@@ -1,0 +1,193 @@
+"""DatabaseAdapterRegistry: the built-in catalog plus user folders, loaded, validated and indexed."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .adapter import DatabaseAdapter
+from .errors import CatalogError, DbstackError, Problem, UnknownDatabaseError
+from .model import CAPABILITY_NAMES, ROLE_NAMES, DatabaseSpec
+from .validation import check_entry
+from .yaml_source import LocatedDocument, YamlSourceError, load_mapping
+
+BUILTIN_CATALOG = Path(__file__).resolve().parent.parent / "catalog"
+CATALOG_PATH_ENV = "DBSTACK_CATALOG_PATH"
+CATALOG_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class LoadResult:
+    """What loading found: valid entries by id, and every problem with its location."""
+
+    specs: dict[str, DatabaseSpec] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def env_catalog_folders() -> list[Path]:
+    value = os.environ.get(CATALOG_PATH_ENV, "")
+    return [Path(part) for part in value.split(os.pathsep) if part.strip()]
+
+
+def catalog_files(path: Path) -> tuple[list[Path], Problem | None]:
+    """The catalog files a path names: itself, or the YAML files of a folder."""
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in CATALOG_SUFFIXES and p.is_file()), None
+    if path.is_file():
+        return [path], None
+    return [], Problem(path, None, None, "", "no such file or folder")
+
+
+def load_file(path: Path) -> tuple[DatabaseSpec | None, LocatedDocument | None, list[Problem]]:
+    try:
+        doc = load_mapping(path)
+    except YamlSourceError as exc:
+        return None, None, [Problem(path, exc.line, exc.column, "", str(exc))]
+    except OSError as exc:
+        return None, None, [Problem(path, None, None, "", f"cannot read: {exc.strerror}")]
+    problems = check_entry(path, doc)
+    if problems:
+        return None, doc, problems
+    return DatabaseSpec.from_data(doc.data, path), doc, []
+
+
+def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> LoadResult:
+    """Load the built-in catalog (unless ``builtin`` is False) and then each user path, in order."""
+    result = LoadResult()
+    docs: dict[str, LocatedDocument] = {}
+    builtin_ids: set[str] = set()
+    sources: list[tuple[Path, bool]] = [(BUILTIN_CATALOG, True)] if builtin else []
+    sources += [(Path(p), False) for p in user_paths]
+    for source, is_builtin in sources:
+        files, problem = catalog_files(source)
+        if problem:
+            result.problems.append(problem)
+        for path in files:
+            result.files.append(path)
+            spec, doc, problems = load_file(path)
+            result.problems.extend(problems)
+            if spec is None or doc is None:
+                continue
+            _add(result, docs, builtin_ids, spec, doc, is_builtin)
+    _check_aliases(result, docs)
+    return result
+
+
+def _add(
+    result: LoadResult,
+    docs: dict[str, LocatedDocument],
+    builtin_ids: set[str],
+    spec: DatabaseSpec,
+    doc: LocatedDocument,
+    is_builtin: bool,
+) -> None:
+    existing = result.specs.get(spec.id)
+    if spec.replaces_builtin and (is_builtin or spec.id not in builtin_ids):
+        pos = doc.position(("replaces_builtin",))
+        reason = "a built-in entry cannot replace another" if is_builtin else f"there is no built-in entry {spec.id!r}"
+        result.problems.append(Problem(spec.file, pos.line, pos.column, "replaces_builtin", reason))
+        return
+    if existing is not None:
+        if spec.replaces_builtin and existing.id in builtin_ids and not existing.replaces_builtin:
+            result.specs[spec.id], docs[spec.id] = spec, doc
+            return
+        pos = doc.position(("id",))
+        hint = "" if spec.replaces_builtin else " (set replaces_builtin: true to replace a built-in entry on purpose)"
+        if spec.replaces_builtin:
+            hint = " (it was already replaced once)"
+        result.problems.append(
+            Problem(spec.file, pos.line, pos.column, "id", f"id {spec.id!r} is already defined in {existing.file}{hint}")
+        )
+        return
+    result.specs[spec.id], docs[spec.id] = spec, doc
+    if is_builtin:
+        builtin_ids.add(spec.id)
+
+
+def _check_aliases(result: LoadResult, docs: Mapping[str, LocatedDocument]) -> None:
+    owner: dict[str, DatabaseSpec] = {spec.id: spec for spec in result.specs.values()}
+    for spec in list(result.specs.values()):
+        for index, alias in enumerate(spec.aliases):
+            clash = owner.get(alias)
+            if clash is not None and clash is not spec:
+                pos = docs[spec.id].position(("aliases", index))
+                what = "the id" if clash.id == alias else "an alias"
+                result.problems.append(
+                    Problem(spec.file, pos.line, pos.column, f"aliases.{index}",
+                            f"alias {alias!r} is already {what} of {clash.id!r} ({clash.file})")
+                )
+            else:
+                owner[alias] = spec
+
+
+class DatabaseAdapterRegistry:
+    """All known databases, looked up by id or alias (case-insensitive).
+
+    ``paths`` are catalog folders (or files) added after the built-in catalog and the
+    folders in ``DBSTACK_CATALOG_PATH``. Any invalid file makes construction fail with a
+    CatalogError that lists every problem.
+    """
+
+    def __init__(self, paths: Iterable[str | os.PathLike[str]] = (), *, builtin: bool = True,
+                 use_env: bool = True) -> None:
+        folders = (env_catalog_folders() if use_env else []) + [Path(p) for p in paths]
+        loaded = load_catalog(folders, builtin=builtin)
+        if loaded.problems:
+            raise CatalogError(loaded.problems)
+        self._specs: dict[str, DatabaseSpec] = dict(sorted(loaded.specs.items()))
+        self._names: dict[str, str] = {}
+        for spec in self._specs.values():
+            for name in (spec.id, *spec.aliases):
+                self._names[name.lower()] = spec.id
+
+    def __iter__(self) -> Iterator[DatabaseSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._names
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._specs)
+
+    def resolve_id(self, name: str) -> str:
+        """The id for an id or alias; an unknown name raises with 'did you mean' suggestions."""
+        try:
+            return self._names[name.lower()]
+        except KeyError:
+            close = difflib.get_close_matches(name.lower(), list(self._names), n=3, cutoff=0.6)
+            suggestions = list(dict.fromkeys(self._names[c] for c in close))
+            raise UnknownDatabaseError(name, suggestions, self.ids) from None
+
+    def spec(self, name: str) -> DatabaseSpec:
+        return self._specs[self.resolve_id(name)]
+
+    def get_adapter(self, name: str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
+        """An adapter for the named database with the config checked and defaults filled in."""
+        return DatabaseAdapter(self.spec(name), config)
+
+    def find(self, *, capability: str | None = None, protocol: str | None = None,
+             role: str | None = None) -> list[DatabaseSpec]:
+        """Entries that have a capability, speak a protocol and suit a role (all given filters)."""
+        if capability is not None and capability not in CAPABILITY_NAMES:
+            raise DbstackError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITY_NAMES)}")
+        if role is not None and role not in ROLE_NAMES:
+            raise DbstackError(f"unknown role {role!r}; known: {', '.join(ROLE_NAMES)}")
+        return [
+            spec
+            for spec in self._specs.values()
+            if (capability is None or spec.capabilities.has(capability))
+            and (protocol is None or protocol.lower() in spec.protocols)
+            and (role is None or role in spec.workload.roles)
+        ]
+
+    def protocols(self) -> Sequence[str]:
+        return sorted({p for spec in self._specs.values() for p in spec.protocols})

@@ -1,0 +1,229 @@
+"""Checks a catalog entry: the JSON Schema first, then what a schema cannot express.
+
+Every problem found is reported with its location; nothing stops at the first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from dbstack.render.sandbox import TemplateError, variables
+
+from .errors import Problem
+from .yaml_source import LocatedDocument, Path_
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
+TLS_MODES = ("disable", "require", "verify-ca", "verify-full")
+CONTAINER_CONTEXT = frozenset({"container_port"})
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "mapping": (dict,),
+}
+
+
+@lru_cache(maxsize=None)
+def schema(name: str = "database") -> dict[str, Any]:
+    with (SCHEMA_DIR / f"{name}.schema.json").open(encoding="utf-8") as fh:
+        loaded: dict[str, Any] = json.load(fh)
+    return loaded
+
+
+@lru_cache(maxsize=None)
+def validator(name: str = "database") -> jsonschema.Draft202012Validator:
+    loaded = schema(name)
+    jsonschema.Draft202012Validator.check_schema(loaded)
+    return jsonschema.Draft202012Validator(loaded, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+
+def dotted(path: Path_) -> str:
+    return ".".join(str(part) for part in path)
+
+
+class Reporter:
+    """Collects problems for one file, locating each by its path in the document."""
+
+    def __init__(self, file: Path | None, doc: LocatedDocument) -> None:
+        self.file, self.doc = file, doc
+        self.problems: list[Problem] = []
+
+    def add(self, path: Path_, message: str, *, key: bool = False) -> None:
+        pos = self.doc.position(path, key=key)
+        self.problems.append(Problem(self.file, pos.line, pos.column, dotted(path), message))
+
+
+def _schema_problems(reporter: Reporter, schema_name: str) -> None:
+    errors = sorted(validator(schema_name).iter_errors(reporter.doc.data), key=lambda e: list(e.absolute_path))
+    for error in errors:
+        for path, message, key in _explain(error):
+            reporter.add(path, message, key=key)
+
+
+def _explain(error: ValidationError) -> Iterator[tuple[Path_, str, bool]]:
+    path: Path_ = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        for extra in error.instance:
+            if extra not in allowed:
+                hint = f"; expected one of: {', '.join(sorted(allowed))}" if allowed else ""
+                yield (*path, extra), f"unknown key {extra!r}{hint}", True
+        return
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
+        yield from _explain(best)
+        return
+    yield path, error.message, False
+
+
+def check_schema(file: Path | None, doc: LocatedDocument, schema_name: str = "database") -> list[Problem]:
+    reporter = Reporter(file, doc)
+    _schema_problems(reporter, schema_name)
+    return reporter.problems
+
+
+def check_entry(file: Path | None, doc: LocatedDocument) -> list[Problem]:
+    """Schema errors, or, for a schema-valid entry, the checks the schema cannot express."""
+    reporter = Reporter(file, doc)
+    _schema_problems(reporter, "database")
+    if reporter.problems:
+        return reporter.problems
+    entry: dict[str, Any] = doc.data
+    if file is not None and entry["id"] != file.stem:
+        reporter.add(("id",), f"id {entry['id']!r} must equal the file name {file.stem!r}")
+    _check_parameters(reporter, entry["parameters"])
+    _check_references(reporter, entry)
+    _check_templates(reporter, entry)
+    if "container" in entry:
+        _check_container(reporter, entry["container"])
+    vector = entry["capabilities"]["vector_search"]
+    if vector["support"] == "extension" and "extension" not in vector:
+        reporter.add(("capabilities", "vector_search"), "support 'extension' needs the extension's name")
+    return reporter.problems
+
+
+def fits_type(value: object, type_name: str) -> bool:
+    if type_name in ("integer", "number") and isinstance(value, bool):
+        return False
+    if type_name == "mapping":
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return isinstance(value, _PYTHON_TYPES[type_name])
+
+
+def value_problem(spec: Mapping[str, Any], value: object) -> str | None:
+    """Why ``value`` does not fit a parameter spec, or None."""
+    type_name = spec["type"]
+    if not fits_type(value, type_name):
+        return f"expected {type_name}, got {type(value).__name__} {value!r}"
+    if "enum" in spec and value not in spec["enum"]:
+        return f"must be one of {', '.join(map(str, spec['enum']))}; got {value!r}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in spec and value < spec["minimum"]:
+            return f"must be at least {spec['minimum']}; got {value}"
+        if "maximum" in spec and value > spec["maximum"]:
+            return f"must be at most {spec['maximum']}; got {value}"
+    return None
+
+
+def _check_parameters(reporter: Reporter, parameters: Mapping[str, Any]) -> None:
+    for name, spec in parameters.items():
+        where: Path_ = ("parameters", name)
+        if "default" in spec:
+            problem = value_problem(spec, spec["default"])
+            if problem:
+                reporter.add((*where, "default"), f"default does not fit: {problem}")
+            if spec.get("secret"):
+                reporter.add((*where, "default"), "a secret parameter may not have a default (it would be shared)")
+        for bound in ("minimum", "maximum"):
+            if bound in spec and spec["type"] not in ("integer", "number"):
+                reporter.add((*where, bound), f"{bound} only applies to integer and number parameters")
+        for index, choice in enumerate(spec.get("enum", [])):
+            if not fits_type(choice, spec["type"]):
+                reporter.add((*where, "enum", index), f"choice {choice!r} is not a {spec['type']}")
+        if "generate" in spec and (spec["type"] != "string" or not spec.get("secret")):
+            reporter.add((*where, "generate"), "only secret string parameters can be generated")
+        if name == "port" and spec["type"] != "integer":
+            reporter.add((*where, "type"), "port must be an integer parameter")
+        if name == "port" and (spec.get("minimum", 1) < 1 or spec.get("maximum", 65535) > 65535):
+            reporter.add(where, "port bounds must lie within 1..65535")
+        if name == "tls" and tuple(spec.get("enum", ())) != TLS_MODES:
+            reporter.add((*where, "enum"), f"tls must be a string with enum exactly {list(TLS_MODES)}")
+
+
+def _check_references(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    parameters = entry["parameters"]
+    forms = entry["connection_strings"]["forms"]
+    if entry["connection_strings"]["default"] not in forms:
+        reporter.add(
+            ("connection_strings", "default"),
+            f"names no form; forms: {', '.join(forms)}",
+        )
+    for key, parameter in entry.get("pool", {}).get("settings", {}).items():
+        if parameter not in parameters:
+            reporter.add(("pool", "settings", key), f"parameter {parameter!r} is not declared")
+    for index, port in enumerate(entry.get("container", {}).get("ports", [])):
+        if "parameter" in port and port["parameter"] not in parameters:
+            reporter.add(("container", "ports", index, "parameter"), f"parameter {port['parameter']!r} is not declared")
+    if entry["capabilities"]["tls"] and "tls" not in parameters:
+        reporter.add(("parameters",), "a database with the tls capability needs a 'tls' parameter")
+
+
+def templates(entry: Mapping[str, Any]) -> Iterator[tuple[Path_, str, frozenset[str]]]:
+    """Every template in an entry, with its path and the extra names its context has."""
+    for name, form in entry["connection_strings"]["forms"].items():
+        yield ("connection_strings", "forms", name, "template"), form["template"], frozenset()
+    container = entry.get("container")
+    if not container:
+        return
+    for var, value in container.get("environment", {}).items():
+        yield ("container", "environment", var), value, CONTAINER_CONTEXT
+    for index, arg in enumerate(container.get("command", [])):
+        yield ("container", "command", index), arg, CONTAINER_CONTEXT
+    for index, arg in enumerate(container["healthcheck"]["test"]):
+        yield ("container", "healthcheck", "test", index), arg, CONTAINER_CONTEXT
+    tls = container.get("tls", {})
+    for index, arg in enumerate(tls.get("command", [])):
+        yield ("container", "tls", "command", index), arg, CONTAINER_CONTEXT
+    for var, value in tls.get("environment", {}).items():
+        yield ("container", "tls", "environment", var), value, CONTAINER_CONTEXT
+    if "compose_fragment" in container:
+        yield ("container", "compose_fragment"), container["compose_fragment"], CONTAINER_CONTEXT
+
+
+def _check_templates(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    declared = set(entry["parameters"])
+    for path, source, extra in templates(entry):
+        try:
+            used = variables(source)
+        except TemplateError as exc:
+            reporter.add(path, str(exc))
+            continue
+        unknown = sorted(used - declared - extra)
+        if unknown:
+            reporter.add(path, f"template uses undeclared parameter(s): {', '.join(unknown)}")
+
+
+def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
+    test = container["healthcheck"]["test"]
+    has = container["image_has"]
+    if test[0] == "CMD-SHELL" and not has["shell"]:
+        reporter.add(("container", "healthcheck", "test", 0), "CMD-SHELL needs a shell, and image_has.shell is false")
+    program_words = " ".join(test[1:]).split() if test[0] == "CMD-SHELL" else test[1:2]
+    for tool in ("curl", "wget"):
+        if tool in program_words and not has[tool]:
+            reporter.add(("container", "healthcheck", "test"), f"uses {tool}, and image_has.{tool} is false")
+    for var in container.get("file_variants", {}):
+        if var not in container.get("environment", {}):
+            reporter.add(("container", "file_variants", var), f"{var} is not in container.environment")
+    names = [port["name"] for port in container["ports"]]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            reporter.add(("container", "ports", index, "name"), f"port name {name!r} is used twice")

@@ -1,0 +1,167 @@
+"""Safe, located YAML loading for files that may come from strangers.
+
+PyYAML's safe loader still keeps the last of two duplicate keys and expands
+aliases without limit, and it forgets where each value came from. This module
+composes the node graph with the safe loader and converts it itself: duplicate
+keys and non-standard tags are errors, alias expansion is bounded, and every
+value's line and column is kept for error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 50_000  # values after alias expansion; a real catalog entry has a few hundred
+
+Path_ = tuple[str | int, ...]
+
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"  # an unquoted date stays the text it was written as
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+try:  # libyaml is faster when present; both are the safe loaders
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+
+class YamlSourceError(Exception):
+    """The file is not a YAML document this loader accepts."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        self.line, self.column = line, column
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass
+class LocatedDocument:
+    """Plain data (dicts, lists, scalars) plus where each value and key stands."""
+
+    data: Any
+    values: dict[Path_, Position] = field(default_factory=dict)
+    keys: dict[Path_, Position] = field(default_factory=dict)
+
+    def position(self, path: Path_, *, key: bool = False) -> Position:
+        """Position of the deepest known node on ``path`` (the key itself when ``key``)."""
+        if key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.values:
+                return self.values[path[:end]]
+        return Position(1, 1)
+
+
+def _position(node: yaml.Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Converter:
+    def __init__(self) -> None:
+        self.doc = LocatedDocument(None)
+        self.count = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def convert(self, node: yaml.Node, path: Path_) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            pos = _position(node)
+            raise YamlSourceError(
+                f"document expands to more than {MAX_NODES} values (alias bomb?)", pos.line, pos.column
+            )
+        self.doc.values.setdefault(path, _position(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                self._bad_tag(node)
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag == _TIMESTAMP:
+            return node.value
+        if node.tag not in _SCALAR_TAGS:
+            self._bad_tag(node)
+        return self.constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        if node.tag != _MAP:
+            self._bad_tag(node)
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                pos = _position(key_node)
+                raise YamlSourceError("merge keys (<<) are not supported", pos.line, pos.column)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+                pos = _position(key_node)
+                raise YamlSourceError("mapping keys must be plain scalars", pos.line, pos.column)
+            key = str(self.constructor.construct_object(key_node))
+            if key in result:
+                pos, first = _position(key_node), self.doc.keys[(*path, key)]
+                raise YamlSourceError(
+                    f"duplicate key {key!r} (first at line {first.line})", pos.line, pos.column
+                )
+            self.doc.keys[(*path, key)] = _position(key_node)
+            result[key] = self.convert(value_node, (*path, key))
+        return result
+
+    @staticmethod
+    def _bad_tag(node: yaml.Node) -> None:
+        pos = _position(node)
+        raise YamlSourceError(f"tag {node.tag} is not allowed", pos.line, pos.column)
+
+
+def parse_text(text: str) -> LocatedDocument:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        if mark is None:
+            raise YamlSourceError(f"invalid YAML: {message}") from None
+        raise YamlSourceError(f"invalid YAML: {message}", mark.line + 1, mark.column + 1) from None
+    except yaml.YAMLError as exc:
+        raise YamlSourceError(f"invalid YAML: {exc}") from None
+    if node is None:
+        raise YamlSourceError("file is empty")
+    converter = _Converter()
+    converter.doc.data = converter.convert(node, ())
+    return converter.doc
+
+
+def read_text(path: Path) -> str:
+    """Read a catalog file: at most 1 MiB, UTF-8."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise YamlSourceError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise YamlSourceError("file is not valid UTF-8", line, column) from None
+
+
+def load_mapping(path: Path) -> LocatedDocument:
+    """Load one file that must hold a single YAML mapping."""
+    doc = parse_text(read_text(path))
+    if not isinstance(doc.data, dict):
+        raise YamlSourceError(f"top level must be a mapping, not {type(doc.data).__name__}", 1, 1)
+    return doc
