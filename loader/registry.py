@@ -63,11 +63,15 @@ def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> Lo
     builtin_ids: set[str] = set()
     sources: list[tuple[Path, bool]] = [(BUILTIN_CATALOG, True)] if builtin else []
     sources += [(Path(p), False) for p in user_paths]
+    seen: set[Path] = set()
     for source, is_builtin in sources:
         files, problem = catalog_files(source)
         if problem:
             result.problems.append(problem)
         for path in files:
+            if path.resolve() in seen:  # a folder named twice, or a built-in file named again
+                continue
+            seen.add(path.resolve())
             result.files.append(path)
             spec, doc, problems = load_file(path)
             result.problems.extend(problems)

@@ -1,0 +1,5 @@
+import sys
+
+from dbstack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,250 @@
+"""Compose services rendered from catalog entries, shaped by environment data.
+
+The service comes from ``templates/database-service.yaml.j2`` (every value through
+``tojson``), is parsed back into data, gets the entry's own fragment merged in, and
+is emitted by a YAML dumper. Secret parameters never appear as values: they render
+as ``${VAR:?...}`` references, and their values go to ``.env``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from dbstack.loader.errors import DbstackError, Problem
+from dbstack.loader.validation import check_schema
+from dbstack.loader.yaml_source import YamlSourceError, load_mapping, parse_text
+
+from .sandbox import TemplateError, render
+
+if TYPE_CHECKING:
+    from dbstack.loader.adapter import DatabaseAdapter
+
+RENDER_DIR = Path(__file__).resolve().parent
+ENVIRONMENT_DIR = RENDER_DIR / "environments"
+SERVICE_TEMPLATE = RENDER_DIR / "templates" / "database-service.yaml.j2"
+TLS_FILES = ("server.crt", "server.key", "ca.crt")
+# What a catalog fragment may set. Everything that widens a container's privileges or
+# reaches the host (privileged, cap_add, devices, bind mounts, host namespaces) is not here.
+FRAGMENT_KEYS = frozenset({
+    "command", "entrypoint", "environment", "expose", "init", "labels", "shm_size", "stop_grace_period",
+    "stop_signal", "sysctls", "tmpfs", "ulimits", "user", "working_dir",
+})
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment environment, loaded from ``render/environments/NAME.yaml``."""
+
+    name: str
+    description: str
+    publish_ports: str
+    restart: str
+    depends_on_condition: str
+    resources: Mapping[str, Any]
+    security: Mapping[str, bool]
+    logging: Mapping[str, Any]
+
+    def as_context(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "publish_ports": self.publish_ports,
+            "restart": self.restart,
+            "depends_on_condition": self.depends_on_condition,
+            "resources": dict(self.resources),
+            "security": dict(self.security),
+            "logging": {"driver": self.logging["driver"], "options": dict(self.logging["options"])},
+        }
+
+
+def environment_names() -> list[str]:
+    return sorted(p.stem for p in ENVIRONMENT_DIR.glob("*.yaml"))
+
+
+@lru_cache(maxsize=None)
+def load_environment(name: str) -> Environment:
+    path = ENVIRONMENT_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise DbstackError(f"unknown environment {name!r}; known: {', '.join(environment_names())}")
+    try:
+        doc = load_mapping(path)
+    except YamlSourceError as exc:
+        raise DbstackError(str(Problem(path, exc.line, exc.column, "", str(exc)))) from None
+    problems = check_schema(path, doc, "environment")
+    if problems:
+        raise DbstackError("\n".join(map(str, problems)))
+    data = doc.data
+    return Environment(**{key: data[key] for key in Environment.__dataclass_fields__})
+
+
+def env_var_name(service: str, parameter: str) -> str:
+    """``vectordb`` + ``password`` -> ``VECTORDB_PASSWORD``."""
+    return re.sub(r"[^A-Z0-9]+", "_", f"{service}_{parameter}".upper()).strip("_")
+
+
+def compose_escape(value: str) -> str:
+    """A literal value in a compose file: ``$`` would start an interpolation."""
+    return value.replace("$", "$$")
+
+
+def secret_reference(var: str) -> str:
+    return f"${{{var}:?{var} must be set in .env}}"
+
+
+@dataclass(frozen=True)
+class ComposeService:
+    """A rendered database service and what it needs around it."""
+
+    name: str
+    service: dict[str, Any]
+    volumes: dict[str, Any]
+    env_entries: dict[str, str] = field(repr=False)  # VAR -> secret value, for .env
+    secret_vars: dict[str, str]  # parameter -> VAR
+
+    def document(self) -> dict[str, Any]:
+        """A complete compose document holding just this service."""
+        return {"name": self.name, "services": {self.name: self.service}, "volumes": self.volumes}
+
+
+def dump_compose(document: Mapping[str, Any]) -> str:
+    """YAML text of a compose document (a dumper, never string concatenation)."""
+    return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
+
+
+def _render_value(source: str, context: Mapping[str, Any], where: str) -> str:
+    try:
+        return render(source, context)
+    except TemplateError as exc:
+        raise DbstackError(f"{where}: {exc}") from None
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def render_service(
+    adapter: DatabaseAdapter,
+    environment: str | Environment = "development",
+    *,
+    name: str | None = None,
+    tls_dir: Path | None = None,
+    image_digest: str | None = None,
+) -> ComposeService:
+    """Render ``adapter``'s compose service for ``environment``.
+
+    ``name`` is the service name (default: the database id); ``tls_dir`` holds
+    server.crt, server.key and ca.crt to switch on server TLS; ``image_digest``
+    pins the image by digest (overriding the catalog's).
+    """
+    spec = adapter.spec
+    container = spec.container
+    if container is None:
+        raise DbstackError(f"{spec.id} is embedded: it runs inside the application and has no container")
+    env = load_environment(environment) if isinstance(environment, str) else environment
+    service_name = name or spec.id
+    origin = str(spec.file)
+
+    adapter = adapter.with_generated_secrets()
+    secret_vars: dict[str, str] = {}
+    env_entries: dict[str, str] = {}
+    context: dict[str, Any] = {"container_port": container.main_port.container}
+    for param_name, parameter in spec.parameters.items():
+        value = adapter.config.get(param_name)
+        if parameter.secret and value is not None:
+            var = env_var_name(service_name, param_name)
+            secret_vars[param_name], env_entries[var] = var, str(value)
+            context[param_name] = secret_reference(var)
+        elif isinstance(value, str):
+            context[param_name] = compose_escape(value)
+        else:
+            context[param_name] = value
+
+    def each(sources: Any, where: str) -> list[str]:
+        return [_render_value(s, context, f"{origin}: {where}") for s in sources]
+
+    container_environment = {
+        var: _render_value(source, context, f"{origin}: container.environment.{var}")
+        for var, source in container.environment.items()
+    }
+    command = each(container.command, "container.command")
+    volumes = [{"type": "volume", "source": f"{service_name}-data", "target": container.data_dir}]
+    if tls_dir is not None:
+        if container.tls is None or not spec.capabilities.tls:
+            raise DbstackError(f"{spec.id}: the catalog says nothing about server TLS for this image")
+        missing = [f for f in TLS_FILES if not (tls_dir / f).is_file()]
+        if missing:
+            raise DbstackError(f"{tls_dir}: missing certificate file(s): {', '.join(missing)}")
+        command += each(container.tls.command, "container.tls.command")
+        for var, source in container.tls.environment.items():
+            container_environment[var] = _render_value(source, context, f"{origin}: container.tls.environment.{var}")
+        volumes.append({"type": "bind", "source": str(tls_dir.resolve()), "target": container.tls.certificate_dir,
+                        "read_only": True})
+    ports = []
+    if env.publish_ports == "loopback":
+        for port in container.ports:
+            published = adapter.config.get(port.parameter) if port.parameter else port.container
+            ports.append({"target": port.container, "published": str(published), "host_ip": "127.0.0.1",
+                          "protocol": port.protocol})
+
+    healthcheck = container.healthcheck
+    template_context = {
+        "image": container.image_ref(image_digest),
+        "command": command,
+        "user": container.user,
+        "environment": env.as_context(),
+        "container_environment": container_environment,
+        "ports": ports,
+        "volumes": volumes,
+        "healthcheck": {
+            "test": each(healthcheck.test, "container.healthcheck.test"),
+            "interval": healthcheck.interval,
+            "timeout": healthcheck.timeout,
+            "retries": healthcheck.retries,
+            "start_period": healthcheck.start_period,
+        },
+        "capabilities": list(container.capabilities),
+    }
+    text = _render_value(_service_template(), template_context, str(SERVICE_TEMPLATE))
+    service: dict[str, Any] = parse_text(text).data
+    if container.compose_fragment:
+        service = _deep_merge(service, _fragment(container.compose_fragment, context, origin))
+    return ComposeService(
+        name=service_name,
+        service=service,
+        volumes={f"{service_name}-data": {}},
+        env_entries=env_entries,
+        secret_vars=secret_vars,
+    )
+
+
+@lru_cache(maxsize=1)
+def _service_template() -> str:
+    return SERVICE_TEMPLATE.read_text(encoding="utf-8")
+
+
+def _fragment(source: str, context: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    text = _render_value(source, context, f"{origin}: container.compose_fragment")
+    try:
+        data = parse_text(text).data
+    except YamlSourceError as exc:
+        raise DbstackError(f"{origin}: container.compose_fragment renders invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise DbstackError(f"{origin}: container.compose_fragment must render a mapping")
+    refused = sorted(set(data) - FRAGMENT_KEYS)
+    if refused:
+        raise DbstackError(
+            f"{origin}: container.compose_fragment may not set {', '.join(refused)}; allowed: {', '.join(sorted(FRAGMENT_KEYS))}"
+        )
+    return data
