@@ -1,0 +1,343 @@
+"""Schema, loader and registry: every bad-input case names its file, line and field."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dbstack import CatalogError, DatabaseAdapterRegistry, UnknownDatabaseError
+from dbstack.loader import load_catalog
+from dbstack.loader.registry import BUILTIN_CATALOG
+from dbstack.loader.validation import schema
+from dbstack.loader.yaml_source import MAX_FILE_BYTES
+
+BUILTIN_IDS = sorted(p.stem for p in BUILTIN_CATALOG.glob("*.yaml"))
+POSTGRESQL = (BUILTIN_CATALOG / "postgresql.yaml").read_text(encoding="utf-8")
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def entry_like_postgresql(new_id: str, *, extra: str = "") -> str:
+    """A valid entry: the built-in postgresql file under another id and alias set."""
+    text = POSTGRESQL.replace("id: postgresql", f"id: {new_id}", 1).replace("aliases: [postgres, pg]", "aliases: []", 1)
+    return text + extra
+
+
+def problems_for(tmp_path: Path, name: str, text: str) -> list[str]:
+    path = write(tmp_path, name, text)
+    result = load_catalog([path], builtin=False)
+    return [str(p) for p in result.problems]
+
+
+def only_problem(tmp_path: Path, name: str, text: str) -> str:
+    problems = problems_for(tmp_path, name, text)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+# --- the built-in catalog -------------------------------------------------------------------------
+
+
+def test_builtin_catalog_is_valid_and_complete() -> None:
+    result = load_catalog()
+    assert result.problems == []
+    expected = {"postgresql", "pgvector", "mongodb", "mysql", "redis", "sqlite", "qdrant", "meilisearch"}
+    assert expected <= set(result.specs), sorted(expected - set(result.specs))
+
+
+@pytest.mark.parametrize("name", BUILTIN_IDS)
+def test_builtin_entries_point_editors_at_the_schema(name: str) -> None:
+    first = (BUILTIN_CATALOG / f"{name}.yaml").read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../schema/database.schema.json"
+
+
+@pytest.mark.parametrize("name", BUILTIN_IDS)
+def test_builtin_entries_pin_their_tags_and_cite_sources(name: str) -> None:
+    spec = DatabaseAdapterRegistry(use_env=False).spec(name)
+    covered = {fact for source in spec.sources for fact in source.covers}
+    if spec.container is not None:
+        assert spec.container.tag not in ("latest", "stable")
+        for fact in ("image", "tag", "environment", "ports", "data_dir", "healthcheck"):
+            assert fact in covered, f"{name}: no source covers {fact}"
+    assert "connection_strings" in covered
+
+
+def _properties_without_description(node: object, path: str = "") -> list[str]:
+    missing = []
+    if isinstance(node, dict):
+        for key, sub in node.get("properties", {}).items():
+            if isinstance(sub, dict) and "description" not in sub and "$ref" not in sub:
+                missing.append(f"{path}.{key}")
+        for key, sub in node.items():
+            if key in ("if", "then", "else", "not"):  # conditions, not properties
+                continue
+            missing += _properties_without_description(sub, f"{path}.{key}" if key != "properties" else path)
+    elif isinstance(node, list):
+        for index, sub in enumerate(node):
+            missing += _properties_without_description(sub, f"{path}[{index}]")
+    return missing
+
+
+@pytest.mark.parametrize("name", ["database", "environment"])
+def test_every_schema_property_has_a_description(name: str) -> None:
+    assert _properties_without_description(schema(name)) == []
+
+
+def test_schema_has_examples() -> None:
+    assert "examples" in json.dumps(schema("database"))
+
+
+# --- YAML-level problems ---------------------------------------------------------------------------
+
+
+def test_duplicate_key_is_an_error_with_both_lines(tmp_path: Path) -> None:
+    text = entry_like_postgresql("dupkey").replace("category: relational\n", "category: relational\ncategory: document\n")
+    line = text.splitlines().index("category: document") + 1
+    problem = only_problem(tmp_path, "dupkey.yaml", text)
+    assert problem.startswith(f"{tmp_path / 'dupkey.yaml'}:{line}:1:")
+    assert "duplicate key 'category'" in problem and f"first at line {line - 1}" in problem
+
+
+def test_custom_tags_are_refused(tmp_path: Path) -> None:
+    problem = only_problem(tmp_path, "tagged.yaml", "id: !!python/object/apply:os.system ['echo pwned']\n")
+    assert problem.startswith(f"{tmp_path / 'tagged.yaml'}:1:5:") and "is not allowed" in problem
+
+
+def test_alias_bomb_is_refused_without_blowing_memory(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]"
+              for i in range(1, 9)]
+    problem = only_problem(tmp_path, "bomb.yaml", "\n".join(lines) + "\n")
+    assert "alias bomb" in problem
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "file is empty"),
+        ("# only a comment\n", "file is empty"),
+        ("- a\n- b\n", "top level must be a mapping, not list"),
+        ("just text\n", "top level must be a mapping, not str"),
+        ("id: a\n---\nid: b\n", "expected a single document"),
+        ("id: [unclosed\n", "invalid YAML"),
+    ],
+)
+def test_non_mapping_and_broken_documents(tmp_path: Path, text: str, message: str) -> None:
+    problem = only_problem(tmp_path, "broken.yaml", text)
+    assert problem.startswith(str(tmp_path / "broken.yaml")) and message in problem
+
+
+def test_non_utf8_file_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"id: latin1\nname: Caf\xe9\n")
+    result = load_catalog([path], builtin=False)
+    assert [str(p) for p in result.problems] == [f"{path}:2:10: file is not valid UTF-8"]
+
+
+def test_files_over_one_mebibyte_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "huge.yaml"
+    path.write_text("description: " + "x" * MAX_FILE_BYTES + "\n", encoding="utf-8")
+    problems = [str(p) for p in load_catalog([path], builtin=False).problems]
+    assert len(problems) == 1 and "the limit is 1048576" in problems[0]
+
+
+# --- schema problems ----------------------------------------------------------------------------
+
+
+def test_every_schema_error_is_reported_with_its_line(tmp_path: Path) -> None:
+    text = entry_like_postgresql("several")
+    text = text.replace("category: relational", "category: spreadsheet")
+    text = text.replace("license: PostgreSQL\n", "license: PostgreSQL\ncolour: blue\n")
+    text = text.replace('tag: "18.1-trixie"', "tag: latest")
+    lines = text.splitlines()
+    problems = problems_for(tmp_path, "several.yaml", text)
+    file = tmp_path / "several.yaml"
+    assert len(problems) == 3, problems
+    colour = lines.index("colour: blue") + 1
+    assert f"{file}:{colour}:1: colour: unknown key 'colour'" in "\n".join(problems)
+    category = lines.index("category: spreadsheet") + 1
+    assert any(p.startswith(f"{file}:{category}:11: category: 'spreadsheet' is not one of") for p in problems)
+    tag = next(i for i, line in enumerate(lines) if "tag: latest" in line) + 1
+    assert any(p.startswith(f"{file}:{tag}:8: container.tag:") for p in problems)
+
+
+def test_missing_required_field(tmp_path: Path) -> None:
+    text = entry_like_postgresql("nolicense").replace("license: PostgreSQL\n", "")
+    problem = only_problem(tmp_path, "nolicense.yaml", text)
+    assert problem == f"{tmp_path / 'nolicense.yaml'}:2:1: 'license' is a required property"
+
+
+def test_wrong_type_deep_inside(tmp_path: Path) -> None:
+    text = entry_like_postgresql("badretries").replace("retries: 5", "retries: five")
+    line = next(i for i, l in enumerate(text.splitlines()) if "retries: five" in l) + 1
+    problem = only_problem(tmp_path, "badretries.yaml", text)
+    assert problem.startswith(f"{tmp_path / 'badretries.yaml'}:{line}:14: container.healthcheck.retries: 'five'")
+
+
+def test_embedded_entries_have_no_container_and_servers_need_one(tmp_path: Path) -> None:
+    text = entry_like_postgresql("embeddedcontainer").replace("  embedded: false", "  embedded: true")
+    problem = only_problem(tmp_path, "embeddedcontainer.yaml", text)
+    assert "should not be valid" in problem or "container" in problem
+
+
+# --- checks beyond the schema -----------------------------------------------------------------------
+
+
+def test_id_must_equal_file_name(tmp_path: Path) -> None:
+    problem = only_problem(tmp_path, "other-name.yaml", entry_like_postgresql("mismatch"))
+    assert problem == f"{tmp_path / 'other-name.yaml'}:2:5: id: id 'mismatch' must equal the file name 'other-name'"
+
+
+def test_template_with_undeclared_parameter(tmp_path: Path) -> None:
+    text = entry_like_postgresql("typo").replace("/{{ database | pathsegment }}{{", "/{{ dbname | pathsegment }}{{", 1)
+    problem = only_problem(tmp_path, "typo.yaml", text)
+    assert "connection_strings.forms.uri.template: template uses undeclared parameter(s): dbname" in problem
+
+
+def test_template_that_does_not_compile(tmp_path: Path) -> None:
+    text = entry_like_postgresql("nocompile").replace('POSTGRES_DB: "{{ database }}"', 'POSTGRES_DB: "{{ database "')
+    line = next(i for i, l in enumerate(text.splitlines()) if "POSTGRES_DB: " in l) + 1
+    problem = only_problem(tmp_path, "nocompile.yaml", text)
+    assert problem.startswith(f"{tmp_path / 'nocompile.yaml'}:{line}:18: container.environment.POSTGRES_DB:")
+    assert "does not compile" in problem
+
+
+def test_template_may_not_include_files(tmp_path: Path) -> None:
+    text = entry_like_postgresql("include").replace('POSTGRES_DB: "{{ database }}"', "POSTGRES_DB: \"{% include '/etc/passwd' %}\"")
+    assert "may not load other templates" in only_problem(tmp_path, "include.yaml", text)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("default: 5432, minimum: 1", 'default: "5432", minimum: 1', "parameters.port.default: default does not fit: expected integer"),
+        ("default: 10, minimum: 1, maximum: 3600", "default: 0, minimum: 1, maximum: 3600", "must be at least 1"),
+        ("default: disable\n", "default: off\n", "parameters.tls.default: default does not fit"),
+        ("generate: {length: 32, alphabet: alphanumeric}", "generate: {length: 32, alphabet: alphanumeric}\n    default: hunter2", "a secret parameter may not have a default"),
+        ("maximum: 65535, description: Server TCP port.", "maximum: 70000, description: Server TCP port.", "port bounds must lie within 1..65535"),
+        ("default: uri\n", "default: url\n", "connection_strings.default: names no form"),
+        ("settings: {min_size: pool_min_size", "settings: {min_size: pool_minimum", "pool.settings.min_size: parameter 'pool_minimum' is not declared"),
+        ("enum: [disable, require, verify-ca, verify-full]", "enum: [off, on]", "tls must be a string with enum exactly"),
+    ],
+)
+def test_semantic_problems(tmp_path: Path, old: str, new: str, message: str) -> None:
+    text = entry_like_postgresql("semantic")
+    assert old in text
+    problems = problems_for(tmp_path, "semantic.yaml", text.replace(old, new, 1))
+    assert any(message in p for p in problems), problems
+    assert all(p.startswith(f"{tmp_path / 'semantic.yaml'}:") for p in problems)
+
+
+def test_healthcheck_must_use_what_the_image_has(tmp_path: Path) -> None:
+    text = entry_like_postgresql("nocurl").replace(
+        'test: ["CMD", "pg_isready", "--host=127.0.0.1", "--port={{ container_port }}", "--username={{ username }}", "--dbname={{ database }}"]',
+        'test: ["CMD-SHELL", "curl -fsS http://127.0.0.1:{{ container_port }}/ || exit 1"]',
+    ).replace("image_has: {shell: true, curl: false, wget: false}", "image_has: {shell: false, curl: false, wget: false}")
+    problems = problems_for(tmp_path, "nocurl.yaml", text)
+    assert any("CMD-SHELL needs a shell" in p for p in problems), problems
+    assert any("uses curl, and image_has.curl is false" in p for p in problems), problems
+
+
+# --- registry: folders, overrides, lookups --------------------------------------------------------
+
+
+def test_user_folder_adds_a_database(tmp_path: Path) -> None:
+    write(tmp_path, "warehouse.yaml", entry_like_postgresql("warehouse"))
+    registry = DatabaseAdapterRegistry([tmp_path], use_env=False)
+    assert "warehouse" in registry and set(BUILTIN_IDS) <= set(registry.ids)
+
+
+def test_folders_from_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    write(first, "alpha.yaml", entry_like_postgresql("alpha"))
+    write(second, "beta.yaml", entry_like_postgresql("beta"))
+    monkeypatch.setenv("DBSTACK_CATALOG_PATH", f"{first}{os.pathsep}{second}")
+    assert {"alpha", "beta"} <= set(DatabaseAdapterRegistry().ids)
+
+
+def test_duplicate_id_without_override_names_both_files(tmp_path: Path) -> None:
+    path = write(tmp_path, "postgresql.yaml", POSTGRESQL)
+    with pytest.raises(CatalogError) as caught:
+        DatabaseAdapterRegistry([tmp_path], use_env=False)
+    (problem,) = caught.value.problems
+    assert problem.file == path and problem.line == 2 and problem.field == "id"
+    assert str(BUILTIN_CATALOG / "postgresql.yaml") in problem.message and "replaces_builtin: true" in problem.message
+
+
+def test_explicit_override_replaces_builtin(tmp_path: Path) -> None:
+    text = POSTGRESQL.replace("name: PostgreSQL\n", "name: Company PostgreSQL\nreplaces_builtin: true\n")
+    write(tmp_path, "postgresql.yaml", text)
+    registry = DatabaseAdapterRegistry([tmp_path], use_env=False)
+    assert registry.spec("pg").name == "Company PostgreSQL"
+
+
+def test_override_of_nothing_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path, "lonely.yaml", entry_like_postgresql("lonely", extra="replaces_builtin: true\n"))
+    with pytest.raises(CatalogError, match="there is no built-in entry 'lonely'"):
+        DatabaseAdapterRegistry([tmp_path], use_env=False)
+
+
+def test_alias_clash_with_an_id(tmp_path: Path) -> None:
+    text = entry_like_postgresql("clash").replace("aliases: []", "aliases: [mysql-ish, postgresql]")
+    write(tmp_path, "clash.yaml", text)
+    with pytest.raises(CatalogError) as caught:
+        DatabaseAdapterRegistry([tmp_path], use_env=False)
+    (problem,) = caught.value.problems
+    assert problem.field == "aliases.1" and problem.line == 3
+    assert "alias 'postgresql' is already the id of 'postgresql'" in problem.message
+
+
+def test_missing_folder_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError, match="no such file or folder"):
+        DatabaseAdapterRegistry([tmp_path / "nope"], use_env=False)
+
+
+def test_lookup_by_alias_is_case_insensitive() -> None:
+    registry = DatabaseAdapterRegistry(use_env=False)
+    assert registry.get_adapter("PG").id == "postgresql"
+    assert registry.get_adapter("Postgres").id == "postgresql"
+
+
+def test_unknown_name_suggests_close_ones() -> None:
+    registry = DatabaseAdapterRegistry(use_env=False)
+    with pytest.raises(UnknownDatabaseError, match="did you mean postgresql"):
+        registry.get_adapter("postgress")
+    with pytest.raises(UnknownDatabaseError, match="known: "):
+        registry.get_adapter("zzzz")
+
+
+def test_filters() -> None:
+    registry = DatabaseAdapterRegistry(use_env=False)
+    vector = {s.id for s in registry.find(capability="vector_search")}
+    assert {"pgvector", "qdrant"} <= vector and "postgresql" not in vector
+    assert {s.id for s in registry.find(protocol="postgresql")} >= {"postgresql", "pgvector"}
+    assert "mongodb" in {s.id for s in registry.find(role="primary_store")}
+    assert {s.id for s in registry.find(capability="vector_search", protocol="postgresql")} == {"pgvector"}
+
+
+def test_adapters_and_specs_are_immutable() -> None:
+    adapter = DatabaseAdapterRegistry(use_env=False).get_adapter("postgresql")
+    with pytest.raises(AttributeError):
+        adapter.foo = 1  # type: ignore[attr-defined]
+    with pytest.raises(TypeError):
+        adapter.config["host"] = "x"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        adapter.spec.parameters["x"] = None  # type: ignore[index]
+    data = adapter.spec.to_dict()
+    data["id"] = "changed"
+    assert adapter.spec.to_dict()["id"] == "postgresql"
+
+
+def test_yaml_round_trip_of_show_output() -> None:
+    spec = DatabaseAdapterRegistry(use_env=False).spec("postgresql")
+    assert yaml.safe_load(yaml.safe_dump(spec.to_dict())) == spec.to_dict()
