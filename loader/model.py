@@ -36,6 +36,7 @@ class Parameter:
     enum: tuple[Any, ...] | None
     minimum: float | None
     maximum: float | None
+    container_pattern: str | None
     generate: Generate | None
 
     @classmethod
@@ -52,6 +53,7 @@ class Parameter:
             enum=tuple(data["enum"]) if "enum" in data else None,
             minimum=data.get("minimum"),
             maximum=data.get("maximum"),
+            container_pattern=data.get("container_pattern"),
             generate=Generate(**data["generate"]) if "generate" in data else None,
         )
 

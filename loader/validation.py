@@ -150,6 +150,8 @@ def _check_parameters(reporter: Reporter, parameters: Mapping[str, Any]) -> None
                 reporter.add((*where, "enum", index), f"choice {choice!r} is not a {spec['type']}")
         if "generate" in spec and (spec["type"] != "string" or not spec.get("secret")):
             reporter.add((*where, "generate"), "only secret string parameters can be generated")
+        if "container_pattern" in spec and spec["type"] != "string":
+            reporter.add((*where, "container_pattern"), "container_pattern only applies to string parameters")
         if name == "port" and spec["type"] != "integer":
             reporter.add((*where, "type"), "port must be an integer parameter")
         if name == "port" and (spec.get("minimum", 1) < 1 or spec.get("maximum", 65535) > 65535):

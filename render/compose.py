@@ -1,6 +1,6 @@
 """Compose services rendered from catalog entries, shaped by environment data.
 
-The service comes from ``templates/database-service.yaml.j2`` (every value through
+The service comes from ``templates/service.yaml.j2`` (every value through
 ``tojson``), is parsed back into data, gets the entry's own fragment merged in, and
 is emitted by a YAML dumper. Secret parameters never appear as values: they render
 as ``${VAR:?...}`` references, and their values go to ``.env``.
@@ -9,7 +9,7 @@ as ``${VAR:?...}`` references, and their values go to ``.env``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from dbstack.loader.errors import DbstackError, Problem
+from dbstack.loader.model import Healthcheck
 from dbstack.loader.validation import check_schema
 from dbstack.loader.yaml_source import YamlSourceError, load_mapping, parse_text
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 RENDER_DIR = Path(__file__).resolve().parent
 ENVIRONMENT_DIR = RENDER_DIR / "environments"
-SERVICE_TEMPLATE = RENDER_DIR / "templates" / "database-service.yaml.j2"
+SERVICE_TEMPLATE = RENDER_DIR / "templates" / "service.yaml.j2"
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
 # What a catalog fragment may set. Everything that widens a container's privileges or
 # reaches the host (privileged, cap_add, devices, bind mounts, host namespaces) is not here.
@@ -117,7 +118,30 @@ def dump_compose(document: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
 
 
-def _render_value(source: str, context: Mapping[str, Any], where: str) -> str:
+def compose_context(adapter: DatabaseAdapter, service: str) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """Template context for text that lands in a compose file.
+
+    Secret parameters become ``${VAR:?...}`` references (their values are returned for
+    .env), other strings have ``$`` escaped. Returns (context, parameter -> VAR, VAR -> value).
+    """
+    context: dict[str, Any] = {}
+    secret_vars: dict[str, str] = {}
+    env_entries: dict[str, str] = {}
+    for name, parameter in adapter.spec.parameters.items():
+        value = adapter.config.get(name)
+        if parameter.secret and value is not None:
+            var = env_var_name(service, name)
+            secret_vars[name], env_entries[var] = var, str(value)
+            context[name] = secret_reference(var)
+        elif isinstance(value, str):
+            context[name] = compose_escape(value)
+        else:
+            context[name] = value
+    return context, secret_vars, env_entries
+
+
+def render_text(source: str, context: Mapping[str, Any], where: str) -> str:
+    """Render one template string; failures name ``where``."""
     try:
         return render(source, context)
     except TemplateError as exc:
@@ -141,12 +165,15 @@ def render_service(
     name: str | None = None,
     tls_dir: Path | None = None,
     image_digest: str | None = None,
+    published_ports: Mapping[str, int] | None = None,
 ) -> ComposeService:
     """Render ``adapter``'s compose service for ``environment``.
 
     ``name`` is the service name (default: the database id); ``tls_dir`` holds
     server.crt, server.key and ca.crt to switch on server TLS; ``image_digest``
-    pins the image by digest (overriding the catalog's).
+    pins the image by digest (overriding the catalog's); ``published_ports`` maps
+    port names to host ports where the environment publishes them (default: the
+    port parameter's value).
     """
     spec = adapter.spec
     container = spec.container
@@ -157,29 +184,33 @@ def render_service(
     origin = str(spec.file)
 
     adapter = adapter.with_generated_secrets()
-    secret_vars: dict[str, str] = {}
-    env_entries: dict[str, str] = {}
-    context: dict[str, Any] = {"container_port": container.main_port.container}
     for param_name, parameter in spec.parameters.items():
         value = adapter.config.get(param_name)
-        if parameter.secret and value is not None:
-            var = env_var_name(service_name, param_name)
-            secret_vars[param_name], env_entries[var] = var, str(value)
-            context[param_name] = secret_reference(var)
-        elif isinstance(value, str):
-            context[param_name] = compose_escape(value)
-        else:
-            context[param_name] = value
+        if parameter.container_pattern and isinstance(value, str) and not re.fullmatch(parameter.container_pattern, value):
+            raise DbstackError(
+                f"{spec.id}: parameter {param_name!r} cannot be used in the {container.image} container: "
+                f"it must match {parameter.container_pattern} ({parameter.description})"
+            )
+    context, secret_vars, env_entries = compose_context(adapter, service_name)
+    context["container_port"] = container.main_port.container
 
     def each(sources: Any, where: str) -> list[str]:
-        return [_render_value(s, context, f"{origin}: {where}") for s in sources]
+        """Render a list of argument templates; an argument that renders empty is left out."""
+        rendered = (render_text(s, context, f"{origin}: {where}") for s in sources)
+        return [arg for arg in rendered if arg]
 
     container_environment = {
-        var: _render_value(source, context, f"{origin}: container.environment.{var}")
+        var: render_text(source, context, f"{origin}: container.environment.{var}")
         for var, source in container.environment.items()
     }
     command = each(container.command, "container.command")
     volumes = [{"type": "volume", "source": f"{service_name}-data", "target": container.data_dir}]
+    tls_mode = adapter.config.get("tls", "disable")
+    if (tls_dir is None) != (tls_mode == "disable"):
+        raise DbstackError(
+            f"{spec.id}: server TLS needs both a tls mode other than disable and a certificate folder "
+            f"(tls={tls_mode}, certificates: {tls_dir or 'none'})"
+        )
     if tls_dir is not None:
         if container.tls is None or not spec.capabilities.tls:
             raise DbstackError(f"{spec.id}: the catalog says nothing about server TLS for this image")
@@ -188,36 +219,30 @@ def render_service(
             raise DbstackError(f"{tls_dir}: missing certificate file(s): {', '.join(missing)}")
         command += each(container.tls.command, "container.tls.command")
         for var, source in container.tls.environment.items():
-            container_environment[var] = _render_value(source, context, f"{origin}: container.tls.environment.{var}")
+            container_environment[var] = render_text(source, context, f"{origin}: container.tls.environment.{var}")
         volumes.append({"type": "bind", "source": str(tls_dir.resolve()), "target": container.tls.certificate_dir,
                         "read_only": True})
     ports = []
     if env.publish_ports == "loopback":
         for port in container.ports:
-            published = adapter.config.get(port.parameter) if port.parameter else port.container
+            published = (published_ports or {}).get(port.name)
+            if published is None:
+                published = adapter.config.get(port.parameter) if port.parameter else port.container
             ports.append({"target": port.container, "published": str(published), "host_ip": "127.0.0.1",
                           "protocol": port.protocol})
 
-    healthcheck = container.healthcheck
-    template_context = {
-        "image": container.image_ref(image_digest),
-        "command": command,
-        "user": container.user,
-        "environment": env.as_context(),
-        "container_environment": container_environment,
-        "ports": ports,
-        "volumes": volumes,
-        "healthcheck": {
-            "test": each(healthcheck.test, "container.healthcheck.test"),
-            "interval": healthcheck.interval,
-            "timeout": healthcheck.timeout,
-            "retries": healthcheck.retries,
-            "start_period": healthcheck.start_period,
-        },
-        "capabilities": list(container.capabilities),
-    }
-    text = _render_value(_service_template(), template_context, str(SERVICE_TEMPLATE))
-    service: dict[str, Any] = parse_text(text).data
+    service = service_from_template(
+        env,
+        image=container.image_ref(image_digest),
+        command=command,
+        user=container.user,
+        environment=container_environment,
+        ports=ports,
+        volumes=volumes,
+        healthcheck=container.healthcheck,
+        healthcheck_test=each(container.healthcheck.test, "container.healthcheck.test"),
+        capabilities=container.capabilities,
+    )
     if container.compose_fragment:
         service = _deep_merge(service, _fragment(container.compose_fragment, context, origin))
     return ComposeService(
@@ -229,13 +254,53 @@ def render_service(
     )
 
 
+def service_from_template(
+    env: Environment,
+    *,
+    image: str,
+    healthcheck: Healthcheck,
+    healthcheck_test: list[str],
+    capabilities: Sequence[str],
+    environment: Mapping[str, str],
+    command: Sequence[str] = (),
+    user: str | None = None,
+    ports: Sequence[Mapping[str, Any]] = (),
+    volumes: Sequence[Mapping[str, Any]] = (),
+    depends_on: Sequence[str] = (),
+    env_file: str | None = None,
+) -> dict[str, Any]:
+    """Render templates/service.yaml.j2 for one service and parse it back into data."""
+    context = {
+        "image": image,
+        "command": list(command),
+        "user": user,
+        "environment": env.as_context(),
+        "env_file": env_file,
+        "service_environment": dict(environment),
+        "ports": list(ports),
+        "volumes": list(volumes),
+        "depends_on": list(depends_on),
+        "healthcheck": {
+            "test": healthcheck_test,
+            "interval": healthcheck.interval,
+            "timeout": healthcheck.timeout,
+            "retries": healthcheck.retries,
+            "start_period": healthcheck.start_period,
+        },
+        "capabilities": list(capabilities),
+    }
+    text = render_text(_service_template(), context, str(SERVICE_TEMPLATE))
+    service: dict[str, Any] = parse_text(text).data
+    return service
+
+
 @lru_cache(maxsize=1)
 def _service_template() -> str:
     return SERVICE_TEMPLATE.read_text(encoding="utf-8")
 
 
 def _fragment(source: str, context: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    text = _render_value(source, context, f"{origin}: container.compose_fragment")
+    text = render_text(source, context, f"{origin}: container.compose_fragment")
     try:
         data = parse_text(text).data
     except YamlSourceError as exc:

@@ -1,0 +1,168 @@
+"""config_engine: resolves a stack request into a plan, from the registry and an app definition.
+
+No database is hard-coded here: which databases exist, what they can do and how
+they connect all come from the catalog; what the app needs comes from apps/*.yaml.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dbstack.loader import DatabaseAdapter, DatabaseAdapterRegistry, DatabaseConfig, DbstackError
+from dbstack.loader.apps import AppDefinition, AppService, Role, load_app
+from dbstack.loader.config import generate_secret
+from dbstack.loader.model import Generate
+from dbstack.render.compose import ComposeService, Environment, env_var_name, load_environment
+
+from .recommend import Candidate, rank, unmet_requirements
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class StackRequest:
+    """What the user asked for: an app, an environment, a database per role (or auto), roles left out."""
+
+    app: str = "librechat"
+    environment: str = "development"
+    use: Mapping[str, str] = field(default_factory=dict)
+    without: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class RolePlan:
+    role: Role
+    adapter: DatabaseAdapter  # configured for the compose network: host = service name
+    chosen_by: str  # "user" or "auto"
+
+    @property
+    def service(self) -> str:
+        return self.role.service
+
+    def secret_vars(self) -> dict[str, str]:
+        """Secret parameter -> the .env variable that holds it."""
+        return {name: env_var_name(self.service, name) for name, p in self.adapter.spec.parameters.items() if p.secret}
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    app: AppDefinition
+    environment: Environment
+    roles: Mapping[str, RolePlan]
+    services: tuple[AppService, ...]
+    app_secrets: Mapping[str, str] = field(repr=False)
+
+
+class ConfigEngine:
+    """Plans stacks: a validated adapter and config per role, secrets, and the app's services."""
+
+    def __init__(self, registry: DatabaseAdapterRegistry | None = None) -> None:
+        self.registry = registry or DatabaseAdapterRegistry()
+
+    # --- the interface the older code base called ---------------------------------------------
+
+    def get_database_adapter(self, db_type: DatabaseType | str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
+        name = db_type.value if isinstance(db_type, enum.Enum) else db_type
+        return self.registry.get_adapter(name, config)
+
+    def _get_database_service_from_adapter(self, adapter: DatabaseAdapter, environment: str = "development",
+                                           name: str | None = None) -> ComposeService:
+        return adapter.compose_service(environment, name=name)
+
+    def _get_llm_recommendations(self, app: str = "librechat", role: str | None = None) -> dict[str, list[Candidate]]:
+        """Ranked candidates for each role of the app (or one role)."""
+        definition = load_app(app)
+        roles = [self._role(definition, role)] if role else list(definition.roles.values())
+        specs = list(self.registry)
+        return {r.name: rank(specs, r) for r in roles}
+
+    # --- planning -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _role(app: AppDefinition, name: str) -> Role:
+        try:
+            return app.roles[name]
+        except KeyError:
+            raise DbstackError(f"{app.id} has no role {name!r}; roles: {', '.join(app.roles)}") from None
+
+    def _choose(self, app: AppDefinition, role: Role, wanted: str) -> tuple[str, str]:
+        if wanted != AUTO:
+            spec = self.registry.spec(wanted)
+            problems = unmet_requirements(spec, role)
+            if problems:
+                candidates = [c.id for c in rank(list(self.registry), role)]
+                raise DbstackError(
+                    f"{spec.id} cannot be {app.name}'s {role.name}: {'; '.join(problems)}; "
+                    f"candidates: {', '.join(candidates) or 'none in the catalog'}"
+                )
+            return spec.id, "user"
+        if role.default in self.registry and not unmet_requirements(self.registry.spec(role.default), role):
+            return self.registry.resolve_id(role.default), "auto"
+        ranked = rank(list(self.registry), role)
+        if not ranked:
+            raise DbstackError(f"no database in the catalog can be {app.name}'s {role.name}")
+        return ranked[0].id, "auto"
+
+    def plan(self, request: StackRequest, existing_env: Mapping[str, str] | None = None) -> StackPlan:
+        """Resolve ``request``; secrets already in ``existing_env`` (the stack's .env) are reused."""
+        existing = dict(existing_env or {})
+        app = load_app(request.app)
+        environment = load_environment(request.environment)
+        for name in [*request.use, *request.without]:
+            self._role(app, name)
+        for name in request.without:
+            if not app.roles[name].optional:
+                raise DbstackError(f"{app.name} cannot run without its {name}: that role is required")
+            if name in request.use:
+                raise DbstackError(f"role {name!r} is both used (--use) and left out (--without)")
+        roles: dict[str, RolePlan] = {}
+        for role in app.roles.values():
+            if role.name in request.without or (role.optional and not role.enabled_by_default and role.name not in request.use):
+                continue
+            database_id, chosen_by = self._choose(app, role, request.use.get(role.name, AUTO))
+            roles[role.name] = RolePlan(role, self._role_adapter(database_id, role, existing), chosen_by)
+        services = tuple(s for s in app.services.values() if all(r in roles for r in s.requires_roles))
+        secrets = {name: existing.get(name) or generate_secret(Generate(s.length, s.alphabet))
+                   for name, s in app.secrets.items()}
+        return StackPlan(app, environment, roles, services, secrets)
+
+    def _role_adapter(self, database_id: str, role: Role, existing: Mapping[str, str]) -> DatabaseAdapter:
+        """The database as the app's services reach it inside the compose network."""
+        spec = self.registry.spec(database_id)
+        values: dict[str, Any] = dict(role.config)
+        if spec.container is not None:
+            values["host"] = role.service
+            port = spec.container.main_port
+            if port.parameter:
+                values[port.parameter] = port.container
+        for name, parameter in spec.parameters.items():
+            var = env_var_name(role.service, name)
+            if parameter.secret and var in existing:
+                values[name] = existing[var]
+        known = {k: v for k, v in values.items() if k in spec.parameters}
+        return self.registry.get_adapter(database_id, DatabaseConfig(known)).with_generated_secrets()
+
+
+# The old code base's enum of database types, now built from the catalog on first use.
+DatabaseType: type[enum.Enum]
+
+
+def _build_database_type() -> type[enum.Enum]:
+    ids = DatabaseAdapterRegistry().ids
+    return enum.Enum("DatabaseType", {i.upper().replace("-", "_"): i for i in ids})
+
+
+def get_database_adapter(db_type: enum.Enum | str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
+    """Module-level form of ConfigEngine.get_database_adapter, as older callers use it."""
+    return ConfigEngine().get_database_adapter(db_type, config)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DatabaseType":
+        value = _build_database_type()
+        globals()["DatabaseType"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,97 @@
+"""Ranking catalog entries for an app's roles, from catalog data only: deterministic and offline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbstack.loader.apps import Role
+from dbstack.loader.model import DatabaseSpec
+
+WEIGHT_PENALTY = {"light": 0, "medium": 1, "heavy": 2}
+# Licences that let a team run, modify and redistribute the server without conditions
+# on the service they build around it.
+PERMISSIVE_LICENCES = {"postgresql", "mit", "apache-2.0", "bsd-3-clause", "bsd-2-clause", "public domain",
+                       "gpl-2.0", "gpl-2.0-only", "blessing"}
+
+
+def unmet_requirements(spec: DatabaseSpec, role: Role) -> list[str]:
+    """Why ``spec`` cannot fill ``role``; empty when it can."""
+    needs = role.requires
+    reasons = []
+    if needs.protocols and not set(needs.protocols) & set(spec.protocols):
+        wanted = " or ".join(needs.protocols)
+        reasons.append(f"it needs the {wanted} wire protocol ({spec.id} speaks {', '.join(spec.protocols)})")
+    for capability in needs.capabilities:
+        if not spec.capabilities.has(capability):
+            reasons.append(f"it needs {capability.replace('_', ' ')}")
+    if needs.server and spec.capabilities.embedded:
+        reasons.append("it needs a database server, and this one is embedded")
+    vector = spec.capabilities.vector_search
+    if needs.vector_dimensions and vector.support != "none" and (vector.max_dimensions or 0) < needs.vector_dimensions:
+        reasons.append(f"it needs {needs.vector_dimensions}-dimension vectors (indexes take at most {vector.max_dimensions})")
+    return reasons
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One database ranked for one role, with the reasons behind its score."""
+
+    id: str
+    name: str
+    score: int
+    reasons: tuple[str, ...]
+    tradeoffs: tuple[str, ...]
+    default: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"id": self.id, "name": self.name, "score": self.score, "default": self.default,
+                "reasons": list(self.reasons), "tradeoffs": list(self.tradeoffs)}
+
+
+def score(spec: DatabaseSpec, role: Role) -> Candidate:
+    reasons: list[str] = []
+    tradeoffs: list[str] = list(spec.workload.limitations)
+    total = 0
+    speaks = [p for p in role.requires.protocols if p in spec.protocols]
+    if speaks:
+        reasons.append(f"speaks the {speaks[0]} wire protocol")
+    fit = spec.role_fit(role.workload)
+    if fit is not None:
+        total += 10 * fit.score
+        reasons.append(f"{fit.fit} fit for {role.workload.replace('_', ' ')}: {fit.why}")
+    else:
+        tradeoffs.append(f"the catalog does not list it for {role.workload.replace('_', ' ')}")
+    caps = spec.capabilities
+    if caps.vector_search.support != "none" and (role.requires.vector_dimensions or "vector_search" in role.requires.capabilities):
+        vector = caps.vector_search
+        if "hnsw" in vector.index_types:
+            total += 3
+            reasons.append("HNSW indexes for fast approximate search")
+        reasons.append(f"vectors up to {vector.max_dimensions} dimensions; {', '.join(vector.distance_metrics)}")
+        if vector.support == "native":
+            total += 1
+    for capability, points, text in (("tls", 2, "TLS for client connections"),
+                                     ("replication", 2, "built-in replication"),
+                                     ("transactions", 1, "transactions")):
+        if caps.has(capability):
+            total += points
+            reasons.append(text)
+    penalty = WEIGHT_PENALTY[spec.workload.operational_weight]
+    total -= 2 * penalty
+    if penalty:
+        tradeoffs.append(f"{spec.workload.operational_weight} operational weight")
+    if spec.license.lower() in PERMISSIVE_LICENCES:
+        total += 2
+        reasons.append(f"{spec.license} licence")
+    else:
+        tradeoffs.append(f"{spec.license} licence: check its terms for your use")
+    if spec.id == role.default:
+        total += 1
+        reasons.append("the app's own default")
+    return Candidate(spec.id, spec.name, total, tuple(reasons), tuple(tradeoffs), spec.id == role.default)
+
+
+def rank(specs: list[DatabaseSpec], role: Role) -> list[Candidate]:
+    """Every spec that can fill the role, best first (ties by id, so the order is stable)."""
+    fitting = [score(spec, role) for spec in specs if not unmet_requirements(spec, role)]
+    return sorted(fitting, key=lambda c: (-c.score, c.id))

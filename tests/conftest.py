@@ -1,0 +1,101 @@
+"""Pytest fixtures for real database servers on 127.0.0.1 (see tests/live_servers.py).
+
+Session-scoped, started on first use, stopped and deleted at the end of the session:
+
+    postgres_server   PostgreSQL 15
+    pgvector_server   PostgreSQL 16 + pgvector (app is a superuser: CREATE EXTENSION works)
+    mariadb_server    MariaDB 10.11
+    redis_server      Redis 7
+
+Each is a ``live_servers.LiveServer`` (host, port, username, password, database, data_dir,
+bin_dir, socket_dir, log_file; ``stop()``, ``start()``, ``with server.stopped(): ...``).
+A test that stops one of these shared servers must start it again: use ``server.stopped()``.
+``live_server_factory(kind)`` starts a throwaway server that lives for one test only.
+
+A server that is not installed makes its tests FAIL with what to install; set
+``DBSTACK_SKIP_LIVE=1`` to turn these fixtures into explicit skips instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+# tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
+import live_servers
+
+LiveServer = live_servers.LiveServer
+
+
+def _skip_if_requested(kind: str) -> None:
+    if live_servers.skip_requested():
+        pytest.skip(f"{live_servers.SKIP_ENV}=1: live {kind} server not started")
+
+
+def _start(kind: live_servers.Kind) -> LiveServer:
+    _skip_if_requested(kind)
+    try:
+        return live_servers.start_server(kind)
+    except live_servers.LiveServerError as exc:
+        error = str(exc)
+    pytest.fail(f"live {kind} server: {error}", pytrace=False)  # outside `except`: no chaining
+
+
+def _serve(kind: live_servers.Kind) -> Iterator[LiveServer]:
+    server = _start(kind)
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+LIVE_FIXTURES = frozenset(
+    {"postgres_server", "pgvector_server", "mariadb_server", "redis_server", "live_server_factory"}
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "live: needs real database servers (tests/live_servers.py)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a live-server fixture `live` (deselect: -m "not live")."""
+    for item in items:
+        if LIVE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.live)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[LiveServer]:
+    yield from _serve("postgres")
+
+
+@pytest.fixture(scope="session")
+def pgvector_server() -> Iterator[LiveServer]:
+    yield from _serve("pgvector")
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[LiveServer]:
+    yield from _serve("mariadb")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[LiveServer]:
+    yield from _serve("redis")
+
+
+@pytest.fixture
+def live_server_factory() -> Iterator[Callable[[live_servers.Kind], LiveServer]]:
+    """``live_server_factory("redis")``: a fresh server of that kind, deleted after the test."""
+    servers: list[LiveServer] = []
+
+    def make(kind: live_servers.Kind) -> LiveServer:
+        server = _start(kind)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in reversed(servers):
+        server.destroy()

