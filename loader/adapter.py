@@ -20,6 +20,8 @@ class DatabaseAdapter:
     """The generic adapter: every behaviour comes from the catalog entry's data."""
 
     __slots__ = ("_config", "_spec")
+    _spec: DatabaseSpec
+    _config: DatabaseConfig
 
     def __init__(self, spec: DatabaseSpec, config: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_spec", spec)
@@ -121,7 +123,9 @@ class DatabaseAdapter:
             return {}
         return {key: self._config.get(param) for key, param in pool.settings.items() if param in self._config}
 
-    def compose_service(self, environment: str | Environment = "development", **options: Any) -> ComposeService:
+    def compose_service(
+        self, environment: str | Environment = "development", **options: Any
+    ) -> ComposeService:
         """The compose service for this database (see dbstack.render.compose.render_service)."""
         from dbstack.render.compose import render_service
 

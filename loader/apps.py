@@ -80,6 +80,7 @@ class AppDefinition:
     secrets: Mapping[str, AppSecret]
     roles: Mapping[str, Role]
     services: Mapping[str, AppService]
+    settings_files: Mapping[str, str]
     file: Path
 
 
@@ -151,14 +152,26 @@ def _semantic_problems(reporter: Reporter, data: Mapping[str, Any]) -> None:
             if other not in services:
                 reporter.add(("services", service_name, "depends_on"), f"no app service {other!r}")
         for var, source in service.get("environment", {}).items():
-            used = _check_template(reporter, ("services", service_name, "environment", var), source, SERVICE_CONTEXT)
+            used = _check_template(
+                reporter, ("services", service_name, "environment", var), source, SERVICE_CONTEXT
+            )
             if "secrets" in used and not secrets:
-                reporter.add(("services", service_name, "environment", var), "uses secrets, and the app declares none")
+                reporter.add(
+                    ("services", service_name, "environment", var), "uses secrets, and the app declares none"
+                )
+        if "env_file" in service and service["env_file"] not in data.get("settings_files", {}):
+            reporter.add(
+                ("services", service_name, "env_file"), f"{service['env_file']!r} is not in settings_files"
+            )
         if service["healthcheck"]["test"][0] == "CMD-SHELL" and not service["image_has"]["shell"]:
-            reporter.add(("services", service_name, "healthcheck", "test"), "CMD-SHELL needs a shell in the image")
+            reporter.add(
+                ("services", service_name, "healthcheck", "test"), "CMD-SHELL needs a shell in the image"
+            )
 
 
-def _check_template(reporter: Reporter, path: tuple[str, ...], source: str, allowed: frozenset[str] | None) -> set[str]:
+def _check_template(
+    reporter: Reporter, path: tuple[str, ...], source: str, allowed: frozenset[str] | None
+) -> set[str]:
     try:
         used = variables(source)
     except TemplateError as exc:
@@ -176,7 +189,9 @@ def load_app(name_or_path: str | Path) -> AppDefinition:
         path = BUILTIN_APPS / f"{name_or_path}.yaml"
         if not path.is_file():
             known = ", ".join(sorted(p.stem for p in BUILTIN_APPS.glob("*.yaml")))
-            raise DbstackError(f"unknown app {str(name_or_path)!r}; built-in apps: {known} (or give a path to a YAML file)")
+            raise DbstackError(
+                f"unknown app {str(name_or_path)!r}; built-in apps: {known} (or give a path to a YAML file)"
+            )
     try:
         doc = load_mapping(path)
     except YamlSourceError as exc:
@@ -197,9 +212,14 @@ def load_app(name_or_path: str | Path) -> AppDefinition:
         id=data["id"],
         name=data["name"],
         description=data["description"],
-        secrets=frozen_map({n: AppSecret(n, s["description"], s["length"], s["alphabet"])
-                            for n, s in data.get("secrets", {}).items()}),
+        secrets=frozen_map(
+            {
+                n: AppSecret(n, s["description"], s["length"], s["alphabet"])
+                for n, s in data.get("secrets", {}).items()
+            }
+        ),
         roles=frozen_map({n: _role(n, r) for n, r in data["roles"].items()}),
         services=frozen_map({n: _service(n, s) for n, s in data["services"].items()}),
+        settings_files=frozen_map(data.get("settings_files", {})),
         file=path,
     )

@@ -9,7 +9,15 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-CAPABILITY_NAMES = ("transactions", "json_documents", "full_text_search", "vector_search", "replication", "tls", "embedded")
+CAPABILITY_NAMES = (
+    "transactions",
+    "json_documents",
+    "full_text_search",
+    "vector_search",
+    "replication",
+    "tls",
+    "embedded",
+)
 ROLE_NAMES = ("primary_store", "vector_store", "cache", "session_store", "full_text_search", "analytics")
 FIT_SCORES = {"excellent": 3, "good": 2, "fair": 1}
 
@@ -161,7 +169,8 @@ class Container:
             tag=data["tag"],
             digest=data.get("digest"),
             ports=tuple(
-                Port(p["name"], p["container"], p.get("protocol", "tcp"), p.get("parameter")) for p in data["ports"]
+                Port(p["name"], p["container"], p.get("protocol", "tcp"), p.get("parameter"))
+                for p in data["ports"]
             ),
             environment=frozen_map(data.get("environment", {})),
             file_variants=frozen_map(data.get("file_variants", {})),

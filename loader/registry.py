@@ -93,7 +93,11 @@ def _add(
     existing = result.specs.get(spec.id)
     if spec.replaces_builtin and (is_builtin or spec.id not in builtin_ids):
         pos = doc.position(("replaces_builtin",))
-        reason = "a built-in entry cannot replace another" if is_builtin else f"there is no built-in entry {spec.id!r}"
+        reason = (
+            "a built-in entry cannot replace another"
+            if is_builtin
+            else f"there is no built-in entry {spec.id!r}"
+        )
         result.problems.append(Problem(spec.file, pos.line, pos.column, "replaces_builtin", reason))
         return
     if existing is not None:
@@ -101,11 +105,21 @@ def _add(
             result.specs[spec.id], docs[spec.id] = spec, doc
             return
         pos = doc.position(("id",))
-        hint = "" if spec.replaces_builtin else " (set replaces_builtin: true to replace a built-in entry on purpose)"
+        hint = (
+            ""
+            if spec.replaces_builtin
+            else " (set replaces_builtin: true to replace a built-in entry on purpose)"
+        )
         if spec.replaces_builtin:
             hint = " (it was already replaced once)"
         result.problems.append(
-            Problem(spec.file, pos.line, pos.column, "id", f"id {spec.id!r} is already defined in {existing.file}{hint}")
+            Problem(
+                spec.file,
+                pos.line,
+                pos.column,
+                "id",
+                f"id {spec.id!r} is already defined in {existing.file}{hint}",
+            )
         )
         return
     result.specs[spec.id], docs[spec.id] = spec, doc
@@ -122,8 +136,13 @@ def _check_aliases(result: LoadResult, docs: Mapping[str, LocatedDocument]) -> N
                 pos = docs[spec.id].position(("aliases", index))
                 what = "the id" if clash.id == alias else "an alias"
                 result.problems.append(
-                    Problem(spec.file, pos.line, pos.column, f"aliases.{index}",
-                            f"alias {alias!r} is already {what} of {clash.id!r} ({clash.file})")
+                    Problem(
+                        spec.file,
+                        pos.line,
+                        pos.column,
+                        f"aliases.{index}",
+                        f"alias {alias!r} is already {what} of {clash.id!r} ({clash.file})",
+                    )
                 )
             else:
                 owner[alias] = spec
@@ -137,8 +156,9 @@ class DatabaseAdapterRegistry:
     CatalogError that lists every problem.
     """
 
-    def __init__(self, paths: Iterable[str | os.PathLike[str]] = (), *, builtin: bool = True,
-                 use_env: bool = True) -> None:
+    def __init__(
+        self, paths: Iterable[str | os.PathLike[str]] = (), *, builtin: bool = True, use_env: bool = True
+    ) -> None:
         folders = (env_catalog_folders() if use_env else []) + [Path(p) for p in paths]
         loaded = load_catalog(folders, builtin=builtin)
         if loaded.problems:
@@ -178,8 +198,9 @@ class DatabaseAdapterRegistry:
         """An adapter for the named database with the config checked and defaults filled in."""
         return DatabaseAdapter(self.spec(name), config)
 
-    def find(self, *, capability: str | None = None, protocol: str | None = None,
-             role: str | None = None) -> list[DatabaseSpec]:
+    def find(
+        self, *, capability: str | None = None, protocol: str | None = None, role: str | None = None
+    ) -> list[DatabaseSpec]:
         """Entries that have a capability, speak a protocol and suit a role (all given filters)."""
         if capability is not None and capability not in CAPABILITY_NAMES:
             raise DbstackError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITY_NAMES)}")

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-
 from dbstack.loader.errors import DbstackError, Problem
 from dbstack.loader.model import Healthcheck
 from dbstack.loader.validation import check_schema
@@ -33,10 +32,24 @@ SERVICE_TEMPLATE = RENDER_DIR / "templates" / "service.yaml.j2"
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
 # What a catalog fragment may set. Everything that widens a container's privileges or
 # reaches the host (privileged, cap_add, devices, bind mounts, host namespaces) is not here.
-FRAGMENT_KEYS = frozenset({
-    "command", "entrypoint", "environment", "expose", "init", "labels", "shm_size", "stop_grace_period",
-    "stop_signal", "sysctls", "tmpfs", "ulimits", "user", "working_dir",
-})
+FRAGMENT_KEYS = frozenset(
+    {
+        "command",
+        "entrypoint",
+        "environment",
+        "expose",
+        "init",
+        "labels",
+        "shm_size",
+        "stop_grace_period",
+        "stop_signal",
+        "sysctls",
+        "tmpfs",
+        "ulimits",
+        "user",
+        "working_dir",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,7 @@ def environment_names() -> list[str]:
     return sorted(p.stem for p in ENVIRONMENT_DIR.glob("*.yaml"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_environment(name: str) -> Environment:
     path = ENVIRONMENT_DIR / f"{name}.yaml"
     if not path.is_file():
@@ -115,10 +128,14 @@ class ComposeService:
 
 def dump_compose(document: Mapping[str, Any]) -> str:
     """YAML text of a compose document (a dumper, never string concatenation)."""
-    return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
+    return yaml.safe_dump(
+        dict(document), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False
+    )
 
 
-def compose_context(adapter: DatabaseAdapter, service: str) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+def compose_context(
+    adapter: DatabaseAdapter, service: str
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """Template context for text that lands in a compose file.
 
     Secret parameters become ``${VAR:?...}`` references (their values are returned for
@@ -186,7 +203,11 @@ def render_service(
     adapter = adapter.with_generated_secrets()
     for param_name, parameter in spec.parameters.items():
         value = adapter.config.get(param_name)
-        if parameter.container_pattern and isinstance(value, str) and not re.fullmatch(parameter.container_pattern, value):
+        if (
+            parameter.container_pattern
+            and isinstance(value, str)
+            and not re.fullmatch(parameter.container_pattern, value)
+        ):
             raise DbstackError(
                 f"{spec.id}: parameter {param_name!r} cannot be used in the {container.image} container: "
                 f"it must match {parameter.container_pattern} ({parameter.description})"
@@ -204,7 +225,7 @@ def render_service(
         for var, source in container.environment.items()
     }
     command = each(container.command, "container.command")
-    volumes = [{"type": "volume", "source": f"{service_name}-data", "target": container.data_dir}]
+    volumes: list[dict[str, Any]] = [{"type": "volume", "source": f"{service_name}-data", "target": container.data_dir}]
     tls_mode = adapter.config.get("tls", "disable")
     if (tls_dir is None) != (tls_mode == "disable"):
         raise DbstackError(
@@ -219,17 +240,31 @@ def render_service(
             raise DbstackError(f"{tls_dir}: missing certificate file(s): {', '.join(missing)}")
         command += each(container.tls.command, "container.tls.command")
         for var, source in container.tls.environment.items():
-            container_environment[var] = render_text(source, context, f"{origin}: container.tls.environment.{var}")
-        volumes.append({"type": "bind", "source": str(tls_dir.resolve()), "target": container.tls.certificate_dir,
-                        "read_only": True})
+            container_environment[var] = render_text(
+                source, context, f"{origin}: container.tls.environment.{var}"
+            )
+        volumes.append(
+            {
+                "type": "bind",
+                "source": str(tls_dir.resolve()),
+                "target": container.tls.certificate_dir,
+                "read_only": True,
+            }
+        )
     ports = []
     if env.publish_ports == "loopback":
         for port in container.ports:
             published = (published_ports or {}).get(port.name)
             if published is None:
                 published = adapter.config.get(port.parameter) if port.parameter else port.container
-            ports.append({"target": port.container, "published": str(published), "host_ip": "127.0.0.1",
-                          "protocol": port.protocol})
+            ports.append(
+                {
+                    "target": port.container,
+                    "published": str(published),
+                    "host_ip": "127.0.0.1",
+                    "protocol": port.protocol,
+                }
+            )
 
     service = service_from_template(
         env,
@@ -310,6 +345,7 @@ def _fragment(source: str, context: Mapping[str, Any], origin: str) -> dict[str,
     refused = sorted(set(data) - FRAGMENT_KEYS)
     if refused:
         raise DbstackError(
-            f"{origin}: container.compose_fragment may not set {', '.join(refused)}; allowed: {', '.join(sorted(FRAGMENT_KEYS))}"
+            f"{origin}: container.compose_fragment may not set {', '.join(refused)}; "
+            f"allowed: {', '.join(sorted(FRAGMENT_KEYS))}"
         )
     return data

@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_OUTPUT = 64 * 1024  # characters a single template may produce
 MAX_SEQUENCE = 10_000  # characters or items a `*` may build

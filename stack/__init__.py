@@ -1,9 +1,9 @@
 """dbstack: a declarative database catalog and the stacks built from it.
 
-    from dbstack import DatabaseAdapterRegistry, DatabaseConfig
-    registry = DatabaseAdapterRegistry()
-    adapter = registry.get_adapter("postgresql", DatabaseConfig(password="s3cret"))
-    adapter.connection_string()
+from dbstack import DatabaseAdapterRegistry, DatabaseConfig
+registry = DatabaseAdapterRegistry()
+adapter = registry.get_adapter("postgresql", DatabaseConfig(password="s3cret"))
+adapter.connection_string()
 """
 
 from dbstack.loader import (

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
+from dbstack.config_engine import ConfigEngine
 from dbstack.loader import DatabaseAdapterRegistry, DbstackError, load_catalog
 from dbstack.loader.config import parse_assignments
 from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
 from dbstack.loader.registry import env_catalog_folders
+from dbstack.output import WriteReport
+from dbstack.render.compose import environment_names
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -47,7 +49,7 @@ def cmd_catalog_validate(args: argparse.Namespace) -> int:
 def cmd_catalog_list(args: argparse.Namespace) -> int:
     registry = _registry(args)
     specs = registry.find(capability=args.capability, protocol=args.protocol, role=args.role)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": s.id,
             "name": s.name,
@@ -64,7 +66,14 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     table = [["ID", "NAME", "CATEGORY", "PROTOCOLS", "VECTOR", "IMAGE"]]
     table += [
-        [r["id"], r["name"], r["category"], ",".join(r["protocols"]), r["vector_search"], r["image"] or "(embedded)"]
+        [
+            r["id"],
+            r["name"],
+            r["category"],
+            ",".join(r["protocols"]),
+            r["vector_search"],
+            r["image"] or "(embedded)",
+        ]
         for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
@@ -85,6 +94,128 @@ def cmd_url(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compose(args: argparse.Namespace) -> int:
+    from dbstack.output import COMPOSE_FILE, ENV_FILE, MARKER, OutputFile, read_env, write_folder
+    from dbstack.render.compose import dump_compose, env_var_name
+    from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
+
+    registry = _registry(args)
+    spec = registry.spec(args.id)
+    values = parse_assignments(args.set or [])
+    existing = read_env(args.output) if args.output else None
+    if existing is not None:  # a database keeps the password it was created with
+        for name, parameter in spec.parameters.items():
+            var = env_var_name(spec.id, name)
+            if parameter.secret and existing.get(var) is not None:
+                if name in values and values[name] != existing.get(var):
+                    print(
+                        f"dbstack: warning: kept {var} from {args.output / ENV_FILE}; --set {name} was ignored "
+                        "(the database was created with the kept value)",
+                        file=sys.stderr,
+                    )
+                values[name] = existing.get(var)
+    adapter = registry.get_adapter(spec.id, values)
+    service = adapter.compose_service(args.env, tls_dir=args.tls_dir)
+    document = service.document()
+    if args.output:
+        pin_images(document, load_lock(args.output / LOCK_FILE))
+    text = (
+        f"{MARKER} Database: {spec.id}; environment: {args.env}.\n"
+        f"# Secrets are referenced from .env: {', '.join(service.env_entries) or 'none'}.\n"
+        + dump_compose(document)
+    )
+    if not args.output:
+        sys.stdout.write(text)
+        if service.env_entries:
+            print(
+                f"dbstack: the compose file reads {', '.join(service.env_entries)} from .env; "
+                "write both with -o DIR",
+                file=sys.stderr,
+            )
+        return EXIT_OK
+    assert existing is not None
+    report = write_folder(
+        args.output,
+        [OutputFile(COMPOSE_FILE, text)],
+        service.env_entries,
+        env_header=f"Added by dbstack for {spec.id}. Keep these values: the database was created with them.",
+        existing=existing,
+        force=args.force,
+    )
+    _print_report(report)
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from dbstack.config_engine import StackRequest
+    from dbstack.stack_generator import StackGenerator
+
+    use = _role_assignments(args.use or [])
+    request = StackRequest(app=args.app, environment=args.env, use=use, without=frozenset(args.without or []))
+    folder = args.output or Path(f"{Path(args.app).stem}-{args.env}")
+    generator = StackGenerator(ConfigEngine(_registry(args)))
+    report = generator.generate(request, folder, force=args.force)
+    _print_report(report)
+    print(f"next: cd {folder} && docker compose up -d")
+    return EXIT_OK
+
+
+def cmd_recommend(args: argparse.Namespace) -> int:
+    engine = ConfigEngine(_registry(args))
+    ranked = engine._get_llm_recommendations(args.app, args.role)
+    if args.format == "json":
+        print(
+            json.dumps(
+                {role: [c.as_dict() for c in candidates] for role, candidates in ranked.items()}, indent=2
+            )
+        )
+        return EXIT_OK
+    for role, candidates in ranked.items():
+        print(f"{role}:")
+        if not candidates:
+            print("  (no database in the catalog fits)")
+        for rank, candidate in enumerate(candidates, 1):
+            default = " (default)" if candidate.default else ""
+            print(f"  {rank}. {candidate.id}{default}  score {candidate.score}")
+            for reason in candidate.reasons:
+                print(f"       + {reason}")
+            for tradeoff in candidate.tradeoffs:
+                print(f"       - {tradeoff}")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dbstack.demo import walk_catalog
+
+    walk_catalog(ConfigEngine(_registry(args)), sys.stdout)
+    return EXIT_OK
+
+
+def _role_assignments(items: list[str]) -> dict[str, str]:
+    roles: dict[str, str] = {}
+    for item in items:
+        role, sep, database = item.partition("=")
+        if not sep or not role or not database:
+            raise DbstackError(f"--use expects ROLE=ID, got {item!r}")
+        roles[role.strip()] = database.strip()
+    return roles
+
+
+def _print_report(report: WriteReport) -> None:
+    for warning in report.warnings:
+        print(f"dbstack: warning: {warning}", file=sys.stderr)
+    for path in report.written:
+        print(f"wrote {path}")
+    if not report.written:
+        print(f"{report.folder}: already up to date")
+    for backup in report.backups:
+        print(f"backup {backup}")
+    if report.kept:
+        print(f"kept existing .env values: {', '.join(report.kept)}")
+    if report.added:
+        print(f"new .env values (generated, mode 0600): {', '.join(report.added)}")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with the usage error on one line and exit code 2."""
 
@@ -95,14 +226,19 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dbstack", description=__doc__)
     parser.add_argument(
-        "--catalog", action="append", type=Path, metavar="DIR",
+        "--catalog",
+        action="append",
+        type=Path,
+        metavar="DIR",
         help="add a catalog folder (repeatable; also DBSTACK_CATALOG_PATH)",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     catalog = commands.add_parser("catalog", help="validate, list and show catalog entries")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_Parser)
-    validate = catalog_commands.add_parser("validate", help="check catalog files against the schema and each other")
+    validate = catalog_commands.add_parser(
+        "validate", help="check catalog files against the schema and each other"
+    )
     validate.add_argument("paths", nargs="*", metavar="PATH", help="extra catalog files or folders")
     validate.set_defaults(handler=cmd_catalog_validate)
     listing = catalog_commands.add_parser("list", help="list databases, optionally filtered")
@@ -121,6 +257,46 @@ def build_parser() -> argparse.ArgumentParser:
     url.add_argument("--form", metavar="NAME", help="connection-string form (default: the entry's default)")
     url.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a parameter (repeatable)")
     url.set_defaults(handler=cmd_url)
+
+    environments = environment_names()
+    compose = commands.add_parser("compose", help="a compose file for one database")
+    compose.add_argument("id", metavar="ID")
+    compose.add_argument("--env", choices=environments, default="development")
+    compose.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a parameter (repeatable)")
+    compose.add_argument(
+        "--tls-dir", type=Path, metavar="DIR", help="server.crt, server.key and ca.crt for server TLS"
+    )
+    compose.add_argument(
+        "-o", "--output", type=Path, metavar="DIR", help="write compose.yaml and .env into DIR"
+    )
+    compose.add_argument(
+        "--force", action="store_true", help="replace files dbstack did not write (backups kept)"
+    )
+    compose.set_defaults(handler=cmd_compose)
+
+    generate = commands.add_parser(
+        "generate", help="write a complete app stack: compose.yaml, .env, README.md"
+    )
+    generate.add_argument("--app", default="librechat", help="built-in app id or path to an app YAML file")
+    generate.add_argument("--env", choices=environments, default="development")
+    generate.add_argument("--use", action="append", metavar="ROLE=ID", help="database for a role (or auto)")
+    generate.add_argument("--without", action="append", metavar="ROLE", help="leave an optional role out")
+    generate.add_argument("-o", "--output", type=Path, metavar="DIR", help="output folder (default: APP-ENV)")
+    generate.add_argument(
+        "--force", action="store_true", help="replace files dbstack did not write (backups kept)"
+    )
+    generate.set_defaults(handler=cmd_generate)
+
+    recommend = commands.add_parser("recommend", help="rank catalog databases for an app's roles")
+    recommend.add_argument("--app", default="librechat")
+    recommend.add_argument("--role", metavar="ROLE")
+    recommend.add_argument("--format", choices=("table", "json"), default="table")
+    recommend.set_defaults(handler=cmd_recommend)
+
+    demo = commands.add_parser(
+        "demo", help="walk every catalog entry: URLs, compose service, capabilities, fit"
+    )
+    demo.set_defaults(handler=cmd_demo)
     return parser
 
 

@@ -44,7 +44,11 @@ class RolePlan:
 
     def secret_vars(self) -> dict[str, str]:
         """Secret parameter -> the .env variable that holds it."""
-        return {name: env_var_name(self.service, name) for name, p in self.adapter.spec.parameters.items() if p.secret}
+        return {
+            name: env_var_name(self.service, name)
+            for name, p in self.adapter.spec.parameters.items()
+            if p.secret
+        }
 
 
 @dataclass(frozen=True)
@@ -64,15 +68,20 @@ class ConfigEngine:
 
     # --- the interface the older code base called ---------------------------------------------
 
-    def get_database_adapter(self, db_type: DatabaseType | str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
+    def get_database_adapter(
+        self, db_type: enum.Enum | str, config: Mapping[str, Any] | None = None
+    ) -> DatabaseAdapter:
         name = db_type.value if isinstance(db_type, enum.Enum) else db_type
         return self.registry.get_adapter(name, config)
 
-    def _get_database_service_from_adapter(self, adapter: DatabaseAdapter, environment: str = "development",
-                                           name: str | None = None) -> ComposeService:
+    def _get_database_service_from_adapter(
+        self, adapter: DatabaseAdapter, environment: str = "development", name: str | None = None
+    ) -> ComposeService:
         return adapter.compose_service(environment, name=name)
 
-    def _get_llm_recommendations(self, app: str = "librechat", role: str | None = None) -> dict[str, list[Candidate]]:
+    def _get_llm_recommendations(
+        self, app: str = "librechat", role: str | None = None
+    ) -> dict[str, list[Candidate]]:
         """Ranked candidates for each role of the app (or one role)."""
         definition = load_app(app)
         roles = [self._role(definition, role)] if role else list(definition.roles.values())
@@ -120,13 +129,17 @@ class ConfigEngine:
                 raise DbstackError(f"role {name!r} is both used (--use) and left out (--without)")
         roles: dict[str, RolePlan] = {}
         for role in app.roles.values():
-            if role.name in request.without or (role.optional and not role.enabled_by_default and role.name not in request.use):
+            if role.name in request.without or (
+                role.optional and not role.enabled_by_default and role.name not in request.use
+            ):
                 continue
             database_id, chosen_by = self._choose(app, role, request.use.get(role.name, AUTO))
             roles[role.name] = RolePlan(role, self._role_adapter(database_id, role, existing), chosen_by)
         services = tuple(s for s in app.services.values() if all(r in roles for r in s.requires_roles))
-        secrets = {name: existing.get(name) or generate_secret(Generate(s.length, s.alphabet))
-                   for name, s in app.secrets.items()}
+        secrets = {
+            name: existing.get(name) or generate_secret(Generate(s.length, s.alphabet))
+            for name, s in app.secrets.items()
+        }
         return StackPlan(app, environment, roles, services, secrets)
 
     def _role_adapter(self, database_id: str, role: Role, existing: Mapping[str, str]) -> DatabaseAdapter:
@@ -152,10 +165,14 @@ DatabaseType: type[enum.Enum]
 
 def _build_database_type() -> type[enum.Enum]:
     ids = DatabaseAdapterRegistry().ids
-    return enum.Enum("DatabaseType", {i.upper().replace("-", "_"): i for i in ids})
+    members = {i.upper().replace("-", "_"): i for i in ids}
+    database_type: type[enum.Enum] = enum.Enum("DatabaseType", members)  # type: ignore[misc]
+    return database_type
 
 
-def get_database_adapter(db_type: enum.Enum | str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
+def get_database_adapter(
+    db_type: enum.Enum | str, config: Mapping[str, Any] | None = None
+) -> DatabaseAdapter:
     """Module-level form of ConfigEngine.get_database_adapter, as older callers use it."""
     return ConfigEngine().get_database_adapter(db_type, config)
 

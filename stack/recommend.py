@@ -10,8 +10,17 @@ from dbstack.loader.model import DatabaseSpec
 WEIGHT_PENALTY = {"light": 0, "medium": 1, "heavy": 2}
 # Licences that let a team run, modify and redistribute the server without conditions
 # on the service they build around it.
-PERMISSIVE_LICENCES = {"postgresql", "mit", "apache-2.0", "bsd-3-clause", "bsd-2-clause", "public domain",
-                       "gpl-2.0", "gpl-2.0-only", "blessing"}
+PERMISSIVE_LICENCES = {
+    "postgresql",
+    "mit",
+    "apache-2.0",
+    "bsd-3-clause",
+    "bsd-2-clause",
+    "public domain",
+    "gpl-2.0",
+    "gpl-2.0-only",
+    "blessing",
+}
 
 
 def unmet_requirements(spec: DatabaseSpec, role: Role) -> list[str]:
@@ -27,8 +36,14 @@ def unmet_requirements(spec: DatabaseSpec, role: Role) -> list[str]:
     if needs.server and spec.capabilities.embedded:
         reasons.append("it needs a database server, and this one is embedded")
     vector = spec.capabilities.vector_search
-    if needs.vector_dimensions and vector.support != "none" and (vector.max_dimensions or 0) < needs.vector_dimensions:
-        reasons.append(f"it needs {needs.vector_dimensions}-dimension vectors (indexes take at most {vector.max_dimensions})")
+    if (
+        needs.vector_dimensions
+        and vector.support != "none"
+        and (vector.max_dimensions or 0) < needs.vector_dimensions
+    ):
+        reasons.append(
+            f"it needs {needs.vector_dimensions}-dimension vectors (indexes take at most {vector.max_dimensions})"
+        )
     return reasons
 
 
@@ -44,8 +59,14 @@ class Candidate:
     default: bool
 
     def as_dict(self) -> dict[str, object]:
-        return {"id": self.id, "name": self.name, "score": self.score, "default": self.default,
-                "reasons": list(self.reasons), "tradeoffs": list(self.tradeoffs)}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "score": self.score,
+            "default": self.default,
+            "reasons": list(self.reasons),
+            "tradeoffs": list(self.tradeoffs),
+        }
 
 
 def score(spec: DatabaseSpec, role: Role) -> Candidate:
@@ -62,17 +83,23 @@ def score(spec: DatabaseSpec, role: Role) -> Candidate:
     else:
         tradeoffs.append(f"the catalog does not list it for {role.workload.replace('_', ' ')}")
     caps = spec.capabilities
-    if caps.vector_search.support != "none" and (role.requires.vector_dimensions or "vector_search" in role.requires.capabilities):
+    if caps.vector_search.support != "none" and (
+        role.requires.vector_dimensions or "vector_search" in role.requires.capabilities
+    ):
         vector = caps.vector_search
         if "hnsw" in vector.index_types:
             total += 3
             reasons.append("HNSW indexes for fast approximate search")
-        reasons.append(f"vectors up to {vector.max_dimensions} dimensions; {', '.join(vector.distance_metrics)}")
+        reasons.append(
+            f"vectors up to {vector.max_dimensions} dimensions; {', '.join(vector.distance_metrics)}"
+        )
         if vector.support == "native":
             total += 1
-    for capability, points, text in (("tls", 2, "TLS for client connections"),
-                                     ("replication", 2, "built-in replication"),
-                                     ("transactions", 1, "transactions")):
+    for capability, points, text in (
+        ("tls", 2, "TLS for client connections"),
+        ("replication", 2, "built-in replication"),
+        ("transactions", 1, "transactions"),
+    ):
         if caps.has(capability):
             total += points
             reasons.append(text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from dbstack import ConfigError, DatabaseAdapterRegistry, DatabaseConfig, DbstackError
 from dbstack.loader.config import generate_secret, parse_assignments
 from dbstack.loader.model import Generate
@@ -26,7 +25,10 @@ def test_every_problem_is_reported(registry: DatabaseAdapterRegistry) -> None:
     problems = caught.value.problems
     assert "unknown parameter 'hots'; did you mean 'host'?" in problems
     assert "parameter 'port': must be at most 65535; got 70000" in problems
-    assert any(p.startswith("parameter 'tls': must be one of disable, require, verify-ca, verify-full") for p in problems)
+    assert any(
+        p.startswith("parameter 'tls': must be one of disable, require, verify-ca, verify-full")
+        for p in problems
+    )
     assert "parameter 'pool_max_size': must be at least 1; got 0" in problems
     assert len(problems) == 4
 
@@ -34,7 +36,7 @@ def test_every_problem_is_reported(registry: DatabaseAdapterRegistry) -> None:
 def test_text_values_are_coerced_by_declared_type(registry: DatabaseAdapterRegistry) -> None:
     config = registry.get_adapter("postgresql", {"port": "6543", "connect_timeout": "+5"}).config
     assert config["port"] == 6543 and config["connect_timeout"] == 5
-    with pytest.raises(ConfigError, match="expected integer, got str '65.5'"):
+    with pytest.raises(ConfigError, match=r"expected integer, got str '65\.5'"):
         registry.get_adapter("postgresql", {"port": "65.5"})
     with pytest.raises(ConfigError, match="expected integer, got bool"):
         registry.get_adapter("postgresql", {"port": True})
@@ -94,7 +96,9 @@ def test_pool_options_go_to_the_driver_when_not_in_uri(registry: DatabaseAdapter
 
 def test_parse_assignments() -> None:
     assert parse_assignments(["host=db", "password=a=b", "options.application_name=x y"]) == {
-        "host": "db", "password": "a=b", "options": {"application_name": "x y"},
+        "host": "db",
+        "password": "a=b",
+        "options": {"application_name": "x y"},
     }
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         parse_assignments(["novalue"])

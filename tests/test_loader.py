@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from dbstack import CatalogError, DatabaseAdapterRegistry, UnknownDatabaseError
 from dbstack.loader import load_catalog
 from dbstack.loader.registry import BUILTIN_CATALOG
@@ -29,7 +28,9 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def entry_like_postgresql(new_id: str, *, extra: str = "") -> str:
     """A valid entry: the built-in postgresql file under another id and alias set."""
-    text = POSTGRESQL.replace("id: postgresql", f"id: {new_id}", 1).replace("aliases: [postgres, pg]", "aliases: []", 1)
+    text = POSTGRESQL.replace("id: postgresql", f"id: {new_id}", 1).replace(
+        "aliases: [postgres, pg]", "aliases: []", 1
+    )
     return text + extra
 
 
@@ -101,7 +102,9 @@ def test_schema_has_examples() -> None:
 
 
 def test_duplicate_key_is_an_error_with_both_lines(tmp_path: Path) -> None:
-    text = entry_like_postgresql("dupkey").replace("category: relational\n", "category: relational\ncategory: document\n")
+    text = entry_like_postgresql("dupkey").replace(
+        "category: relational\n", "category: relational\ncategory: document\n"
+    )
     line = text.splitlines().index("category: document") + 1
     problem = only_problem(tmp_path, "dupkey.yaml", text)
     assert problem.startswith(f"{tmp_path / 'dupkey.yaml'}:{line}:1:")
@@ -115,8 +118,10 @@ def test_custom_tags_are_refused(tmp_path: Path) -> None:
 
 def test_alias_bomb_is_refused_without_blowing_memory(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [f"a{i}: &a{i} [*a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}, *a{i-1}]"
-              for i in range(1, 9)]
+    lines += [
+        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]"
+        for i in range(1, 9)
+    ]
     problem = only_problem(tmp_path, "bomb.yaml", "\n".join(lines) + "\n")
     assert "alias bomb" in problem
 
@@ -179,9 +184,11 @@ def test_missing_required_field(tmp_path: Path) -> None:
 
 def test_wrong_type_deep_inside(tmp_path: Path) -> None:
     text = entry_like_postgresql("badretries").replace("retries: 5", "retries: five")
-    line = next(i for i, l in enumerate(text.splitlines()) if "retries: five" in l) + 1
+    line = next(i for i, line in enumerate(text.splitlines()) if "retries: five" in line) + 1
     problem = only_problem(tmp_path, "badretries.yaml", text)
-    assert problem.startswith(f"{tmp_path / 'badretries.yaml'}:{line}:14: container.healthcheck.retries: 'five'")
+    assert problem.startswith(
+        f"{tmp_path / 'badretries.yaml'}:{line}:14: container.healthcheck.retries: 'five'"
+    )
 
 
 def test_embedded_entries_have_no_container_and_servers_need_one(tmp_path: Path) -> None:
@@ -195,39 +202,72 @@ def test_embedded_entries_have_no_container_and_servers_need_one(tmp_path: Path)
 
 def test_id_must_equal_file_name(tmp_path: Path) -> None:
     problem = only_problem(tmp_path, "other-name.yaml", entry_like_postgresql("mismatch"))
-    assert problem == f"{tmp_path / 'other-name.yaml'}:2:5: id: id 'mismatch' must equal the file name 'other-name'"
+    assert (
+        problem
+        == f"{tmp_path / 'other-name.yaml'}:2:5: id: id 'mismatch' must equal the file name 'other-name'"
+    )
 
 
 def test_template_with_undeclared_parameter(tmp_path: Path) -> None:
-    text = entry_like_postgresql("typo").replace("/{{ database | pathsegment }}{{", "/{{ dbname | pathsegment }}{{", 1)
+    text = entry_like_postgresql("typo").replace(
+        "/{{ database | pathsegment }}{{", "/{{ dbname | pathsegment }}{{", 1
+    )
     problem = only_problem(tmp_path, "typo.yaml", text)
     assert "connection_strings.forms.uri.template: template uses undeclared parameter(s): dbname" in problem
 
 
 def test_template_that_does_not_compile(tmp_path: Path) -> None:
-    text = entry_like_postgresql("nocompile").replace('POSTGRES_DB: "{{ database }}"', 'POSTGRES_DB: "{{ database "')
-    line = next(i for i, l in enumerate(text.splitlines()) if "POSTGRES_DB: " in l) + 1
+    text = entry_like_postgresql("nocompile").replace(
+        'POSTGRES_DB: "{{ database }}"', 'POSTGRES_DB: "{{ database "'
+    )
+    line = next(i for i, line in enumerate(text.splitlines()) if "POSTGRES_DB: " in line) + 1
     problem = only_problem(tmp_path, "nocompile.yaml", text)
     assert problem.startswith(f"{tmp_path / 'nocompile.yaml'}:{line}:18: container.environment.POSTGRES_DB:")
     assert "does not compile" in problem
 
 
 def test_template_may_not_include_files(tmp_path: Path) -> None:
-    text = entry_like_postgresql("include").replace('POSTGRES_DB: "{{ database }}"', "POSTGRES_DB: \"{% include '/etc/passwd' %}\"")
+    text = entry_like_postgresql("include").replace(
+        'POSTGRES_DB: "{{ database }}"', "POSTGRES_DB: \"{% include '/etc/passwd' %}\""
+    )
     assert "may not load other templates" in only_problem(tmp_path, "include.yaml", text)
 
 
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("default: 5432, minimum: 1", 'default: "5432", minimum: 1', "parameters.port.default: default does not fit: expected integer"),
-        ("default: 10, minimum: 1, maximum: 3600", "default: 0, minimum: 1, maximum: 3600", "must be at least 1"),
+        (
+            "default: 5432, minimum: 1",
+            'default: "5432", minimum: 1',
+            "parameters.port.default: default does not fit: expected integer",
+        ),
+        (
+            "default: 10, minimum: 1, maximum: 3600",
+            "default: 0, minimum: 1, maximum: 3600",
+            "must be at least 1",
+        ),
         ("default: disable\n", "default: off\n", "parameters.tls.default: default does not fit"),
-        ("generate: {length: 32, alphabet: alphanumeric}", "generate: {length: 32, alphabet: alphanumeric}\n    default: hunter2", "a secret parameter may not have a default"),
-        ("maximum: 65535, description: Server TCP port.", "maximum: 70000, description: Server TCP port.", "port bounds must lie within 1..65535"),
+        (
+            "generate: {length: 32, alphabet: alphanumeric}",
+            "generate: {length: 32, alphabet: alphanumeric}\n    default: hunter2",
+            "a secret parameter may not have a default",
+        ),
+        (
+            "maximum: 65535, description: Server TCP port.",
+            "maximum: 70000, description: Server TCP port.",
+            "port bounds must lie within 1..65535",
+        ),
         ("default: uri\n", "default: url\n", "connection_strings.default: names no form"),
-        ("settings: {min_size: pool_min_size", "settings: {min_size: pool_minimum", "pool.settings.min_size: parameter 'pool_minimum' is not declared"),
-        ("enum: [disable, require, verify-ca, verify-full]", "enum: [off, on]", "tls must be a string with enum exactly"),
+        (
+            "settings: {min_size: pool_min_size",
+            "settings: {min_size: pool_minimum",
+            "pool.settings.min_size: parameter 'pool_minimum' is not declared",
+        ),
+        (
+            "enum: [disable, require, verify-ca, verify-full]",
+            "enum: [off, on]",
+            "tls must be a string with enum exactly",
+        ),
     ],
 )
 def test_semantic_problems(tmp_path: Path, old: str, new: str, message: str) -> None:
@@ -239,10 +279,18 @@ def test_semantic_problems(tmp_path: Path, old: str, new: str, message: str) -> 
 
 
 def test_healthcheck_must_use_what_the_image_has(tmp_path: Path) -> None:
-    text = entry_like_postgresql("nocurl").replace(
-        'test: ["CMD", "pg_isready", "--host=127.0.0.1", "--port={{ container_port }}", "--username={{ username }}", "--dbname={{ database }}"]',
-        'test: ["CMD-SHELL", "curl -fsS http://127.0.0.1:{{ container_port }}/ || exit 1"]',
-    ).replace("image_has: {shell: true, curl: false, wget: false}", "image_has: {shell: false, curl: false, wget: false}")
+    text = (
+        entry_like_postgresql("nocurl")
+        .replace(
+            'test: ["CMD", "pg_isready", "--host=127.0.0.1", "--port={{ container_port }}", '
+            '"--username={{ username }}", "--dbname={{ database }}"]',
+            'test: ["CMD-SHELL", "curl -fsS http://127.0.0.1:{{ container_port }}/ || exit 1"]',
+        )
+        .replace(
+            "image_has: {shell: true, curl: false, wget: false}",
+            "image_has: {shell: false, curl: false, wget: false}",
+        )
+    )
     problems = problems_for(tmp_path, "nocurl.yaml", text)
     assert any("CMD-SHELL needs a shell" in p for p in problems), problems
     assert any("uses curl, and image_has.curl is false" in p for p in problems), problems
@@ -272,7 +320,10 @@ def test_duplicate_id_without_override_names_both_files(tmp_path: Path) -> None:
         DatabaseAdapterRegistry([tmp_path], use_env=False)
     (problem,) = caught.value.problems
     assert problem.file == path and problem.line == 2 and problem.field == "id"
-    assert str(BUILTIN_CATALOG / "postgresql.yaml") in problem.message and "replaces_builtin: true" in problem.message
+    assert (
+        str(BUILTIN_CATALOG / "postgresql.yaml") in problem.message
+        and "replaces_builtin: true" in problem.message
+    )
 
 
 def test_explicit_override_replaces_builtin(tmp_path: Path) -> None:
@@ -294,7 +345,10 @@ def test_alias_clash_with_an_id(tmp_path: Path) -> None:
     with pytest.raises(CatalogError) as caught:
         DatabaseAdapterRegistry([tmp_path], use_env=False)
     (problem,) = caught.value.problems
-    assert problem.field == "aliases.1" and problem.line == text.splitlines().index("aliases: [mysql-ish, postgresql]") + 1
+    assert (
+        problem.field == "aliases.1"
+        and problem.line == text.splitlines().index("aliases: [mysql-ish, postgresql]") + 1
+    )
     assert "alias 'postgresql' is already the id of 'postgresql'" in problem.message
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from dbstack.render.sandbox import TemplateError, query, render, uri_host, userinfo, variables
 
 HOSTILE = "p@ss:w/rd%#?&=+ é$'\""
@@ -28,7 +27,9 @@ def test_code_and_resource_attacks_fail_cleanly(source: str) -> None:
         render(source, {"x": "value", "d": {}})
 
 
-@pytest.mark.parametrize("source", ["{% include '/etc/passwd' %}", "{% import '/etc/passwd' as p %}", "{% extends 'x' %}"])
+@pytest.mark.parametrize(
+    "source", ["{% include '/etc/passwd' %}", "{% import '/etc/passwd' as p %}", "{% extends 'x' %}"]
+)
 def test_templates_cannot_read_files(source: str) -> None:
     with pytest.raises(TemplateError, match="may not load other templates"):
         variables(source)
@@ -38,7 +39,10 @@ def test_templates_cannot_read_files(source: str) -> None:
 
 def test_output_size_is_capped() -> None:
     with pytest.raises(TemplateError, match="larger than"):
-        render("{% for a in x %}{% for b in x %}{{ y }}{% endfor %}{% endfor %}", {"x": list(range(300)), "y": "z" * 1000})
+        render(
+            "{% for a in x %}{% for b in x %}{{ y }}{% endfor %}{% endfor %}",
+            {"x": list(range(300)), "y": "z" * 1000},
+        )
 
 
 def test_strict_undefined() -> None:

@@ -54,8 +54,10 @@ def main() -> None:
             if out.returncode:
                 sys.exit(f"benchmark run failed:\n{out.stderr}")
             figures = json.loads(out.stdout)
-            print(f"{size:>8} {figures['load_s']:>8.3f} {1000 * figures['load_s'] / size:>9.3f} "
-                  f"{figures['peak_rss_mb']:>12.1f}")
+            print(
+                f"{size:>8} {figures['load_s']:>8.3f} {1000 * figures['load_s'] / size:>9.3f} "
+                f"{figures['peak_rss_mb']:>12.1f}"
+            )
 
 
 if __name__ == "__main__":
