@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import pytest
-
 # tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
 import live_servers
+import pytest
 
 LiveServer = live_servers.LiveServer
 
