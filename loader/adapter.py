@@ -123,9 +123,7 @@ class DatabaseAdapter:
             return {}
         return {key: self._config.get(param) for key, param in pool.settings.items() if param in self._config}
 
-    def compose_service(
-        self, environment: str | Environment = "development", **options: Any
-    ) -> ComposeService:
+    def compose_service(self, environment: str | Environment = "development", **options: Any) -> ComposeService:
         """The compose service for this database (see dbstack.render.compose.render_service)."""
         from dbstack.render.compose import render_service
 

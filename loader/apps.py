@@ -44,10 +44,13 @@ class Role:
 
 @dataclass(frozen=True)
 class AppSecret:
+    """Generated (length and alphabet) or, for a value only the user has, a placeholder to replace."""
+
     name: str
     description: str
-    length: int
-    alphabet: str
+    length: int | None
+    alphabet: str | None
+    placeholder: str | None
 
 
 @dataclass(frozen=True)
@@ -152,26 +155,16 @@ def _semantic_problems(reporter: Reporter, data: Mapping[str, Any]) -> None:
             if other not in services:
                 reporter.add(("services", service_name, "depends_on"), f"no app service {other!r}")
         for var, source in service.get("environment", {}).items():
-            used = _check_template(
-                reporter, ("services", service_name, "environment", var), source, SERVICE_CONTEXT
-            )
+            used = _check_template(reporter, ("services", service_name, "environment", var), source, SERVICE_CONTEXT)
             if "secrets" in used and not secrets:
-                reporter.add(
-                    ("services", service_name, "environment", var), "uses secrets, and the app declares none"
-                )
+                reporter.add(("services", service_name, "environment", var), "uses secrets, and the app declares none")
         if "env_file" in service and service["env_file"] not in data.get("settings_files", {}):
-            reporter.add(
-                ("services", service_name, "env_file"), f"{service['env_file']!r} is not in settings_files"
-            )
+            reporter.add(("services", service_name, "env_file"), f"{service['env_file']!r} is not in settings_files")
         if service["healthcheck"]["test"][0] == "CMD-SHELL" and not service["image_has"]["shell"]:
-            reporter.add(
-                ("services", service_name, "healthcheck", "test"), "CMD-SHELL needs a shell in the image"
-            )
+            reporter.add(("services", service_name, "healthcheck", "test"), "CMD-SHELL needs a shell in the image")
 
 
-def _check_template(
-    reporter: Reporter, path: tuple[str, ...], source: str, allowed: frozenset[str] | None
-) -> set[str]:
+def _check_template(reporter: Reporter, path: tuple[str, ...], source: str, allowed: frozenset[str] | None) -> set[str]:
     try:
         used = variables(source)
     except TemplateError as exc:
@@ -214,7 +207,7 @@ def load_app(name_or_path: str | Path) -> AppDefinition:
         description=data["description"],
         secrets=frozen_map(
             {
-                n: AppSecret(n, s["description"], s["length"], s["alphabet"])
+                n: AppSecret(n, s["description"], s.get("length"), s.get("alphabet"), s.get("placeholder"))
                 for n, s in data.get("secrets", {}).items()
             }
         ),

@@ -121,9 +121,7 @@ def resolve(spec: DatabaseSpec, config: Mapping[str, Any] | None) -> DatabaseCon
                 continue
             resolved[name] = value
         elif parameter.has_default:
-            resolved[name] = (
-                dict(parameter.default) if isinstance(parameter.default, Mapping) else parameter.default
-            )
+            resolved[name] = dict(parameter.default) if isinstance(parameter.default, Mapping) else parameter.default
     if problems:
         raise ConfigError(spec.id, problems)
     result = DatabaseConfig(resolved)

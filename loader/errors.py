@@ -43,11 +43,7 @@ class UnknownDatabaseError(DbstackError, LookupError):
     def __init__(self, name: str, suggestions: Sequence[str], known: Sequence[str]) -> None:
         self.name = name
         self.suggestions = tuple(suggestions)
-        hint = (
-            f"did you mean {', '.join(self.suggestions)}?"
-            if self.suggestions
-            else f"known: {', '.join(known)}"
-        )
+        hint = f"did you mean {', '.join(self.suggestions)}?" if self.suggestions else f"known: {', '.join(known)}"
         super().__init__(f"unknown database {name!r}; {hint}")
 
 

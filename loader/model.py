@@ -169,8 +169,7 @@ class Container:
             tag=data["tag"],
             digest=data.get("digest"),
             ports=tuple(
-                Port(p["name"], p["container"], p.get("protocol", "tcp"), p.get("parameter"))
-                for p in data["ports"]
+                Port(p["name"], p["container"], p.get("protocol", "tcp"), p.get("parameter")) for p in data["ports"]
             ),
             environment=frozen_map(data.get("environment", {})),
             file_variants=frozen_map(data.get("file_variants", {})),

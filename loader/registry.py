@@ -93,11 +93,7 @@ def _add(
     existing = result.specs.get(spec.id)
     if spec.replaces_builtin and (is_builtin or spec.id not in builtin_ids):
         pos = doc.position(("replaces_builtin",))
-        reason = (
-            "a built-in entry cannot replace another"
-            if is_builtin
-            else f"there is no built-in entry {spec.id!r}"
-        )
+        reason = "a built-in entry cannot replace another" if is_builtin else f"there is no built-in entry {spec.id!r}"
         result.problems.append(Problem(spec.file, pos.line, pos.column, "replaces_builtin", reason))
         return
     if existing is not None:
@@ -105,11 +101,7 @@ def _add(
             result.specs[spec.id], docs[spec.id] = spec, doc
             return
         pos = doc.position(("id",))
-        hint = (
-            ""
-            if spec.replaces_builtin
-            else " (set replaces_builtin: true to replace a built-in entry on purpose)"
-        )
+        hint = "" if spec.replaces_builtin else " (set replaces_builtin: true to replace a built-in entry on purpose)"
         if spec.replaces_builtin:
             hint = " (it was already replaced once)"
         result.problems.append(

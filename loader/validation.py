@@ -41,9 +41,7 @@ def schema(name: str = "database") -> dict[str, Any]:
 def validator(name: str = "database") -> jsonschema.Draft202012Validator:
     loaded = schema(name)
     jsonschema.Draft202012Validator.check_schema(loaded)
-    return jsonschema.Draft202012Validator(
-        loaded, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
-    )
+    return jsonschema.Draft202012Validator(loaded, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 def dotted(path: Path_) -> str:
@@ -63,9 +61,7 @@ class Reporter:
 
 
 def _schema_problems(reporter: Reporter, schema_name: str) -> None:
-    errors = sorted(
-        validator(schema_name).iter_errors(reporter.doc.data), key=lambda e: list(e.absolute_path)
-    )
+    errors = sorted(validator(schema_name).iter_errors(reporter.doc.data), key=lambda e: list(e.absolute_path))
     for error in errors:
         for path, message, key in _explain(error):
             reporter.add(path, message, key=key)
@@ -117,9 +113,7 @@ def fits_type(value: object, type_name: str) -> bool:
     if type_name in ("integer", "number") and isinstance(value, bool):
         return False
     if type_name == "mapping":
-        return isinstance(value, dict) and all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        )
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
     return isinstance(value, _PYTHON_TYPES[type_name])
 
 
@@ -146,9 +140,7 @@ def _check_parameters(reporter: Reporter, parameters: Mapping[str, Any]) -> None
             if problem:
                 reporter.add((*where, "default"), f"default does not fit: {problem}")
             if spec.get("secret"):
-                reporter.add(
-                    (*where, "default"), "a secret parameter may not have a default (it would be shared)"
-                )
+                reporter.add((*where, "default"), "a secret parameter may not have a default (it would be shared)")
         for bound in ("minimum", "maximum"):
             if bound in spec and spec["type"] not in ("integer", "number"):
                 reporter.add((*where, bound), f"{bound} only applies to integer and number parameters")
@@ -180,9 +172,7 @@ def _check_references(reporter: Reporter, entry: Mapping[str, Any]) -> None:
             reporter.add(("pool", "settings", key), f"parameter {parameter!r} is not declared")
     for index, port in enumerate(entry.get("container", {}).get("ports", [])):
         if "parameter" in port and port["parameter"] not in parameters:
-            reporter.add(
-                ("container", "ports", index, "parameter"), f"parameter {port['parameter']!r} is not declared"
-            )
+            reporter.add(("container", "ports", index, "parameter"), f"parameter {port['parameter']!r} is not declared")
     if entry["capabilities"]["tls"] and "tls" not in parameters:
         reporter.add(("parameters",), "a database with the tls capability needs a 'tls' parameter")
 
@@ -226,9 +216,7 @@ def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
     test = container["healthcheck"]["test"]
     has = container["image_has"]
     if test[0] == "CMD-SHELL" and not has["shell"]:
-        reporter.add(
-            ("container", "healthcheck", "test", 0), "CMD-SHELL needs a shell, and image_has.shell is false"
-        )
+        reporter.add(("container", "healthcheck", "test", 0), "CMD-SHELL needs a shell, and image_has.shell is false")
     program_words = " ".join(test[1:]).split() if test[0] == "CMD-SHELL" else test[1:2]
     for tool in ("curl", "wget"):
         if tool in program_words and not has[tool]:

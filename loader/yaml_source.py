@@ -114,9 +114,7 @@ class _Converter:
             key = str(self.constructor.construct_object(key_node))
             if key in result:
                 pos, first = _position(key_node), self.doc.keys[(*path, key)]
-                raise YamlSourceError(
-                    f"duplicate key {key!r} (first at line {first.line})", pos.line, pos.column
-                )
+                raise YamlSourceError(f"duplicate key {key!r} (first at line {first.line})", pos.line, pos.column)
             self.doc.keys[(*path, key)] = _position(key_node)
             result[key] = self.convert(value_node, (*path, key))
         return result

@@ -128,14 +128,10 @@ class ComposeService:
 
 def dump_compose(document: Mapping[str, Any]) -> str:
     """YAML text of a compose document (a dumper, never string concatenation)."""
-    return yaml.safe_dump(
-        dict(document), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False
-    )
+    return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
 
 
-def compose_context(
-    adapter: DatabaseAdapter, service: str
-) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+def compose_context(adapter: DatabaseAdapter, service: str) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """Template context for text that lands in a compose file.
 
     Secret parameters become ``${VAR:?...}`` references (their values are returned for
@@ -240,9 +236,7 @@ def render_service(
             raise DbstackError(f"{tls_dir}: missing certificate file(s): {', '.join(missing)}")
         command += each(container.tls.command, "container.tls.command")
         for var, source in container.tls.environment.items():
-            container_environment[var] = render_text(
-                source, context, f"{origin}: container.tls.environment.{var}"
-            )
+            container_environment[var] = render_text(source, context, f"{origin}: container.tls.environment.{var}")
         volumes.append(
             {
                 "type": "bind",

@@ -34,9 +34,7 @@ def load_lock(path: Path) -> dict[str, str]:
         if not _IMAGE.fullmatch(str(image)):
             problems.append(Problem(path, pos.line, pos.column, str(image), "key must be IMAGE:TAG"))
         if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-            problems.append(
-                Problem(path, pos.line, pos.column, str(image), "value must be sha256: and 64 hex digits")
-            )
+            problems.append(Problem(path, pos.line, pos.column, str(image), "value must be sha256: and 64 hex digits"))
     if problems:
         raise CatalogError(problems)
     return {str(k): str(v) for k, v in doc.data.items()}

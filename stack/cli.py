@@ -121,15 +121,13 @@ def cmd_compose(args: argparse.Namespace) -> int:
         pin_images(document, load_lock(args.output / LOCK_FILE))
     text = (
         f"{MARKER} Database: {spec.id}; environment: {args.env}.\n"
-        f"# Secrets are referenced from .env: {', '.join(service.env_entries) or 'none'}.\n"
-        + dump_compose(document)
+        f"# Secrets are referenced from .env: {', '.join(service.env_entries) or 'none'}.\n" + dump_compose(document)
     )
     if not args.output:
         sys.stdout.write(text)
         if service.env_entries:
             print(
-                f"dbstack: the compose file reads {', '.join(service.env_entries)} from .env; "
-                "write both with -o DIR",
+                f"dbstack: the compose file reads {', '.join(service.env_entries)} from .env; write both with -o DIR",
                 file=sys.stderr,
             )
         return EXIT_OK
@@ -164,11 +162,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     engine = ConfigEngine(_registry(args))
     ranked = engine._get_llm_recommendations(args.app, args.role)
     if args.format == "json":
-        print(
-            json.dumps(
-                {role: [c.as_dict() for c in candidates] for role, candidates in ranked.items()}, indent=2
-            )
-        )
+        print(json.dumps({role: [c.as_dict() for c in candidates] for role, candidates in ranked.items()}, indent=2))
         return EXIT_OK
     for role, candidates in ranked.items():
         print(f"{role}:")
@@ -236,9 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = commands.add_parser("catalog", help="validate, list and show catalog entries")
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_Parser)
-    validate = catalog_commands.add_parser(
-        "validate", help="check catalog files against the schema and each other"
-    )
+    validate = catalog_commands.add_parser("validate", help="check catalog files against the schema and each other")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="extra catalog files or folders")
     validate.set_defaults(handler=cmd_catalog_validate)
     listing = catalog_commands.add_parser("list", help="list databases, optionally filtered")
@@ -263,28 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("id", metavar="ID")
     compose.add_argument("--env", choices=environments, default="development")
     compose.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a parameter (repeatable)")
-    compose.add_argument(
-        "--tls-dir", type=Path, metavar="DIR", help="server.crt, server.key and ca.crt for server TLS"
-    )
-    compose.add_argument(
-        "-o", "--output", type=Path, metavar="DIR", help="write compose.yaml and .env into DIR"
-    )
-    compose.add_argument(
-        "--force", action="store_true", help="replace files dbstack did not write (backups kept)"
-    )
+    compose.add_argument("--tls-dir", type=Path, metavar="DIR", help="server.crt, server.key and ca.crt for server TLS")
+    compose.add_argument("-o", "--output", type=Path, metavar="DIR", help="write compose.yaml and .env into DIR")
+    compose.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
     compose.set_defaults(handler=cmd_compose)
 
-    generate = commands.add_parser(
-        "generate", help="write a complete app stack: compose.yaml, .env, README.md"
-    )
+    generate = commands.add_parser("generate", help="write a complete app stack: compose.yaml, .env, README.md")
     generate.add_argument("--app", default="librechat", help="built-in app id or path to an app YAML file")
     generate.add_argument("--env", choices=environments, default="development")
     generate.add_argument("--use", action="append", metavar="ROLE=ID", help="database for a role (or auto)")
     generate.add_argument("--without", action="append", metavar="ROLE", help="leave an optional role out")
     generate.add_argument("-o", "--output", type=Path, metavar="DIR", help="output folder (default: APP-ENV)")
-    generate.add_argument(
-        "--force", action="store_true", help="replace files dbstack did not write (backups kept)"
-    )
+    generate.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
     generate.set_defaults(handler=cmd_generate)
 
     recommend = commands.add_parser("recommend", help="rank catalog databases for an app's roles")
@@ -293,9 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     recommend.add_argument("--format", choices=("table", "json"), default="table")
     recommend.set_defaults(handler=cmd_recommend)
 
-    demo = commands.add_parser(
-        "demo", help="walk every catalog entry: URLs, compose service, capabilities, fit"
-    )
+    demo = commands.add_parser("demo", help="walk every catalog entry: URLs, compose service, capabilities, fit")
     demo.set_defaults(handler=cmd_demo)
     return parser
 

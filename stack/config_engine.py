@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dbstack.loader import DatabaseAdapter, DatabaseAdapterRegistry, DatabaseConfig, DbstackError
-from dbstack.loader.apps import AppDefinition, AppService, Role, load_app
+from dbstack.loader.apps import AppDefinition, AppSecret, AppService, Role, load_app
 from dbstack.loader.config import generate_secret
 from dbstack.loader.model import Generate
 from dbstack.render.compose import ComposeService, Environment, env_var_name, load_environment
@@ -44,11 +44,7 @@ class RolePlan:
 
     def secret_vars(self) -> dict[str, str]:
         """Secret parameter -> the .env variable that holds it."""
-        return {
-            name: env_var_name(self.service, name)
-            for name, p in self.adapter.spec.parameters.items()
-            if p.secret
-        }
+        return {name: env_var_name(self.service, name) for name, p in self.adapter.spec.parameters.items() if p.secret}
 
 
 @dataclass(frozen=True)
@@ -79,9 +75,7 @@ class ConfigEngine:
     ) -> ComposeService:
         return adapter.compose_service(environment, name=name)
 
-    def _get_llm_recommendations(
-        self, app: str = "librechat", role: str | None = None
-    ) -> dict[str, list[Candidate]]:
+    def _get_llm_recommendations(self, app: str = "librechat", role: str | None = None) -> dict[str, list[Candidate]]:
         """Ranked candidates for each role of the app (or one role)."""
         definition = load_app(app)
         roles = [self._role(definition, role)] if role else list(definition.roles.values())
@@ -136,10 +130,7 @@ class ConfigEngine:
             database_id, chosen_by = self._choose(app, role, request.use.get(role.name, AUTO))
             roles[role.name] = RolePlan(role, self._role_adapter(database_id, role, existing), chosen_by)
         services = tuple(s for s in app.services.values() if all(r in roles for r in s.requires_roles))
-        secrets = {
-            name: existing.get(name) or generate_secret(Generate(s.length, s.alphabet))
-            for name, s in app.secrets.items()
-        }
+        secrets = {name: existing.get(name) or _new_secret(s) for name, s in app.secrets.items()}
         return StackPlan(app, environment, roles, services, secrets)
 
     def _role_adapter(self, database_id: str, role: Role, existing: Mapping[str, str]) -> DatabaseAdapter:
@@ -159,6 +150,13 @@ class ConfigEngine:
         return self.registry.get_adapter(database_id, DatabaseConfig(known)).with_generated_secrets()
 
 
+def _new_secret(secret: AppSecret) -> str:
+    if secret.placeholder is not None:
+        return secret.placeholder
+    assert secret.length is not None and secret.alphabet is not None  # the schema requires one or the other
+    return generate_secret(Generate(secret.length, secret.alphabet))
+
+
 # The old code base's enum of database types, now built from the catalog on first use.
 DatabaseType: type[enum.Enum]
 
@@ -170,9 +168,7 @@ def _build_database_type() -> type[enum.Enum]:
     return database_type
 
 
-def get_database_adapter(
-    db_type: enum.Enum | str, config: Mapping[str, Any] | None = None
-) -> DatabaseAdapter:
+def get_database_adapter(db_type: enum.Enum | str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
     """Module-level form of ConfigEngine.get_database_adapter, as older callers use it."""
     return ConfigEngine().get_database_adapter(db_type, config)
 

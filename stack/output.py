@@ -53,9 +53,7 @@ def read_env(folder: Path) -> dotenv.DotenvDocument:
         raise DbstackError(f"{path}: is a folder") from None
     if document.problems:
         details = "; ".join(str(p) for p in document.problems)
-        raise DbstackError(
-            f"{path}: Docker Compose cannot read this file ({details}); fix it first"
-        ) from None
+        raise DbstackError(f"{path}: Docker Compose cannot read this file ({details}); fix it first") from None
     return document
 
 
@@ -69,9 +67,7 @@ def refuse_foreign_files(folder: Path, force: bool) -> None:
     foreign = []
     for name in GUARDED_FILES:
         path = folder / name
-        if path.exists() and not path.read_text(encoding="utf-8", errors="replace").startswith(
-            (MARKER, README_MARKER)
-        ):
+        if path.exists() and not path.read_text(encoding="utf-8", errors="replace").startswith((MARKER, README_MARKER)):
             foreign.append(name)
     if foreign:
         raise DbstackError(
@@ -106,9 +102,7 @@ def write_folder(
     folder.mkdir(parents=True, exist_ok=True)
     for output in outputs:
         path = folder / output.name
-        if path.exists() and (
-            output.create_only or path.read_text(encoding="utf-8", errors="replace") == output.text
-        ):
+        if path.exists() and (output.create_only or path.read_text(encoding="utf-8", errors="replace") == output.text):
             continue
         backup = write_atomic(path, output.text, mode=output.mode, backup=not output.create_only)
         report.written.append(path)

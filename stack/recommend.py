@@ -36,11 +36,7 @@ def unmet_requirements(spec: DatabaseSpec, role: Role) -> list[str]:
     if needs.server and spec.capabilities.embedded:
         reasons.append("it needs a database server, and this one is embedded")
     vector = spec.capabilities.vector_search
-    if (
-        needs.vector_dimensions
-        and vector.support != "none"
-        and (vector.max_dimensions or 0) < needs.vector_dimensions
-    ):
+    if needs.vector_dimensions and vector.support != "none" and (vector.max_dimensions or 0) < needs.vector_dimensions:
         reasons.append(
             f"it needs {needs.vector_dimensions}-dimension vectors (indexes take at most {vector.max_dimensions})"
         )
@@ -90,9 +86,7 @@ def score(spec: DatabaseSpec, role: Role) -> Candidate:
         if "hnsw" in vector.index_types:
             total += 3
             reasons.append("HNSW indexes for fast approximate search")
-        reasons.append(
-            f"vectors up to {vector.max_dimensions} dimensions; {', '.join(vector.distance_metrics)}"
-        )
+        reasons.append(f"vectors up to {vector.max_dimensions} dimensions; {', '.join(vector.distance_metrics)}")
         if vector.support == "native":
             total += 1
     for capability, points, text in (

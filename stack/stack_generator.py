@@ -83,9 +83,7 @@ class StackGenerator:
             adapter = role_plan.adapter.with_config(self._select_database_config(role_plan))
             container = adapter.container
             if container is None:
-                raise DbstackError(
-                    f"{adapter.id} is embedded and cannot run as the {role_plan.role.name} service"
-                )
+                raise DbstackError(f"{adapter.id} is embedded and cannot run as the {role_plan.role.name} service")
             published: dict[str, int] = {}
             for port in container.ports:  # two services may not publish the same host port
                 number = port.container
@@ -175,9 +173,7 @@ class StackGenerator:
                 environment=environment,
                 user=app_service.user,
                 ports=_app_ports(app_service),
-                volumes=[
-                    {"type": "volume", "source": v, "target": t} for v, t in app_service.volumes.items()
-                ],
+                volumes=[{"type": "volume", "source": v, "target": t} for v, t in app_service.volumes.items()],
                 depends_on=depends_on,
                 env_file=app_service.env_file,
             )
@@ -197,9 +193,7 @@ class StackGenerator:
         for app_service in plan.services:
             volumes.update({name: {} for name in app_service.volumes})
             if app_service.published_port:
-                published[app_service.name] = (
-                    f"{_app_ports(app_service)[0]['host_ip']}:{app_service.published_port}"
-                )
+                published[app_service.name] = f"{_app_ports(app_service)[0]['host_ip']}:{app_service.published_port}"
         env_entries.update(derived)
         compose = {
             "name": plan.app.id,
@@ -231,9 +225,7 @@ class StackGenerator:
             OutputFile(COMPOSE_FILE, stack.compose_text()),
             OutputFile(README_FILE, _stack_readme(stack)),
         ]
-        files += [
-            OutputFile(name, text, 0o600, create_only=True) for name, text in stack.settings_files.items()
-        ]
+        files += [OutputFile(name, text, 0o600, create_only=True) for name, text in stack.settings_files.items()]
         return write_folder(
             folder,
             files,
@@ -287,9 +279,7 @@ def _stack_readme(stack: Stack) -> str:
         container = role_plan.adapter.container
         image = container.image_ref() if container else "(embedded)"
         where = stack.published.get(role_plan.service, "compose network only")
-        lines.append(
-            f"| {role_plan.service} | `{image}` | {role_name} ({role_plan.adapter.name}) | {where} |"
-        )
+        lines.append(f"| {role_plan.service} | `{image}` | {role_name} ({role_plan.adapter.name}) | {where} |")
     for service in plan.services:
         where = stack.published.get(service.name, "compose network only")
         lines.append(f"| {service.name} | `{service.image_ref}` | {service.description} | {where} |")

@@ -1,0 +1,310 @@
+"""Complete LibreChat stacks: planned from the catalog, checked on the files as written and by the real tools."""
+
+from __future__ import annotations
+
+import itertools
+import stat
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import yaml
+from compose_tools import compose_config, compose_lint, compose_schema_check, service_environment, significant_findings
+from dbstack import DatabaseAdapterRegistry, DbstackError
+from dbstack.config_engine import ConfigEngine, StackRequest, get_database_adapter
+from dbstack.loader.apps import load_app
+from dbstack.recommend import rank
+from dbstack.render import dotenv
+from dbstack.render.compose import environment_names
+from dbstack.stack_generator import StackGenerator
+from live_servers import LiveServer
+from pymongo.uri_parser import parse_uri
+
+REGISTRY = DatabaseAdapterRegistry(use_env=False)
+ENGINE = ConfigEngine(REGISTRY)
+GENERATOR = StackGenerator(ENGINE)
+APP = load_app("librechat")
+
+
+def role_choices() -> list[tuple[tuple[str, str], ...]]:
+    """Every valid database per role, optional roles also left out: the product of all choices."""
+    per_role = []
+    for role in APP.roles.values():
+        options: list[tuple[str, str]] = [(role.name, c.id) for c in rank(list(REGISTRY), role)]
+        if role.optional:
+            options.append((role.name, "-"))
+        per_role.append(options)
+    return list(itertools.product(*per_role))
+
+
+def request_for(env: str, choice: tuple[tuple[str, str], ...]) -> StackRequest:
+    use = {role: db for role, db in choice if db != "-"}
+    without = frozenset(role for role, db in choice if db == "-")
+    return StackRequest(environment=env, use=use, without=without)
+
+
+def generate(folder: Path, request: StackRequest, **kwargs: Any) -> Any:
+    return GENERATOR.generate(request, folder, **kwargs)
+
+
+def interpolated(folder: Path) -> dict[str, Any]:
+    result = compose_config(folder / "compose.yaml", env_file=folder / ".env", fmt="json")
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    assert result.model is not None
+    return result.model
+
+
+# --- every environment x every valid choice --------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", environment_names())
+@pytest.mark.parametrize("choice", role_choices(), ids=lambda c: "+".join(f"{r}={d}" for r, d in c))
+def test_all_environments(tmp_path: Path, env: str, choice: tuple[tuple[str, str], ...]) -> None:
+    generate(tmp_path, request_for(env, choice))
+    compose_file = tmp_path / "compose.yaml"
+    result = compose_config(compose_file, env_file=tmp_path / ".env")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    schema = compose_schema_check(compose_file)
+    assert schema.ok, schema.errors
+    document = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    for name, service in document["services"].items():
+        assert "healthcheck" in service, name
+        assert ":latest" not in service["image"] and ":" in service["image"], name
+        for dependency in service.get("depends_on", {}).values():
+            assert dependency["condition"] == "service_healthy"
+    if env != "development":
+        assert significant_findings(compose_lint(compose_file)) == []
+        for name, role in APP.roles.items():
+            if role.service in document["services"]:
+                assert "ports" not in document["services"][role.service], f"{name} publishes a port in {env}"
+
+
+def test_production_mongodb_runs_with_authentication(tmp_path: Path) -> None:
+    generate(tmp_path, StackRequest(environment="production"))
+    model = interpolated(tmp_path)
+    environment = env_of(model, "mongodb")
+    # The image's entrypoint starts mongod with --auth when both root variables are set.
+    assert environment["MONGO_INITDB_ROOT_USERNAME"] and environment["MONGO_INITDB_ROOT_PASSWORD"]
+    assert "--noauth" not in (model["services"]["mongodb"].get("command") or [])
+
+
+# --- LibreChat wiring, asserted on what Docker Compose itself reads ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def full_stack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    folder = tmp_path_factory.mktemp("stack")
+    generate(folder, StackRequest(environment="production", use={"cache": "redis"}))
+    return folder, interpolated(folder)
+
+
+def env_of(model: dict[str, Any], service: str) -> dict[str, str]:
+    return {k: v for k, v in service_environment(model, service).items() if v is not None}
+
+
+def test_mongo_uri_carries_the_credentials_mongodb_is_created_with(full_stack: tuple[Path, dict[str, Any]]) -> None:
+    _, model = full_stack
+    api, mongodb = env_of(model, "api"), env_of(model, "mongodb")
+    parsed = parse_uri(api["MONGO_URI"])
+    assert parsed["nodelist"] == [("mongodb", 27017)]
+    assert parsed["username"] == mongodb["MONGO_INITDB_ROOT_USERNAME"]
+    assert parsed["password"] == mongodb["MONGO_INITDB_ROOT_PASSWORD"]
+    assert parsed["database"] == "LibreChat"
+    assert parsed["options"]["authSource"] == "admin"
+
+
+def test_rag_api_reaches_the_vector_database(full_stack: tuple[Path, dict[str, Any]]) -> None:
+    _, model = full_stack
+    rag, vectordb = env_of(model, "rag_api"), env_of(model, "vectordb")
+    assert rag["VECTOR_DB_TYPE"] == "pgvector"
+    assert rag["DB_HOST"] == "vectordb" and rag["DB_PORT"] == "5432"
+    assert rag["POSTGRES_DB"] == vectordb["POSTGRES_DB"]
+    assert rag["POSTGRES_USER"] == vectordb["POSTGRES_USER"]
+    assert rag["POSTGRES_PASSWORD"] == vectordb["POSTGRES_PASSWORD"]
+    assert rag["POSTGRES_PASSWORD"] not in ("", "mypassword")
+
+
+def test_shared_secrets_are_shared(full_stack: tuple[Path, dict[str, Any]]) -> None:
+    _, model = full_stack
+    api, rag, meili = env_of(model, "api"), env_of(model, "rag_api"), env_of(model, "meilisearch")
+    assert api["MEILI_MASTER_KEY"] == meili["MEILI_MASTER_KEY"] and len(api["MEILI_MASTER_KEY"]) >= 16
+    assert api["JWT_SECRET"] == rag["JWT_SECRET"] and len(api["JWT_SECRET"]) == 64
+    assert len(api["CREDS_KEY"]) == 64 and len(api["CREDS_IV"]) == 32
+    assert int(api["CREDS_KEY"], 16) >= 0 and int(api["CREDS_IV"], 16) >= 0
+    assert api["SEARCH"] == "true" and api["MEILI_HOST"] == "http://meilisearch:7700"
+    assert api["RAG_API_URL"] == "http://rag_api:8000"
+    assert api["USE_REDIS"] == "true" and api["REDIS_URI"].startswith("redis://")
+
+
+def test_dependants_wait_for_healthy_databases(full_stack: tuple[Path, dict[str, Any]]) -> None:
+    _, model = full_stack
+    api_depends = model["services"]["api"]["depends_on"]
+    assert set(api_depends) == {"mongodb", "meilisearch", "redis", "rag_api"}
+    assert {d["condition"] for d in api_depends.values()} == {"service_healthy"}
+    assert model["services"]["rag_api"]["depends_on"]["vectordb"]["condition"] == "service_healthy"
+
+
+def test_no_secret_is_literal_in_the_compose_file(full_stack: tuple[Path, dict[str, Any]]) -> None:
+    folder, _ = full_stack
+    text = (folder / "compose.yaml").read_text(encoding="utf-8")
+    secrets = dotenv.read(folder / ".env").as_dict()
+    assert len(secrets) >= 8
+    for key, value in secrets.items():
+        assert value not in text, f"{key} is literal in compose.yaml"
+    assert stat.S_IMODE((folder / ".env").stat().st_mode) == 0o600
+
+
+def test_without_optional_roles(tmp_path: Path) -> None:
+    generate(tmp_path, StackRequest(without=frozenset({"full_text_search", "vector_store"})))
+    model = interpolated(tmp_path)
+    assert set(model["services"]) == {"mongodb", "api"}
+    api = env_of(model, "api")
+    assert api["SEARCH"] == "false" and "RAG_API_URL" not in api and "MEILI_MASTER_KEY" not in api
+
+
+# --- refusals ------------------------------------------------------------------------------------
+
+
+def test_impossible_choice_names_the_reason_and_the_candidates(tmp_path: Path) -> None:
+    with pytest.raises(DbstackError) as caught:
+        generate(tmp_path, StackRequest(use={"primary_store": "postgresql"}))
+    message = str(caught.value)
+    assert "postgresql cannot be LibreChat's primary_store" in message
+    assert "needs the mongodb wire protocol" in message and "candidates: mongodb" in message
+    with pytest.raises(DbstackError, match="needs vector search"):
+        generate(tmp_path, StackRequest(use={"vector_store": "postgresql"}))
+    assert not tmp_path.joinpath("compose.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (StackRequest(use={"primary_store": "mongo-db"}), "unknown database 'mongo-db'; did you mean mongodb"),
+        (StackRequest(use={"chat_store": "mongodb"}), "librechat has no role 'chat_store'"),
+        (StackRequest(without=frozenset({"primary_store"})), "cannot run without its primary_store"),
+        (StackRequest(environment="prod"), "unknown environment 'prod'"),
+        (StackRequest(app="nope"), "unknown app 'nope'"),
+    ],
+)
+def test_bad_requests(tmp_path: Path, request_: StackRequest, message: str) -> None:
+    with pytest.raises(DbstackError, match=message):
+        generate(tmp_path, request_)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_a_compose_file_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n", encoding="utf-8")
+    (tmp_path / ".env").write_text("MINE=1\n", encoding="utf-8")
+    with pytest.raises(DbstackError, match="did not write; nothing was changed"):
+        generate(tmp_path, StackRequest())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "docker-compose.yml"]
+    assert (tmp_path / ".env").read_text(encoding="utf-8") == "MINE=1\n"
+    report = generate(tmp_path, StackRequest(), force=True)
+    assert (tmp_path / "compose.yaml").exists() and "MINE" in (tmp_path / ".env").read_text(encoding="utf-8")
+    assert report.backups  # .env replaced by its merged version, with a backup
+
+
+# --- regenerating over an existing stack -----------------------------------------------------------
+
+
+def test_regenerate_keeps_secrets_and_user_edits(tmp_path: Path) -> None:
+    generate(tmp_path, StackRequest())
+    env_path = tmp_path / ".env"
+    first = dotenv.read(env_path).as_dict()
+    edited = env_path.read_text(encoding="utf-8") + "\n# my own note\nOPENAI_API_KEY='sk-mine'\n"
+    edited = edited.replace(f"MONGODB_PASSWORD={first['MONGODB_PASSWORD']}", "MONGODB_PASSWORD='my own $ecret'")
+    env_path.write_text(edited, encoding="utf-8")
+    (tmp_path / "librechat.env").write_text("RAG_OPENAI_API_KEY=sk-real\n", encoding="utf-8")
+
+    report = generate(tmp_path, StackRequest(environment="production", use={"cache": "redis"}))
+
+    after_text = env_path.read_text(encoding="utf-8")
+    after = dotenv.read(env_path).as_dict()
+    assert after_text.startswith(edited)  # every byte the user had stays
+    assert after["MONGODB_PASSWORD"] == "my own $ecret"
+    for key in ("CREDS_KEY", "CREDS_IV", "JWT_SECRET", "JWT_REFRESH_SECRET", "VECTORDB_PASSWORD"):
+        assert after[key] == first[key]
+    assert "REDIS_PASSWORD" in after and "REDIS_PASSWORD" in report.added
+    assert (tmp_path / "librechat.env").read_text(encoding="utf-8") == "RAG_OPENAI_API_KEY=sk-real\n"
+    assert any(b.name.startswith(".env.bak-") for b in report.backups)
+    assert any(b.name.startswith("compose.yaml.bak-") for b in report.backups)
+    assert any("API_MONGO_URI" in w for w in report.warnings)  # the URI derived from the old password was kept
+    # The database service is created with the password the user chose, and the api is told the kept URI.
+    mongodb = env_of(interpolated(tmp_path), "mongodb")
+    assert mongodb["MONGO_INITDB_ROOT_PASSWORD"] == "my own $ecret"
+
+
+def test_regenerate_with_nothing_changed_writes_nothing(tmp_path: Path) -> None:
+    generate(tmp_path, StackRequest())
+    report = generate(tmp_path, StackRequest())
+    assert report.written == [] and report.backups == [] and report.added == []
+
+
+# --- recommendations and the older interface ------------------------------------------------------
+
+
+def test_recommendations_are_ranked_with_reasons() -> None:
+    ranked = ENGINE._get_llm_recommendations()
+    assert set(ranked) == set(APP.roles)
+    assert [c.id for c in ranked["primary_store"]] == ["mongodb"]
+    assert ranked["vector_store"][0].id == "pgvector"
+    assert all(c.reasons and c.tradeoffs for candidates in ranked.values() for c in candidates)
+    assert ENGINE._get_llm_recommendations() == ranked  # deterministic
+
+
+def test_database_type_is_built_from_the_catalog() -> None:
+    from dbstack.config_engine import DatabaseType
+
+    assert {member.value for member in DatabaseType} == set(REGISTRY.ids)
+    assert get_database_adapter(DatabaseType.POSTGRESQL).id == "postgresql"
+    service = ENGINE._get_database_service_from_adapter(ENGINE.get_database_adapter("redis"), "production")
+    assert service.service["image"].startswith("redis:")
+
+
+# --- a generated plan, proven against real servers ----------------------------------------------
+
+
+def test_vector_store_credentials_from_the_stack_work_on_real_pgvector(
+    tmp_path: Path, pgvector_server: LiveServer
+) -> None:
+    generate(tmp_path, StackRequest(environment="production"))
+    secrets = dotenv.read(tmp_path / ".env").as_dict()
+    plan = ENGINE.plan(StackRequest(environment="production"), secrets)
+    adapter = plan.roles["vector_store"].adapter
+    username, database = adapter.config["username"], adapter.config["database"]
+    assert adapter.config["password"] == secrets["VECTORDB_PASSWORD"]
+    # What the image does on first start with POSTGRES_USER/PASSWORD/DB: a superuser and its database.
+    admin = get_database_adapter("pgvector", _live_config(pgvector_server))
+    with psycopg.connect(admin.connection_string(), autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {}").format(psycopg.sql.Identifier(database)))
+        conn.execute(psycopg.sql.SQL("DROP ROLE IF EXISTS {}").format(psycopg.sql.Identifier(username)))
+        conn.execute(
+            psycopg.sql.SQL("CREATE ROLE {} LOGIN SUPERUSER PASSWORD {}").format(
+                psycopg.sql.Identifier(username), psycopg.sql.Literal(secrets["VECTORDB_PASSWORD"])
+            )
+        )
+        conn.execute(
+            psycopg.sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                psycopg.sql.Identifier(database), psycopg.sql.Identifier(username)
+            )
+        )
+    live = adapter.with_config(host=pgvector_server.host, port=pgvector_server.port)
+    with psycopg.connect(live.connection_string()) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute("CREATE TABLE chunks (id int PRIMARY KEY, embedding vector(3))")
+        conn.execute("INSERT INTO chunks VALUES (1, '[1,0,0]'), (2, '[0,1,0]'), (3, '[0,0,1]')")
+        conn.execute("CREATE INDEX ON chunks USING hnsw (embedding vector_l2_ops)")
+        row = conn.execute("SELECT id FROM chunks ORDER BY embedding <-> '[0.1,0.9,0.2]' LIMIT 1").fetchone()
+    assert row == (2,)
+
+
+def _live_config(server: LiveServer) -> dict[str, Any]:
+    return {
+        "host": server.host,
+        "port": server.port,
+        "username": server.username,
+        "password": server.password,
+        "database": server.database,
+    }
