@@ -1,0 +1,153 @@
+"""The dbstack command as a user runs it: exit codes, one clear line per problem, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from dbstack.loader.registry import BUILTIN_CATALOG
+from pymongo.uri_parser import parse_uri
+
+DBSTACK = Path(sys.executable).parent / "dbstack"
+HOSTILE = "p@ss:w/rd%#?&=+ é$'\""
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k != "DBSTACK_CATALOG_PATH"}
+    environment.update(env or {})
+    result = subprocess.run([str(DBSTACK), *args], capture_output=True, text=True, cwd=cwd, env=environment)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def test_validate_builtin_catalog() -> None:
+    result = run("catalog", "validate")
+    assert result.returncode == 0 and result.stdout.startswith("ok: ")
+
+
+def test_validate_reports_every_problem_with_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nname: Bad\nname: Again\n", encoding="utf-8")
+    worse = tmp_path / "worse.yaml"
+    worse.write_text("id: [\n", encoding="utf-8")
+    result = run("catalog", "validate", str(tmp_path))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert f"{bad}:3:1: duplicate key 'name' (first at line 2)" in lines
+    assert any(line.startswith(f"{worse}:2:1: invalid YAML") for line in lines)
+    assert lines[-1] == "2 problem(s) in 2 file(s)"
+
+
+def test_validate_usage_error_is_exit_2() -> None:
+    result = run("catalog", "validate", "--bogus")
+    assert result.returncode == 2 and "unrecognized arguments: --bogus" in result.stderr
+
+
+def test_list_filters_and_json() -> None:
+    result = run("catalog", "list", "--capability", "vector_search", "--format", "json")
+    rows = json.loads(result.stdout)
+    assert {"pgvector", "qdrant"} <= {row["id"] for row in rows}
+    assert all(row["vector_search"] != "none" for row in rows)
+    table = run("catalog", "list", "--protocol", "mongodb").stdout
+    assert "mongodb" in table and "postgresql" not in table
+    assert run("catalog", "list", "--role", "nonsense").returncode == 2
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_show_round_trips_the_entry(fmt: str) -> None:
+    result = run("catalog", "show", "pg", "--format", fmt)
+    shown = yaml.safe_load(result.stdout)
+    assert shown == yaml.safe_load((BUILTIN_CATALOG / "postgresql.yaml").read_text(encoding="utf-8"))
+
+
+def test_url_encodes_a_hostile_password() -> None:
+    result = run("url", "mongodb", "--set", f"password={HOSTILE}", "--set", "host=db", "--set", "tls=verify-full")
+    assert result.returncode == 0, result.stderr
+    parsed = parse_uri(result.stdout.strip())
+    assert parsed["password"] == HOSTILE and parsed["options"]["tls"] is True
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("url", "postgress"), "unknown database 'postgress'; did you mean postgresql"),
+        (("url", "postgresql"), "postgresql: parameter 'password' is required"),
+        (("url", "postgresql", "--set", "port=abc", "--set", "password=x"), "parameter 'port': expected integer"),
+        (
+            ("url", "postgresql", "--set", "prot=1", "--set", "password=x"),
+            "unknown parameter 'prot'; did you mean 'port'?",
+        ),
+        (("url", "postgresql", "--set", "novalue"), "expected KEY=VALUE"),
+        (("url", "postgresql", "--form", "jdbc", "--set", "password=x"), "no connection-string form 'jdbc'"),
+        (("compose", "sqlite"), "sqlite is embedded"),
+        (("generate", "--use", "primary_store=postgresql"), "postgresql cannot be LibreChat's primary_store"),
+        (("generate", "--use", "nonsense"), "--use expects ROLE=ID"),
+        (("recommend", "--role", "chat"), "librechat has no role 'chat'"),
+    ],
+)
+def test_errors_are_one_clear_line_and_exit_1(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert all(line.startswith("dbstack: error: ") for line in result.stderr.splitlines())
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_broken_user_catalog_stops_every_command(tmp_path: Path) -> None:
+    (tmp_path / "broken.yaml").write_text("id: broken\n", encoding="utf-8")
+    result = run("url", "postgresql", "--set", "password=x", env={"DBSTACK_CATALOG_PATH": str(tmp_path)})
+    assert result.returncode == 1 and f"{tmp_path / 'broken.yaml'}:1:1:" in result.stderr
+
+
+def test_compose_to_stdout_references_secrets_and_prints_none(tmp_path: Path) -> None:
+    result = run("compose", "postgresql", "--env", "production", "--set", "password=s3cr3t-value")
+    assert result.returncode == 0
+    assert "s3cr3t-value" not in result.stdout + result.stderr
+    document = yaml.safe_load(result.stdout)
+    service = document["services"]["postgresql"]
+    assert service["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRESQL_PASSWORD:?")
+    assert "POSTGRESQL_PASSWORD" in result.stderr
+
+
+def test_compose_writes_and_keeps_the_password(tmp_path: Path) -> None:
+    out = tmp_path / "pg"
+    first = run("compose", "postgresql", "--set", f"password={HOSTILE}", "-o", str(out))
+    assert first.returncode == 0, first.stderr
+    assert HOSTILE not in first.stdout + first.stderr
+    again = run("compose", "postgresql", "--set", "password=other", "-o", str(out))
+    assert again.returncode == 0 and "kept POSTGRESQL_PASSWORD" in again.stderr
+    from dbstack.render import dotenv
+
+    assert dotenv.read(out / ".env").get("POSTGRESQL_PASSWORD") == HOSTILE
+
+
+def test_generate_default_folder_and_summary(tmp_path: Path) -> None:
+    result = run("generate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "librechat-development"
+    assert {p.name for p in folder.iterdir()} == {"compose.yaml", ".env", "README.md", "librechat.env"}
+    assert f"wrote {Path('librechat-development') / 'compose.yaml'}" in result.stdout
+    assert "next: cd librechat-development && docker compose up -d" in result.stdout
+    secrets = (folder / ".env").read_text(encoding="utf-8")
+    for line in secrets.splitlines():
+        if "=" in line and not line.startswith("#"):
+            assert line.split("=", 1)[1] not in result.stdout  # names of secrets, never values
+
+
+def test_recommend_json_is_ranked() -> None:
+    data = json.loads(run("recommend", "--format", "json").stdout)
+    assert data["primary_store"][0]["id"] == "mongodb"
+    assert data["vector_store"][0]["reasons"]
+
+
+def test_demo_walks_every_entry_without_printing_secrets() -> None:
+    result = run("demo")
+    assert result.returncode == 0
+    for path in BUILTIN_CATALOG.glob("*.yaml"):
+        assert f"({path.stem})" in result.stdout
+    assert "****" in result.stdout
