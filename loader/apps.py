@@ -164,12 +164,14 @@ def _semantic_problems(reporter: Reporter, data: Mapping[str, Any]) -> None:
             reporter.add(("services", service_name, "healthcheck", "test"), "CMD-SHELL needs a shell in the image")
 
 
-def _check_template(reporter: Reporter, path: tuple[str, ...], source: str, allowed: frozenset[str] | None) -> set[str]:
+def _check_template(
+    reporter: Reporter, path: tuple[str, ...], source: str, allowed: frozenset[str] | None
+) -> frozenset[str]:
     try:
         used = variables(source)
     except TemplateError as exc:
         reporter.add(path, str(exc))
-        return set()
+        return frozenset()
     if allowed is not None and used - allowed:
         reporter.add(path, f"template uses unknown name(s): {', '.join(sorted(used - allowed))}")
     return used

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
 from dbstack.loader.errors import DbstackError, Problem
 from dbstack.loader.model import Healthcheck
 from dbstack.loader.validation import check_schema

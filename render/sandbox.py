@@ -114,7 +114,8 @@ def environment() -> CatalogSandbox:
     return env
 
 
-def variables(source: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def variables(source: str) -> frozenset[str]:
     """Names a template reads from its context; raises TemplateError if it does not compile."""
     env = environment()
     try:
@@ -123,7 +124,7 @@ def variables(source: str) -> set[str]:
         raise TemplateError(f"template does not compile (line {exc.lineno}): {exc.message}") from None
     for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         raise TemplateError(f"template may not load other templates (line {node.lineno})")
-    return set(meta.find_undeclared_variables(ast))
+    return frozenset(meta.find_undeclared_variables(ast))
 
 
 @lru_cache(maxsize=4096)

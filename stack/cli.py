@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from dbstack.config_engine import ConfigEngine
 from dbstack.loader import DatabaseAdapterRegistry, DbstackError, load_catalog
 from dbstack.loader.config import parse_assignments
