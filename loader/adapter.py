@@ -123,8 +123,22 @@ class DatabaseAdapter:
             return {}
         return {key: self._config.get(param) for key, param in pool.settings.items() if param in self._config}
 
-    def compose_service(self, environment: str | Environment = "development", **options: Any) -> ComposeService:
-        """The compose service for this database (see dbstack.render.compose.render_service)."""
-        from dbstack.render.compose import render_service
+    def compose_service(
+        self,
+        config: Mapping[str, Any] | str | Environment | None = None,
+        environment: str | Environment = "development",
+        **options: Any,
+    ) -> ComposeService:
+        """The compose service (with the volumes, .env entries and secret names it needs).
 
-        return render_service(self, environment, **options)
+        Called as ``compose_service(config, environment)``; the config may be left out
+        (``compose_service("production")``), and then the adapter's own config is used.
+        Options: see dbstack.render.compose.render_service.
+        """
+        from dbstack.render.compose import Environment, render_service
+
+        if isinstance(config, str | Environment):
+            environment = config
+            config = None
+        adapter = self if config is None else self.with_config(config)
+        return render_service(adapter, environment, **options)
