@@ -101,7 +101,7 @@ class DatabaseAdapter:
         chosen = self.form(form)
         missing = self.missing_required()
         if missing:
-            raise ConfigError(self.id, [f"parameter {name!r} is required" for name in missing])
+            raise ConfigError(self.id, [self._requirement(name) for name in missing])
         try:
             text = render(chosen.template, self.template_context())
         except TemplateError as exc:
@@ -112,6 +112,14 @@ class DatabaseAdapter:
                 "(encode values with the userinfo, pathsegment or query filters)"
             )
         return text
+
+    def _requirement(self, name: str) -> str:
+        because = [
+            f"{other}={self._config.get(other)}"
+            for other, values in self._spec.parameters[name].required_when.items()
+            if self._config.get(other) in values
+        ]
+        return f"parameter {name!r} is required" + (f" with {', '.join(because)}" if because else "")
 
     def connection_strings(self) -> dict[str, str]:
         return {name: self.connection_string(name) for name in self._spec.forms}

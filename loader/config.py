@@ -141,7 +141,12 @@ def _as_schema(parameter: Parameter) -> dict[str, Any]:
 
 
 def missing_required(spec: DatabaseSpec, config: Mapping[str, Any]) -> list[str]:
-    return [name for name, p in spec.parameters.items() if p.required and config.get(name) is None]
+    """Required parameters without a value, including those another parameter's value requires."""
+
+    def needed(parameter: Parameter) -> bool:
+        return parameter.required or any(config.get(k) in values for k, values in parameter.required_when.items())
+
+    return [name for name, p in spec.parameters.items() if needed(p) and config.get(name) is None]
 
 
 def generate_secret(generate: Generate) -> str:

@@ -45,6 +45,7 @@ class Parameter:
     minimum: float | None
     maximum: float | None
     container_pattern: str | None
+    required_when: Mapping[str, tuple[Any, ...]]
     generate: Generate | None
 
     @classmethod
@@ -62,6 +63,7 @@ class Parameter:
             minimum=data.get("minimum"),
             maximum=data.get("maximum"),
             container_pattern=data.get("container_pattern"),
+            required_when=frozen_map({k: tuple(v) for k, v in data.get("required_when", {}).items()}),
             generate=Generate(**data["generate"]) if "generate" in data else None,
         )
 

@@ -169,6 +169,9 @@ def _check_parameters(reporter: Reporter, parameters: Mapping[str, Any]) -> None
             reporter.add((*where, "generate"), "only secret string parameters can be generated")
         if "container_pattern" in spec and spec["type"] != "string":
             reporter.add((*where, "container_pattern"), "container_pattern only applies to string parameters")
+        for other in spec.get("required_when", {}):
+            if other not in parameters:
+                reporter.add((*where, "required_when", other), f"parameter {other!r} is not declared")
         if name == "port" and spec["type"] != "integer":
             reporter.add((*where, "type"), "port must be an integer parameter")
         if name == "port" and (spec.get("minimum", 1) < 1 or spec.get("maximum", 65535) > 65535):
