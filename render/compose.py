@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from dbstack.loader.errors import DbstackError, Problem
-from dbstack.loader.model import Healthcheck
+from dbstack.loader.model import Container, Healthcheck
 from dbstack.loader.validation import check_schema
 from dbstack.loader.yaml_source import YamlSourceError, load_mapping, parse_text
 
@@ -232,7 +232,7 @@ def render_service(
     if tls_dir is not None:
         if container.tls is None or not spec.capabilities.tls:
             raise DbstackError(f"{spec.id}: the catalog says nothing about server TLS for this image")
-        missing = [f for f in TLS_FILES if not (tls_dir / f).is_file()]
+        missing = [f for f in _tls_files(container) if not (tls_dir / f).is_file()]
         if missing:
             raise DbstackError(f"{tls_dir}: missing certificate file(s): {', '.join(missing)}")
         command += each(container.tls.command, "container.tls.command")
@@ -275,6 +275,14 @@ def render_service(
     )
     if container.compose_fragment:
         service = _deep_merge(service, _fragment(container.compose_fragment, context, origin))
+    # Catalog text is compose text: a ${VAR} it wrote itself would read any value of the stack's
+    # shared .env (another service's secret). Only the service's own secret references may remain.
+    foreign = sorted(set(_foreign_references(service, {secret_reference(v) for v in secret_vars.values()})))
+    if foreign:
+        raise DbstackError(
+            f"{origin}: the service would read compose variables it does not own: {', '.join(foreign)} "
+            "(catalog text is compose text: write $$ for a literal $)"
+        )
     return ComposeService(
         name=service_name,
         service=service,
@@ -327,6 +335,29 @@ def service_from_template(
 @lru_cache(maxsize=1)
 def _service_template() -> str:
     return SERVICE_TEMPLATE.read_text(encoding="utf-8")
+
+
+_INTERPOLATION = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _foreign_references(value: object, own: set[str]) -> list[str]:
+    """Compose interpolations in ``value`` (``$$`` is a literal dollar) other than ``own``."""
+    if isinstance(value, str):
+        return [m for m in _INTERPOLATION.findall(value.replace("$$", "")) if m not in own]
+    if isinstance(value, Mapping):
+        return [r for k, v in value.items() for r in (*_foreign_references(k, own), *_foreign_references(v, own))]
+    if isinstance(value, list):
+        return [r for v in value for r in _foreign_references(v, own)]
+    return []
+
+
+def _tls_files(container: Container) -> list[str]:
+    """Certificate files the server needs: the standard three plus any other the catalog's TLS text names."""
+    assert container.tls is not None
+    prefix = re.escape(container.tls.certificate_dir.rstrip("/")) + r"/([A-Za-z0-9._-]+)"
+    texts = (*container.tls.command, *container.tls.environment.values(), *container.healthcheck.test)
+    used = {name for text in texts for name in re.findall(prefix, text)}
+    return sorted(set(TLS_FILES) | used)
 
 
 def _fragment(source: str, context: Mapping[str, Any], origin: str) -> dict[str, Any]:

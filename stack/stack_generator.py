@@ -8,13 +8,15 @@ the user's own lines, writes atomically and backs up what it replaces.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dbstack.loader import DatabaseConfig, DbstackError
-from dbstack.loader.apps import AppService
+from dbstack.loader.apps import BUILTIN_APPS, AppService
+from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv
 from dbstack.render.compose import (
     ComposeService,
@@ -54,12 +56,26 @@ class Stack:
     settings_files: dict[str, str]  # app settings file -> initial text
     published: dict[str, str]  # service -> "host:port" reachable from the host
 
-    def compose_text(self) -> str:
-        env = self.plan.environment.name
+    def regenerate_command(self, folder: Path) -> str:
+        """The command that writes this stack again (user catalogs and app files included)."""
+        plan = self.plan
+        folders = dict.fromkeys(
+            shlex.quote(str(p.adapter.spec.file.parent.resolve()))
+            for p in plan.roles.values()
+            if p.adapter.spec.file.parent.resolve() != BUILTIN_CATALOG.resolve()
+        )
+        app = plan.app.id if plan.app.file.parent.resolve() == BUILTIN_APPS.resolve() else str(plan.app.file.resolve())
+        words = ["dbstack", *(f"--catalog {f}" for f in folders), "generate", "--app", shlex.quote(app)]
+        words += ["--env", plan.environment.name, *(f"--use {r}={p.adapter.id}" for r, p in plan.roles.items())]
+        words += [
+            f"--without {r}" for r in plan.app.roles if r not in plan.roles and plan.app.roles[r].enabled_by_default
+        ]
+        return " ".join([*words, "-o", shlex.quote(str(folder.resolve()))])
+
+    def compose_text(self, folder: Path) -> str:
         header = (
-            f"{MARKER} App: {self.plan.app.id}; environment: {env}.\n"
-            f"# Regenerate with: dbstack generate --app {self.plan.app.id} --env {env}"
-            f"{''.join(f' --use {r}={p.adapter.id}' for r, p in self.plan.roles.items())}\n"
+            f"{MARKER} App: {self.plan.app.id}; environment: {self.plan.environment.name}.\n"
+            f"# Regenerate with: {self.regenerate_command(folder)}\n"
             "# Secrets live in .env beside this file; edits here are replaced on regeneration (a backup is kept).\n"
         )
         return header + dump_compose(self.compose)
@@ -222,7 +238,7 @@ class StackGenerator:
         lock = load_lock(folder / LOCK_FILE)
         pin_images(stack.compose, lock)
         files = [
-            OutputFile(COMPOSE_FILE, stack.compose_text()),
+            OutputFile(COMPOSE_FILE, stack.compose_text(folder)),
             OutputFile(README_FILE, _stack_readme(stack)),
         ]
         files += [OutputFile(name, text, 0o600, create_only=True) for name, text in stack.settings_files.items()]

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import pytest
+
 # tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
 import live_servers
-import pytest
 
 LiveServer = live_servers.LiveServer
 

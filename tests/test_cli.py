@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dbstack.loader.registry import BUILTIN_CATALOG
 from pymongo.uri_parser import parse_uri
+
+from dbstack.loader.registry import BUILTIN_CATALOG
 
 DBSTACK = Path(sys.executable).parent / "dbstack"
 HOSTILE = "p@ss:w/rd%#?&=+ é$'\""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dbstack import ConfigError, DatabaseAdapterRegistry, DatabaseConfig, DbstackError
 from dbstack.loader.config import generate_secret, parse_assignments
 from dbstack.loader.model import Generate

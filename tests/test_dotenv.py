@@ -15,8 +15,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from compose_tools import compose_config, service_environment
+
 from dbstack.render import dotenv, files
+
+from compose_tools import compose_config, service_environment
 
 UNSET = "__dbstack_unset__"
 

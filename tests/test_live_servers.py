@@ -11,8 +11,6 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-# tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
-import live_servers
 import psycopg
 import pymysql
 import pymysql.cursors
@@ -20,6 +18,9 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+# tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
+import live_servers
 
 HOSTILE_PASSWORD = live_servers.HOSTILE_PASSWORD
 LiveServer = live_servers.LiveServer

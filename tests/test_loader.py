@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from dbstack import CatalogError, DatabaseAdapterRegistry, UnknownDatabaseError
 from dbstack.loader import load_catalog
 from dbstack.loader.registry import BUILTIN_CATALOG

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from dbstack.render.sandbox import TemplateError, query, render, uri_host, userinfo, variables
 
 HOSTILE = "p@ss:w/rd%#?&=+ é$'\""

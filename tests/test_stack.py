@@ -10,7 +10,8 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
-from compose_tools import compose_config, compose_lint, compose_schema_check, service_environment, significant_findings
+from pymongo.uri_parser import parse_uri
+
 from dbstack import DatabaseAdapterRegistry, DbstackError
 from dbstack.config_engine import ConfigEngine, StackRequest, get_database_adapter
 from dbstack.loader.apps import load_app
@@ -18,8 +19,9 @@ from dbstack.recommend import rank
 from dbstack.render import dotenv
 from dbstack.render.compose import environment_names
 from dbstack.stack_generator import StackGenerator
+
+from compose_tools import compose_config, compose_lint, compose_schema_check, service_environment, significant_findings
 from live_servers import LiveServer
-from pymongo.uri_parser import parse_uri
 
 REGISTRY = DatabaseAdapterRegistry(use_env=False)
 ENGINE = ConfigEngine(REGISTRY)

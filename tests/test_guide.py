@@ -1,0 +1,155 @@
+"""catalog/README.md works as written.
+
+The guide's single ```yaml block is saved where the guide says (``my-catalog/valkey.yaml``) and
+its commands are run exactly as the guide prints them, through the installed ``dbstack`` console
+script; the outputs the guide quotes must be what the commands print, and the generated LibreChat
+stack must pass the real Docker Compose binary (tests/compose_tools.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
+import compose_tools
+
+BUILTIN = Path(__file__).resolve().parent.parent / "catalog"
+GUIDE = BUILTIN / "README.md"
+DBSTACK = Path(sys.executable).parent / "dbstack"
+ENTRY = Path("my-catalog") / "valkey.yaml"  # relative to the folder the commands run in
+
+VALIDATE = "dbstack --catalog my-catalog catalog validate"
+VALIDATE_ENV = "DBSTACK_CATALOG_PATH=my-catalog dbstack catalog validate"
+URL = "dbstack --catalog my-catalog url valkey --set password=change-me"
+GENERATE = "dbstack --catalog my-catalog generate --use cache=valkey -o stack"
+COMMANDS = (VALIDATE, VALIDATE_ENV, URL, GENERATE)
+
+YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+
+
+def guide_text() -> str:
+    return GUIDE.read_text(encoding="utf-8")
+
+
+def guide_entry_text() -> str:
+    blocks = YAML_BLOCK.findall(guide_text())
+    assert len(blocks) == 1, f"the guide must hold exactly one ```yaml block, found {len(blocks)}"
+    text: str = blocks[0]
+    return text
+
+
+def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command line from the guide: leading VAR=value words set variables, dbstack is ours."""
+    words = shlex.split(command)
+    env = {k: v for k, v in os.environ.items() if k != "DBSTACK_CATALOG_PATH"}
+    while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=.*", words[0]):
+        name, _, value = words.pop(0).partition("=")
+        env[name] = value
+    assert words[0] == "dbstack", command
+    return subprocess.run(
+        [str(DBSTACK), *words[1:]],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A folder holding the guide's entry at my-catalog/valkey.yaml, as step 1 says."""
+    entry = tmp_path / ENTRY
+    entry.parent.mkdir()
+    entry.write_text(guide_entry_text(), encoding="utf-8")
+    return tmp_path
+
+
+def test_console_script_is_installed() -> None:
+    assert DBSTACK.is_file() and os.access(DBSTACK, os.X_OK), f"no dbstack console script at {DBSTACK}"
+
+
+def test_guide_shows_each_command_exactly_as_tested() -> None:
+    text = guide_text()
+    for command in COMMANDS:
+        assert command in text, f"the guide no longer shows: {command}"
+    assert f"`{ENTRY.as_posix()}`" in text
+
+
+def test_entry_is_the_valkey_example() -> None:
+    entry = yaml.safe_load(guide_entry_text())
+    assert entry["id"] == "valkey" == ENTRY.stem
+    assert "redis" in entry["protocols"]
+    assert entry["container"]["image"] == "valkey/valkey"
+    assert entry["container"]["tag"] not in ("latest", "stable")
+    assert entry["license"] == "BSD-3-Clause"
+    assert "cache" in entry["workload"]["roles"]
+
+
+@pytest.mark.parametrize("command", [VALIDATE, VALIDATE_ENV])
+def test_validate(workdir: Path, command: str) -> None:
+    proc = run(command, workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    count = len(list(BUILTIN.glob("*.yaml"))) + 1
+    assert proc.stdout == f"ok: {count} file(s), {count} database(s)\n"
+    assert "`ok: N file(s), N database(s)`" in guide_text()
+
+
+def test_url(workdir: Path) -> None:
+    proc = run(URL, workdir)
+    assert proc.returncode == 0, proc.stderr
+    url = proc.stdout.strip()
+    assert url == "redis://default:change-me@localhost:6379/0?socket_connect_timeout=10"
+    assert f"`{url}`" in guide_text()
+
+
+def test_generate_runs_valkey_as_librechat_cache(workdir: Path) -> None:
+    entry = yaml.safe_load(guide_entry_text())
+    proc = run(GENERATE, workdir)
+    assert proc.returncode == 0, proc.stderr
+    stack = workdir / "stack"
+    compose_file, env_file = stack / "compose.yaml", stack / ".env"
+    compose: dict[str, Any] = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    services = compose["services"]
+
+    # The cache role's service (apps/librechat.yaml: service: redis) runs the guide's image.
+    cache = services["redis"]
+    container = entry["container"]
+    assert cache["image"] == f"{container['image']}:{container['tag']}"
+    assert cache["cap_drop"] == ["ALL"]
+    assert cache["cap_add"] == container["capabilities"]
+    assert cache["healthcheck"]["test"][:3] == ["CMD", "valkey-cli", "-e"]
+    assert "--tls" not in cache["healthcheck"]["test"] and "" not in cache["healthcheck"]["test"]
+    assert cache["environment"]["VALKEYCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+    assert {"source": "redis-data", "target": container["data_dir"], "type": "volume"} in cache["volumes"]
+
+    # LibreChat's api turns the cache on; the URI carries the password, so it comes from .env.
+    api = services["api"]
+    assert api["environment"]["USE_REDIS"] == "true"
+    assert api["environment"]["REDIS_URI"].startswith("${API_REDIS_URI:?")
+    assert "redis" in api["depends_on"]
+
+    # The real Docker Compose binary accepts the folder as dbstack wrote it.
+    checked = compose_tools.compose_config(compose_file, env_file=env_file)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr == ""
+    model = compose_tools.compose_config(compose_file, env_file=env_file, fmt="json").check().model
+    assert model is not None
+    password = compose_tools.service_environment(model, "redis")["VALKEYCLI_AUTH"]
+    assert password and len(password) == entry["parameters"]["password"]["generate"]["length"]
+    assert password not in compose_file.read_text(encoding="utf-8")
+    api_env = compose_tools.service_environment(model, "api")
+    assert api_env["USE_REDIS"] == "true"
+    assert api_env["REDIS_URI"] == f"redis://default:{password}@redis:6379/0?socket_connect_timeout=10"
