@@ -282,7 +282,7 @@ class DatabaseSpec:
             ),
             replaces_builtin=bool(data.get("replaces_builtin", False)),
             file=file,
-            _data=MappingProxyType(copy.deepcopy(dict(data))),
+            _data=MappingProxyType(dict(data)),  # the loader's own copy; to_dict() hands out deep copies
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from .adapter import DatabaseAdapter
 from .errors import CatalogError, DbstackError, Problem, UnknownDatabaseError
 from .model import CAPABILITY_NAMES, ROLE_NAMES, DatabaseSpec
 from .validation import check_entry
-from .yaml_source import LocatedDocument, YamlSourceError, load_mapping
+from .yaml_source import LocatedDocument, Position, YamlSourceError, load_mapping
 
 BUILTIN_CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 CATALOG_PATH_ENV = "DBSTACK_CATALOG_PATH"
@@ -59,7 +59,7 @@ def load_file(path: Path) -> tuple[DatabaseSpec | None, LocatedDocument | None, 
 def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> LoadResult:
     """Load the built-in catalog (unless ``builtin`` is False) and then each user path, in order."""
     result = LoadResult()
-    docs: dict[str, LocatedDocument] = {}
+    aliases: dict[str, list[Position]] = {}  # where each entry's aliases stand, for clash reports
     builtin_ids: set[str] = set()
     sources: list[tuple[Path, bool]] = [(BUILTIN_CATALOG, True)] if builtin else []
     sources += [(Path(p), False) for p in user_paths]
@@ -77,14 +77,14 @@ def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> Lo
             result.problems.extend(problems)
             if spec is None or doc is None:
                 continue
-            _add(result, docs, builtin_ids, spec, doc, is_builtin)
-    _check_aliases(result, docs)
+            _add(result, aliases, builtin_ids, spec, doc, is_builtin)
+    _check_aliases(result, aliases)
     return result
 
 
 def _add(
     result: LoadResult,
-    docs: dict[str, LocatedDocument],
+    aliases: dict[str, list[Position]],
     builtin_ids: set[str],
     spec: DatabaseSpec,
     doc: LocatedDocument,
@@ -98,7 +98,10 @@ def _add(
         return
     if existing is not None:
         if spec.replaces_builtin and existing.id in builtin_ids and not existing.replaces_builtin:
-            result.specs[spec.id], docs[spec.id] = spec, doc
+            result.specs[spec.id], aliases[spec.id] = (
+                spec,
+                [doc.position(("aliases", i)) for i in range(len(spec.aliases))],
+            )
             return
         pos = doc.position(("id",))
         hint = "" if spec.replaces_builtin else " (set replaces_builtin: true to replace a built-in entry on purpose)"
@@ -114,18 +117,18 @@ def _add(
             )
         )
         return
-    result.specs[spec.id], docs[spec.id] = spec, doc
+    result.specs[spec.id], aliases[spec.id] = spec, [doc.position(("aliases", i)) for i in range(len(spec.aliases))]
     if is_builtin:
         builtin_ids.add(spec.id)
 
 
-def _check_aliases(result: LoadResult, docs: Mapping[str, LocatedDocument]) -> None:
+def _check_aliases(result: LoadResult, aliases: Mapping[str, list[Position]]) -> None:
     owner: dict[str, DatabaseSpec] = {spec.id: spec for spec in result.specs.values()}
     for spec in list(result.specs.values()):
         for index, alias in enumerate(spec.aliases):
             clash = owner.get(alias)
             if clash is not None and clash is not spec:
-                pos = docs[spec.id].position(("aliases", index))
+                pos = aliases[spec.id][index]
                 what = "the id" if clash.id == alias else "an alias"
                 result.problems.append(
                     Problem(

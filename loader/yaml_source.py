@@ -28,6 +28,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
 }
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"  # an unquoted date stays the text it was written as
+_STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
@@ -53,24 +54,32 @@ class Position:
 
 @dataclass
 class LocatedDocument:
-    """Plain data (dicts, lists, scalars) plus where each value and key stands."""
+    """Plain data (dicts, lists, scalars) plus where each value and key stands.
+
+    Positions are kept as the parser's marks (0-based) and turned into 1-based
+    Positions only when a problem is reported: most documents have none.
+    """
 
     data: Any
-    values: dict[Path_, Position] = field(default_factory=dict)
-    keys: dict[Path_, Position] = field(default_factory=dict)
+    values: dict[Path_, yaml.Mark] = field(default_factory=dict)
+    keys: dict[Path_, yaml.Mark] = field(default_factory=dict)
 
     def position(self, path: Path_, *, key: bool = False) -> Position:
         """Position of the deepest known node on ``path`` (the key itself when ``key``)."""
         if key and path in self.keys:
-            return self.keys[path]
+            return _from_mark(self.keys[path])
         for end in range(len(path), -1, -1):
             if path[:end] in self.values:
-                return self.values[path[:end]]
+                return _from_mark(self.values[path[:end]])
         return Position(1, 1)
 
 
+def _from_mark(mark: yaml.Mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
 def _position(node: yaml.Node) -> Position:
-    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+    return _from_mark(node.start_mark)
 
 
 class _Converter:
@@ -86,7 +95,7 @@ class _Converter:
             raise YamlSourceError(
                 f"document expands to more than {MAX_NODES} values (alias bomb?)", pos.line, pos.column
             )
-        self.doc.values.setdefault(path, _position(node))
+        self.doc.values.setdefault(path, node.start_mark)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -94,7 +103,7 @@ class _Converter:
                 self._bad_tag(node)
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        if node.tag == _TIMESTAMP:
+        if node.tag == _STR or node.tag == _TIMESTAMP:  # most values: the text itself, no constructor needed
             return node.value
         if node.tag not in _SCALAR_TAGS:
             self._bad_tag(node)
@@ -111,11 +120,11 @@ class _Converter:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
                 pos = _position(key_node)
                 raise YamlSourceError("mapping keys must be plain scalars", pos.line, pos.column)
-            key = str(self.constructor.construct_object(key_node))
+            key = key_node.value if key_node.tag == _STR else str(self.constructor.construct_object(key_node))
             if key in result:
                 pos, first = _position(key_node), self.doc.keys[(*path, key)]
-                raise YamlSourceError(f"duplicate key {key!r} (first at line {first.line})", pos.line, pos.column)
-            self.doc.keys[(*path, key)] = _position(key_node)
+                raise YamlSourceError(f"duplicate key {key!r} (first at line {first.line + 1})", pos.line, pos.column)
+            self.doc.keys[(*path, key)] = key_node.start_mark
             result[key] = self.convert(value_node, (*path, key))
         return result
 

@@ -53,6 +53,8 @@ def test_strict_undefined() -> None:
 
 def test_variables_lists_what_a_template_reads() -> None:
     assert variables("{{ a | userinfo }}:{{ b }}{% if c %}{{ c }}{% endif %}") == {"a", "b", "c"}
+    assert variables("{% set x = y %}{{ x }}{% for i in items %}{{ i.name }}{% endfor %}") == {"y", "items"}
+    assert variables("{{ {'k': v, 'w': none}[key] | merge(other) }}") == {"v", "key", "other"}
 
 
 def test_filters_encode_every_reserved_character() -> None:
