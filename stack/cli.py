@@ -208,7 +208,9 @@ def _print_report(report: WriteReport) -> None:
     if report.kept:
         print(f"kept existing .env values: {', '.join(report.kept)}")
     if report.added:
-        print(f"new .env values (generated, mode 0600): {', '.join(report.added)}")
+        print(f"new .env values (mode 0600): {', '.join(report.added)}")
+    if report.to_fill:
+        print(f"replace the placeholder in .env before starting: {', '.join(report.to_fill)}")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -40,6 +40,7 @@ class WriteReport:
     added: list[str] = field(default_factory=list)  # .env keys added
     backups: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    to_fill: list[str] = field(default_factory=list)  # .env keys still holding a placeholder to replace
 
 
 def read_env(folder: Path) -> dotenv.DotenvDocument:

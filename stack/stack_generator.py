@@ -72,6 +72,11 @@ class Stack:
         ]
         return " ".join([*words, "-o", shlex.quote(str(folder.resolve()))])
 
+    def placeholders(self) -> list[str]:
+        """App secrets still holding the placeholder the user must replace (an API key only they have)."""
+        secrets = self.plan.app.secrets
+        return [n for n, s in secrets.items() if s.placeholder is not None and self.env_entries.get(n) == s.placeholder]
+
     def compose_text(self, folder: Path) -> str:
         header = (
             f"{MARKER} App: {self.plan.app.id}; environment: {self.plan.environment.name}.\n"
@@ -242,7 +247,7 @@ class StackGenerator:
             OutputFile(README_FILE, _stack_readme(stack)),
         ]
         files += [OutputFile(name, text, 0o600, create_only=True) for name, text in stack.settings_files.items()]
-        return write_folder(
+        report = write_folder(
             folder,
             files,
             stack.env_entries,
@@ -252,6 +257,8 @@ class StackGenerator:
             derived=stack.derived,
             force=force,
         )
+        report.to_fill = stack.placeholders()
+        return report
 
 
 def _encoded(secret: str) -> str:
@@ -301,10 +308,16 @@ def _stack_readme(stack: Stack) -> str:
         lines.append(f"| {service.name} | `{service.image_ref}` | {service.description} | {where} |")
     volumes = ", ".join(f"`{v}`" for v in stack.compose["volumes"])
     settings = ", ".join(f"`{n}`" for n in stack.settings_files)
+    to_fill = stack.placeholders()
+    lines += ["", "## Start", ""]
+    if to_fill:
+        lines += [
+            "First replace the placeholders in `.env`:",
+            "",
+            *(f"- `{name}`: {plan.app.secrets[name].description}" for name in to_fill),
+            "",
+        ]
     lines += [
-        "",
-        "## Start",
-        "",
         "```sh",
         "docker compose up -d",
         "docker compose ps        # every service should turn healthy",
@@ -319,7 +332,7 @@ def _stack_readme(stack: Stack) -> str:
     if settings:
         lines += [
             "",
-            f"Your own settings (provider API keys and the like) go in {settings}; dbstack never overwrites it.",
+            f"Your own settings (endpoints, feature flags) go in {settings}; dbstack never overwrites it.",
         ]
     lines += [
         "",
