@@ -310,3 +310,13 @@ def _live_config(server: LiveServer) -> dict[str, Any]:
         "password": server.password,
         "database": server.database,
     }
+
+
+def test_a_hostile_password_of_the_users_reaches_the_container_and_the_uri(tmp_path: Path) -> None:
+    hostile = "p@ss:w/rd%#?&=+ é$'\""
+    (tmp_path / ".env").write_text(dotenv.format_entry("MONGODB_PASSWORD", hostile) + "\n", encoding="utf-8")
+    generate(tmp_path, StackRequest(environment="production"))
+    model = interpolated(tmp_path)
+    assert env_of(model, "mongodb")["MONGO_INITDB_ROOT_PASSWORD"] == hostile
+    assert parse_uri(env_of(model, "api")["MONGO_URI"])["password"] == hostile
+    assert hostile not in (tmp_path / "compose.yaml").read_text(encoding="utf-8")
