@@ -154,10 +154,10 @@ def compose_context(adapter: DatabaseAdapter, service: str) -> tuple[dict[str, A
     return context, secret_vars, env_entries
 
 
-def render_text(source: str, context: Mapping[str, Any], where: str) -> str:
+def render_text(source: str, context: Mapping[str, Any], where: str, *, trusted: bool = False) -> str:
     """Render one template string; failures name ``where``."""
     try:
-        return render(source, context)
+        return render(source, context, trusted=trusted)
     except TemplateError as exc:
         raise DbstackError(f"{where}: {exc}") from None
 
@@ -327,7 +327,7 @@ def service_from_template(
         },
         "capabilities": list(capabilities),
     }
-    text = render_text(_service_template(), context, str(SERVICE_TEMPLATE))
+    text = render_text(_service_template(), context, str(SERVICE_TEMPLATE), trusted=True)
     service: dict[str, Any] = parse_text(text).data
     return service
 

@@ -2,8 +2,12 @@
 
 Catalog files can come from strangers, so templates run in Jinja's immutable
 sandbox (no attribute tricks, no mutation), with no loader (no ``include`` or
-``import``: no file reads), StrictUndefined (a typo is an error, not an empty
-string) and caps on the operators that can build huge values.
+``import``: no file reads), no globals, StrictUndefined (a typo is an error, not an
+empty string), an allow-list of filters, and caps on the operators that can build
+huge values. Catalog templates are also limited to expressions and ``{% if %}``:
+no loops, no calls (a string method such as ``ljust`` could build gigabytes), so
+their cost is bounded by their own size. dbstack's own templates (render/templates)
+are trusted to use loops.
 """
 
 from __future__ import annotations
@@ -70,6 +74,44 @@ def merge(left: Mapping[str, object], right: Mapping[str, object] | None) -> dic
     return {**left, **(right or {})}
 
 
+# Built-in filters catalog templates may use: none of them can grow a value much beyond its input.
+SAFE_BUILTIN_FILTERS = ("tojson", "lower", "upper", "trim", "default", "d", "string", "int", "length", "first", "last")
+# Node types a catalog template may contain: output, conditions and expressions.
+CATALOG_NODES = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.If,
+    nodes.Name,
+    nodes.Const,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Slice,
+    nodes.Filter,
+    nodes.Test,
+    nodes.CondExpr,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Neg,
+    nodes.Pos,
+    nodes.Add,
+    nodes.Sub,
+    nodes.Mul,
+    nodes.Div,
+    nodes.FloorDiv,
+    nodes.Mod,
+    nodes.Pow,
+    nodes.Concat,
+    nodes.Dict,
+    nodes.Pair,
+    nodes.List,
+    nodes.Tuple,
+    nodes.Keyword,
+)
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "userinfo": userinfo,
     "pathsegment": pathsegment,
@@ -88,35 +130,43 @@ def _capped_mul(left: Any, right: Any) -> Any:
 
 
 def _capped_pow(left: Any, right: Any) -> Any:
-    if isinstance(right, int | float) and abs(right) > 64:
+    if not (isinstance(left, int | float) and isinstance(right, int | float)) or abs(right) > 64 or abs(left) > 2**64:
         raise SecurityError("template raises to a power that is too large")
     return operator.pow(left, right)
+
+
+def _numeric_mod(left: Any, right: Any) -> Any:
+    if isinstance(left, str | bytes):  # '%300000000s' % x: printf formatting can build anything
+        raise SecurityError("template may not format strings with %")
+    return operator.mod(left, right)
 
 
 class CatalogSandbox(ImmutableSandboxedEnvironment):
     """Immutable sandbox with capped ``*`` and ``**``."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "*":
             return _capped_mul(left, right)
         if operator_name == "**":
             return _capped_pow(left, right)
+        if operator_name == "%":
+            return _numeric_mod(left, right)
         return super().call_binop(context, operator_name, left, right)
 
 
 @lru_cache(maxsize=1)
 def environment() -> CatalogSandbox:
     env = CatalogSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters.update(FILTERS)
+    builtin = {name: env.filters[name] for name in SAFE_BUILTIN_FILTERS}
+    env.filters.clear()
+    env.filters.update(builtin, **FILTERS)
     env.globals.clear()  # no range(), dict(), lipsum(), cycler(), ...: templates need none of them
     return env
 
 
-@lru_cache(maxsize=4096)
-def variables(source: str) -> frozenset[str]:
-    """Names a template reads from its context; raises TemplateError if it does not compile."""
+def _parse(source: str, *, trusted: bool) -> nodes.Template:
     env = environment()
     try:
         ast = env.parse(source)
@@ -124,6 +174,29 @@ def variables(source: str) -> frozenset[str]:
         raise TemplateError(f"template does not compile (line {exc.lineno}): {exc.message}") from None
     for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
         raise TemplateError(f"template may not load other templates (line {node.lineno})")
+    if not trusted:
+        for node in _walk(ast):
+            if not isinstance(node, CATALOG_NODES):
+                what = type(node).__name__.lower()
+                raise TemplateError(
+                    f"template may only hold expressions and if-blocks, not {what} (line {node.lineno})"
+                )
+            if isinstance(node, nodes.Filter) and node.name not in env.filters:
+                known = ", ".join(sorted(env.filters))
+                raise TemplateError(f"unknown filter {node.name!r} (line {node.lineno}); filters: {known}")
+    return ast
+
+
+def _walk(node: nodes.Node) -> Any:
+    yield node
+    for child in node.iter_child_nodes():
+        yield from _walk(child)
+
+
+@lru_cache(maxsize=4096)
+def variables(source: str) -> frozenset[str]:
+    """Names a catalog template reads from its context; TemplateError if it does not compile or is not allowed."""
+    ast = _parse(source, trusted=False)
     # Names read minus names the template binds itself ({% set %}, loop targets, macro parameters):
     # the same answer as jinja2.meta.find_undeclared_variables for catalog templates, at a third of the cost.
     loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
@@ -132,14 +205,19 @@ def variables(source: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=4096)
-def _compiled(source: str) -> Any:
-    return environment().from_string(source)
+def _compiled(source: str, trusted: bool) -> Any:
+    return environment().from_string(_parse(source, trusted=trusted))
 
 
-def render(source: str, context: Mapping[str, object]) -> str:
-    """Render a template string; every failure becomes a TemplateError with a plain message."""
+def render(source: str, context: Mapping[str, object], *, trusted: bool = False) -> str:
+    """Render a template string; every failure becomes a TemplateError with a plain message.
+
+    ``trusted`` is for dbstack's own templates (render/templates), which may use loops.
+    """
     try:
-        text = str(_compiled(source).render(dict(context)))
+        text = str(_compiled(source, trusted).render(dict(context)))
+    except TemplateError:
+        raise
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template does not compile (line {exc.lineno}): {exc.message}") from None
     except SecurityError as exc:

@@ -397,3 +397,13 @@ def test_adapters_and_specs_are_immutable() -> None:
 def test_yaml_round_trip_of_show_output() -> None:
     spec = DatabaseAdapterRegistry(use_env=False).spec("postgresql")
     assert yaml.safe_load(yaml.safe_dump(spec.to_dict())) == spec.to_dict()
+
+
+@pytest.mark.parametrize("capability", ["SYS_ADMIN", "ALL", "NET_ADMIN", "DAC_READ_SEARCH"])
+def test_capabilities_that_widen_a_container_are_refused(tmp_path: Path, capability: str) -> None:
+    text = entry_like_postgresql("widen").replace(
+        "capabilities: [CHOWN, DAC_OVERRIDE, FOWNER, SETUID, SETGID]",
+        f"capabilities: [CHOWN, {capability}]",
+    )
+    problem = only_problem(tmp_path, "widen.yaml", text)
+    assert "container.capabilities.1:" in problem and f"'{capability}' is not one of" in problem

@@ -21,6 +21,14 @@ HOSTILE = "p@ss:w/rd%#?&=+ é$'\""
         "{{ [1] * 100000000 }}",
         "{{ 9 ** 99999999 }}",
         "{% for i in 'x' %}{{ i.__class__ }}{% endfor %}{{ d.update({'a': 1}) }}",
+        "{{ ''|center(300000000) }}",
+        "{{ '%300000000s' % x }}",
+        "{{ x.ljust(300000000) }}",
+        "{{ ('a' * 10000)|replace('a', 'a' * 10000) }}",
+        "{% for a in x %}{% for b in x %}{% endfor %}{% endfor %}",
+        "{{ ((2 ** 64) ** 64) ** 64 }}",
+        "{% set y = x %}{{ y }}",
+        "{% macro m() %}{% endmacro %}",
     ],
 )
 def test_code_and_resource_attacks_fail_cleanly(source: str) -> None:
@@ -40,10 +48,17 @@ def test_templates_cannot_read_files(source: str) -> None:
 
 def test_output_size_is_capped() -> None:
     with pytest.raises(TemplateError, match="larger than"):
-        render(
-            "{% for a in x %}{% for b in x %}{{ y }}{% endfor %}{% endfor %}",
-            {"x": list(range(300)), "y": "z" * 1000},
-        )
+        render("{{ y * 5 }}" * 7, {"y": "z" * 2000})  # 70,000 characters
+    with pytest.raises(TemplateError, match="larger than"):
+        render("{% for a in x %}{{ y }}{% endfor %}", {"x": list(range(100)), "y": "z" * 1000}, trusted=True)
+
+
+def test_trusted_templates_may_loop_and_catalog_templates_may_not() -> None:
+    assert render("{% for a in x %}{{ a }}{% endfor %}", {"x": [1, 2]}, trusted=True) == "12"
+    with pytest.raises(TemplateError, match="not for"):
+        render("{% for a in x %}{{ a }}{% endfor %}", {"x": [1, 2]})
+    with pytest.raises(TemplateError, match="unknown filter 'center'"):
+        variables("{{ x | center(10) }}")
 
 
 def test_strict_undefined() -> None:
@@ -53,7 +68,7 @@ def test_strict_undefined() -> None:
 
 def test_variables_lists_what_a_template_reads() -> None:
     assert variables("{{ a | userinfo }}:{{ b }}{% if c %}{{ c }}{% endif %}") == {"a", "b", "c"}
-    assert variables("{% set x = y %}{{ x }}{% for i in items %}{{ i.name }}{% endfor %}") == {"y", "items"}
+    assert variables("{{ x if y else z[0] }}") == {"x", "y", "z"}
     assert variables("{{ {'k': v, 'w': none}[key] | merge(other) }}") == {"v", "key", "other"}
 
 
