@@ -191,8 +191,6 @@ def load_app(name_or_path: str | Path) -> AppDefinition:
         doc = load_mapping(path)
     except YamlSourceError as exc:
         raise CatalogError([Problem(path, exc.line, exc.column, "", str(exc))]) from None
-    except OSError as exc:
-        raise CatalogError([Problem(path, None, None, "", f"cannot read: {exc.strerror}")]) from None
     problems = check_schema(path, doc, "app")
     if not problems:
         reporter = Reporter(path, doc)

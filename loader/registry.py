@@ -48,8 +48,6 @@ def load_file(path: Path) -> tuple[DatabaseSpec | None, LocatedDocument | None, 
         doc = load_mapping(path)
     except YamlSourceError as exc:
         return None, None, [Problem(path, exc.line, exc.column, "", str(exc))]
-    except OSError as exc:
-        return None, None, [Problem(path, None, None, "", f"cannot read: {exc.strerror}")]
     problems = check_entry(path, doc)
     if problems:
         return None, doc, problems

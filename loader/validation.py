@@ -10,6 +10,7 @@ what the located, one-line-per-problem report needs.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -169,6 +170,11 @@ def _check_parameters(reporter: Reporter, parameters: Mapping[str, Any]) -> None
             reporter.add((*where, "generate"), "only secret string parameters can be generated")
         if "container_pattern" in spec and spec["type"] != "string":
             reporter.add((*where, "container_pattern"), "container_pattern only applies to string parameters")
+        if "container_pattern" in spec:
+            try:  # the schema's regex format is ECMA-262; dbstack matches with Python's re
+                re.compile(spec["container_pattern"])
+            except re.error as exc:
+                reporter.add((*where, "container_pattern"), f"not a Python regular expression: {exc}")
         for other in spec.get("required_when", {}):
             if other not in parameters:
                 reporter.add((*where, "required_when", other), f"parameter {other!r} is not declared")

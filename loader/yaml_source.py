@@ -17,6 +17,7 @@ import yaml
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 50_000  # values after alias expansion; a real catalog entry has a few hundred
+MAX_DEPTH = 64  # nesting; a real entry goes six deep, and Python's recursion limit is near 1,000
 
 Path_ = tuple[str | int, ...]
 
@@ -95,6 +96,9 @@ class _Converter:
             raise YamlSourceError(
                 f"document expands to more than {MAX_NODES} values (alias bomb?)", pos.line, pos.column
             )
+        if len(path) > MAX_DEPTH:
+            pos = _position(node)
+            raise YamlSourceError(f"document nests deeper than {MAX_DEPTH} levels", pos.line, pos.column)
         self.doc.values.setdefault(path, node.start_mark)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -154,10 +158,13 @@ def parse_text(text: str) -> LocatedDocument:
 
 def read_text(path: Path) -> str:
     """Read a catalog file: at most 1 MiB, UTF-8."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise YamlSourceError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
-    raw = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise YamlSourceError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise YamlSourceError(f"cannot read: {exc.strerror}") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

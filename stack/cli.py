@@ -135,7 +135,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
     assert existing is not None
     report = write_folder(
         args.output,
-        [OutputFile(COMPOSE_FILE, text)],
+        [OutputFile(COMPOSE_FILE, text, owner=f"{MARKER} Database: {spec.id};")],
         service.env_entries,
         env_header=f"Added by dbstack for {spec.id}. Keep these values: the database was created with them.",
         existing=existing,
@@ -291,6 +291,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DbstackError as exc:
         for line in str(exc).splitlines():
             print(f"dbstack: error: {line}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:  # an output folder that is a file, unwritable, on a read-only disk ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dbstack: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130

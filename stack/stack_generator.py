@@ -243,8 +243,8 @@ class StackGenerator:
         lock = load_lock(folder / LOCK_FILE)
         pin_images(stack.compose, lock)
         files = [
-            OutputFile(COMPOSE_FILE, stack.compose_text(folder)),
-            OutputFile(README_FILE, _stack_readme(stack)),
+            OutputFile(COMPOSE_FILE, stack.compose_text(folder), owner=f"{MARKER} App: {stack.plan.app.id};"),
+            OutputFile(README_FILE, _stack_readme(stack), owner=README_MARKER),
         ]
         files += [OutputFile(name, text, 0o600, create_only=True) for name, text in stack.settings_files.items()]
         report = write_folder(

@@ -152,3 +152,48 @@ def test_demo_walks_every_entry_without_printing_secrets() -> None:
     for path in BUILTIN_CATALOG.glob("*.yaml"):
         assert f"({path.stem})" in result.stdout
     assert "****" in result.stdout
+
+
+def test_output_problems_are_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "afile"
+    a_file.write_text("x", encoding="utf-8")
+    for args in (
+        ("generate", "-o", str(a_file)),
+        ("compose", "redis", "-o", str(a_file)),
+        ("generate", "-o", str(a_file / "sub")),
+    ):
+        result = run(*args)
+        assert result.returncode == 1 and result.stderr.startswith("dbstack: error: "), result.stderr
+    stack = tmp_path / "stack"
+    (stack / "compose.yaml").mkdir(parents=True)
+    result = run("generate", "-o", str(stack))
+    assert result.returncode == 1 and "exists and is not a file" in result.stderr
+    assert a_file.read_text(encoding="utf-8") == "x"
+
+
+def test_compose_for_one_database_does_not_replace_an_app_stack(tmp_path: Path) -> None:
+    assert run("generate", "-o", str(tmp_path)).returncode == 0
+    before = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
+    result = run("compose", "redis", "-o", str(tmp_path))
+    assert result.returncode == 1 and "compose.yaml" in result.stderr
+    assert (tmp_path / "compose.yaml").read_text(encoding="utf-8") == before
+
+
+def test_compose_ignores_a_readme_it_does_not_write(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# my project\n", encoding="utf-8")
+    assert run("compose", "redis", "-o", str(tmp_path)).returncode == 0
+    assert (tmp_path / "README.md").read_text(encoding="utf-8") == "# my project\n"
+
+
+def test_a_valueless_env_line_for_a_managed_secret_is_refused(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("MONGODB_PASSWORD\n", encoding="utf-8")
+    result = run("generate", "-o", str(tmp_path))
+    assert result.returncode == 1 and "MONGODB_PASSWORD has no value there" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
+
+
+def test_a_broken_env_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("A='s3cr3t${oops\n", encoding="utf-8")
+    result = run("generate", "-o", str(tmp_path))
+    assert result.returncode == 1 and "cannot read line(s) 1" in result.stderr
+    assert "s3cr3t" not in result.stderr

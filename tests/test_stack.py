@@ -199,7 +199,7 @@ def test_bad_requests(tmp_path: Path, request_: StackRequest, message: str) -> N
 def test_refuses_a_compose_file_it_did_not_write(tmp_path: Path) -> None:
     (tmp_path / "docker-compose.yml").write_text("services: {}\n", encoding="utf-8")
     (tmp_path / ".env").write_text("MINE=1\n", encoding="utf-8")
-    with pytest.raises(DbstackError, match="did not write; nothing was changed"):
+    with pytest.raises(DbstackError, match="not written by dbstack for this output; nothing was changed"):
         generate(tmp_path, StackRequest())
     assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "docker-compose.yml"]
     assert (tmp_path / ".env").read_text(encoding="utf-8") == "MINE=1\n"
