@@ -204,6 +204,25 @@ def variables(source: str) -> frozenset[str]:
     return frozenset(loaded - bound)
 
 
+def attributes(source: str, name: str) -> frozenset[str] | None:
+    """Which members of ``name`` a catalog template reads (``name.x``, ``name['x']``); None if it
+    reads ``name`` in a way that cannot be told from the text (``name[key]``, ``name`` whole)."""
+    ast = _parse(source, trusted=False)
+    found: set[str] = set()
+    whole = {id(n) for n in ast.find_all(nodes.Name) if n.name == name and n.ctx == "load"}
+    for node in ast.find_all(nodes.Getattr):
+        if isinstance(node.node, nodes.Name) and node.node.name == name:
+            found.add(node.attr)
+            whole.discard(id(node.node))
+    for item in ast.find_all(nodes.Getitem):
+        if isinstance(item.node, nodes.Name) and item.node.name == name:
+            if not (isinstance(item.arg, nodes.Const) and isinstance(item.arg.value, str)):
+                return None
+            found.add(item.arg.value)
+            whole.discard(id(item.node))
+    return None if whole else frozenset(found)
+
+
 @lru_cache(maxsize=4096)
 def _compiled(source: str, trusted: bool) -> Any:
     return environment().from_string(_parse(source, trusted=trusted))

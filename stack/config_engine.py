@@ -16,6 +16,7 @@ from dbstack.loader.apps import AppDefinition, AppSecret, AppService, Role, load
 from dbstack.loader.config import generate_secret
 from dbstack.loader.model import Generate
 from dbstack.render.compose import ComposeService, Environment, env_var_name, load_environment
+from dbstack.render.sandbox import attributes
 
 from .recommend import Candidate, rank, unmet_requirements
 
@@ -130,7 +131,8 @@ class ConfigEngine:
             database_id, chosen_by = self._choose(app, role, request.use.get(role.name, AUTO))
             roles[role.name] = RolePlan(role, self._role_adapter(database_id, role, existing), chosen_by)
         services = tuple(s for s in app.services.values() if all(r in roles for r in s.requires_roles))
-        secrets = {name: existing.get(name) or _new_secret(s) for name, s in app.secrets.items()}
+        used = {name for service in services for name in _secrets_read(service, app)}
+        secrets = {name: existing.get(name) or _new_secret(s) for name, s in app.secrets.items() if name in used}
         return StackPlan(app, environment, roles, services, secrets)
 
     def _role_adapter(self, database_id: str, role: Role, existing: Mapping[str, str]) -> DatabaseAdapter:
@@ -148,6 +150,15 @@ class ConfigEngine:
                 values[name] = existing[var]
         known = {k: v for k, v in values.items() if k in spec.parameters}
         return self.registry.get_adapter(database_id, DatabaseConfig(known)).with_generated_secrets()
+
+
+def _secrets_read(service: AppService, app: AppDefinition) -> set[str]:
+    """The app secrets a service's environment reads (all of them where a template picks one by a key)."""
+    names: set[str] = set()
+    for source in service.environment.values():
+        read = attributes(source, "secrets")
+        names |= set(app.secrets) if read is None else read
+    return names
 
 
 def _new_secret(secret: AppSecret) -> str:

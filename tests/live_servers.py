@@ -100,8 +100,7 @@ Kind = Literal["postgres", "pgvector", "mariadb", "redis"]
 KINDS: Final[tuple[Kind, ...]] = ("postgres", "pgvector", "mariadb", "redis")
 
 _PROVISION_HINT: Final = (
-    "run `bash tests/provision.sh` as root to install it "
-    f"(or set {SKIP_ENV}=1 to skip the live-server tests)"
+    f"run `bash tests/provision.sh` as root to install it (or set {SKIP_ENV}=1 to skip the live-server tests)"
 )
 
 
@@ -131,9 +130,7 @@ def as_user(user: str | None, argv: Sequence[str | Path]) -> list[str]:
     return ["setpriv", *switch, "--pdeathsig", "TERM", "--", *map(str, argv)]
 
 
-def run(
-    argv: Sequence[str | Path], *, input: str | None = None, timeout: float = 120.0
-) -> str:
+def run(argv: Sequence[str | Path], *, input: str | None = None, timeout: float = 120.0) -> str:
     """Run a command to completion and return its output; raise with its output if it fails."""
     args = [str(a) for a in argv]
     try:
@@ -149,8 +146,7 @@ def run(
         raise LiveServerError(f"{_redact(' '.join(args))}: {exc}") from exc
     if done.returncode != 0:
         raise LiveServerError(
-            f"{_redact(' '.join(args))} exited with {done.returncode}:\n"
-            f"{_redact(done.stdout + done.stderr).strip()}"
+            f"{_redact(' '.join(args))} exited with {done.returncode}:\n{_redact(done.stdout + done.stderr).strip()}"
         )
     return done.stdout
 
@@ -276,9 +272,7 @@ class _Flavour:
 def _require(paths: Sequence[Path], what: str) -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise ServerNotInstalled(
-            f"{what} is not installed (missing: {', '.join(missing)}): {_PROVISION_HINT}"
-        )
+        raise ServerNotInstalled(f"{what} is not installed (missing: {', '.join(missing)}): {_PROVISION_HINT}")
 
 
 class _Postgres(_Flavour):
@@ -420,8 +414,7 @@ class _MariaDB(_Flavour):
     def locate(cls) -> Path:
         bin_dir = cls.default_bin_dir
         _require(
-            [cls.server_binary]
-            + [bin_dir / name for name in ("mariadb-install-db", "mariadb", "mariadb-admin")],
+            [cls.server_binary] + [bin_dir / name for name in ("mariadb-install-db", "mariadb", "mariadb-admin")],
             "MariaDB (Debian package mariadb-server)",
         )
         return bin_dir
@@ -731,9 +724,7 @@ def base_dir() -> Path:
     return Path(os.environ.get(TMPDIR_ENV) or tempfile.gettempdir())
 
 
-def start_server(
-    kind: Kind, *, base: Path | None = None, timeout: float = START_TIMEOUT
-) -> LiveServer:
+def start_server(kind: Kind, *, base: Path | None = None, timeout: float = START_TIMEOUT) -> LiveServer:
     """Set up and start a server of *kind* in a new temporary directory; wait until ready.
 
     Raises :class:`ServerNotInstalled` when its binaries are missing, :class:`LiveServerError`
@@ -796,9 +787,7 @@ def start_server(
 
 
 @contextlib.contextmanager
-def live_server(
-    kind: Kind, *, base: Path | None = None, timeout: float = START_TIMEOUT
-) -> Iterator[LiveServer]:
+def live_server(kind: Kind, *, base: Path | None = None, timeout: float = START_TIMEOUT) -> Iterator[LiveServer]:
     """:func:`start_server`, destroyed on exit."""
     server = start_server(kind, base=base, timeout=timeout)
     try:

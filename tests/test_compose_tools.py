@@ -127,18 +127,14 @@ def test_config_fails_on_required_variable_missing(good: tuple[Path, Path], tmp_
 
 
 def test_unset_variable_is_a_warning_with_exit_zero(tmp_path: Path) -> None:
-    compose = write(
-        tmp_path / "compose.yaml", "services:\n  a:\n    image: x:1\n    environment:\n      X: ${NOPE}\n"
-    )
+    compose = write(tmp_path / "compose.yaml", "services:\n  a:\n    image: x:1\n    environment:\n      X: ${NOPE}\n")
     result = compose_config(compose, fmt="json")
     assert result.ok
     assert any('"NOPE" variable is not set' in w for w in result.warnings)
     assert result.model is not None and service_environment(result.model, "a") == {"X": ""}
 
 
-def test_test_process_environment_cannot_leak(
-    good: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_test_process_environment_cannot_leak(good: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     compose, env = good
     monkeypatch.setenv("POSTGRES_PASSWORD", "leaked-from-test-process")
     monkeypatch.setenv("COMPOSE_FILE", "/nonexistent.yaml")

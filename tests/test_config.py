@@ -27,8 +27,7 @@ def test_every_problem_is_reported(registry: DatabaseAdapterRegistry) -> None:
     assert "unknown parameter 'hots'; did you mean 'host'?" in problems
     assert "parameter 'port': must be at most 65535; got 70000" in problems
     assert any(
-        p.startswith("parameter 'tls': must be one of disable, require, verify-ca, verify-full")
-        for p in problems
+        p.startswith("parameter 'tls': must be one of disable, require, verify-ca, verify-full") for p in problems
     )
     assert "parameter 'pool_max_size': must be at least 1; got 0" in problems
     assert len(problems) == 4

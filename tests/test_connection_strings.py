@@ -133,8 +133,15 @@ def parse_mongodb(text: str) -> Parsed:
     # validate=True (the default) checks every option's value; tlsCAFile and the like must be readable files.
     result = parse_uri(text)
     ((host, port),) = result["nodelist"]
-    return Parsed(scheme_of(text), host, port, result["username"], result["password"], result["database"],
-                  OptionNames(result["options"]))
+    return Parsed(
+        scheme_of(text),
+        host,
+        port,
+        result["username"],
+        result["password"],
+        result["database"],
+        OptionNames(result["options"]),
+    )
 
 
 def parse_redis(text: str) -> Parsed:
@@ -369,9 +376,27 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     cert, key = folder / "ca cert.pem", folder / "client key.pem"
     try:
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-subj", "/CN=dbstack test CA", "-days", "2", "-keyout", str(key), "-out", str(cert)],
-            check=True, capture_output=True, timeout=60,
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-subj",
+                "/CN=dbstack test CA",
+                "-days",
+                "2",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.fail(f"openssl could not make a test certificate (apt-get install openssl): {exc}", pytrace=False)
@@ -403,12 +428,15 @@ def expect_query(parsed: Parsed, present: Mapping[str, Any], absent: tuple[str, 
 
 def check_libpq_tls(text: str, mode: str, config: Mapping[str, Any], parse: Callable[[str], Parsed]) -> None:
     # sslmode is always written, disable too: otherwise libpq's default 'prefer' would apply.
-    expect_query(parse(text), {
-        "sslmode": mode,
-        "sslrootcert": config["tls_ca_file"],
-        "sslcert": config["tls_cert_file"],
-        "sslkey": config["tls_key_file"],
-    })
+    expect_query(
+        parse(text),
+        {
+            "sslmode": mode,
+            "sslrootcert": config["tls_ca_file"],
+            "sslcert": config["tls_cert_file"],
+            "sslkey": config["tls_key_file"],
+        },
+    )
 
 
 def check_mongodb_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
@@ -419,11 +447,22 @@ def check_mongodb_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
         expect_query(parsed, {}, absent=("tls", "ssl", *lax, *files))
         return
     if mode == "require":  # pymongo expands tlsInsecure into both tlsAllowInvalid* options
-        expect_query(parsed, {"tls": True, "tlsInsecure": True, "tlsAllowInvalidCertificates": True,
-                              "tlsAllowInvalidHostnames": True, **files})
+        expect_query(
+            parsed,
+            {
+                "tls": True,
+                "tlsInsecure": True,
+                "tlsAllowInvalidCertificates": True,
+                "tlsAllowInvalidHostnames": True,
+                **files,
+            },
+        )
     elif mode == "verify-ca":
-        expect_query(parsed, {"tls": True, "tlsAllowInvalidHostnames": True, **files},
-                     absent=("tlsInsecure", "tlsAllowInvalidCertificates"))
+        expect_query(
+            parsed,
+            {"tls": True, "tlsAllowInvalidHostnames": True, **files},
+            absent=("tlsInsecure", "tlsAllowInvalidCertificates"),
+        )
     else:
         expect_query(parsed, {"tls": True, **files}, absent=lax)
 
@@ -436,14 +475,17 @@ def check_redis_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
         expect_query(parsed, {}, absent=("connection_class", *ssl_keys))
         return
     assert parsed.scheme == "rediss"
-    expect_query(parsed, {
-        "connection_class": SSLConnection,
-        "ssl_cert_reqs": "none" if mode == "require" else "required",
-        "ssl_check_hostname": mode == "verify-full",
-        "ssl_ca_certs": config["tls_ca_file"],
-        "ssl_certfile": config["tls_cert_file"],
-        "ssl_keyfile": config["tls_key_file"],
-    })
+    expect_query(
+        parsed,
+        {
+            "connection_class": SSLConnection,
+            "ssl_cert_reqs": "none" if mode == "require" else "required",
+            "ssl_check_hostname": mode == "verify-full",
+            "ssl_ca_certs": config["tls_ca_file"],
+            "ssl_certfile": config["tls_cert_file"],
+            "ssl_keyfile": config["tls_key_file"],
+        },
+    )
 
 
 def pymysql_connect_kwargs(text: str) -> dict[str, Any]:
@@ -469,7 +511,10 @@ def check_pymysql_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
 
 def check_mysqlsh_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
     ssl_mode = {
-        "disable": "DISABLED", "require": "REQUIRED", "verify-ca": "VERIFY_CA", "verify-full": "VERIFY_IDENTITY"
+        "disable": "DISABLED",
+        "require": "REQUIRED",
+        "verify-ca": "VERIFY_CA",
+        "verify-full": "VERIFY_IDENTITY",
     }
     files = {"ssl-cert": config["tls_cert_file"], "ssl-key": config["tls_key_file"]}
     present: dict[str, Any] = {"ssl-mode": ssl_mode[mode]}
@@ -509,9 +554,7 @@ def tls_cases() -> Iterator[Any]:
 
 
 @pytest.mark.parametrize(("entry", "form_name", "mode"), list(tls_cases()))
-def test_tls_modes_as_the_client_parses_them(
-    entry: str, form_name: str, mode: str, tls_files: dict[str, str]
-) -> None:
+def test_tls_modes_as_the_client_parses_them(entry: str, form_name: str, mode: str, tls_files: dict[str, str]) -> None:
     spec = REGISTRY.spec(entry)
     form = spec.forms[form_name]
     assert form.client in TLS_CHECKS, (
@@ -623,13 +666,16 @@ def test_mongodb_pool_sizes_are_in_the_uri() -> None:
 
 def render_for(server: LiveServer, entry: str, form: str, password: str | None = None) -> tuple[str, DatabaseAdapter]:
     """The form rendered by dbstack from the server's coordinates (the password may be replaced)."""
-    adapter = REGISTRY.get_adapter(entry, {
-        "host": server.host,
-        "port": server.port,
-        "username": server.username,
-        "password": server.password if password is None else password,
-        "database": server.database,
-    })
+    adapter = REGISTRY.get_adapter(
+        entry,
+        {
+            "host": server.host,
+            "port": server.port,
+            "username": server.username,
+            "password": server.password if password is None else password,
+            "database": server.database,
+        },
+    )
     return adapter.connection_string(form), adapter
 
 

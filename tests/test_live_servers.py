@@ -34,9 +34,7 @@ SERVER_FIXTURES = ["postgres_server", "pgvector_server", "mariadb_server", "redi
 # ----------------------------------------------------------------------------- clients
 
 
-def pg_connect(
-    server: LiveServer, password: str | None = None
-) -> psycopg.Connection[tuple[object, ...]]:
+def pg_connect(server: LiveServer, password: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
     return psycopg.connect(
         host=server.host,
         port=server.port,
@@ -130,12 +128,18 @@ def test_postgres_psql_from_bin_dir(postgres_server: LiveServer) -> None:
     done = subprocess.run(
         [
             str(postgres_server.bin_dir / "psql"),
-            "-X", "-tA",
-            "-h", postgres_server.host,
-            "-p", str(postgres_server.port),
-            "-U", postgres_server.username,
-            "-d", str(postgres_server.database),
-            "-c", "SELECT current_user",
+            "-X",
+            "-tA",
+            "-h",
+            postgres_server.host,
+            "-p",
+            str(postgres_server.port),
+            "-U",
+            postgres_server.username,
+            "-d",
+            str(postgres_server.database),
+            "-c",
+            "SELECT current_user",
         ],
         env={**os.environ, "PGPASSWORD": postgres_server.password},
         capture_output=True,
@@ -162,8 +166,7 @@ def test_pgvector_nearest_neighbour(pgvector_server: LiveServer) -> None:
             "SELECT name FROM items ORDER BY embedding <-> %s::vector LIMIT 1", ("[0.1,0.9,0.2]",)
         ).fetchone()
         ext = conn.execute(
-            "SELECT string_to_array(extversion, '.')::int[] FROM pg_extension"
-            " WHERE extname = 'vector'"
+            "SELECT string_to_array(extversion, '.')::int[] FROM pg_extension WHERE extname = 'vector'"
         ).fetchone()
     assert version is not None and 160000 <= version[0] < 170000  # type: ignore[operator]
     assert nearest == ("y",)
@@ -209,8 +212,10 @@ def test_mariadb_cli_from_bin_dir(mariadb_server: LiveServer) -> None:
             f"--host={mariadb_server.host}",
             f"--port={mariadb_server.port}",
             f"--user={mariadb_server.username}",
-            "--batch", "--skip-column-names",
-            "-e", "SELECT CURRENT_USER()",
+            "--batch",
+            "--skip-column-names",
+            "-e",
+            "SELECT CURRENT_USER()",
             str(mariadb_server.database),
         ],
         env={**os.environ, "MYSQL_PWD": mariadb_server.password},
@@ -248,9 +253,12 @@ def test_redis_cli_from_bin_dir(redis_server: LiveServer) -> None:
     done = subprocess.run(
         [
             str(redis_server.bin_dir / "redis-cli"),
-            "-h", redis_server.host,
-            "-p", str(redis_server.port),
-            "--user", redis_server.username,
+            "-h",
+            redis_server.host,
+            "-p",
+            str(redis_server.port),
+            "--user",
+            redis_server.username,
             "ping",
         ],
         env={**os.environ, "REDISCLI_AUTH": redis_server.password},

@@ -29,9 +29,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 def entry_like_postgresql(new_id: str, *, extra: str = "") -> str:
     """A valid entry: the built-in postgresql file under another id and alias set."""
-    text = POSTGRESQL.replace("id: postgresql", f"id: {new_id}", 1).replace(
-        "aliases: [postgres, pg]", "aliases: []", 1
-    )
+    text = POSTGRESQL.replace("id: postgresql", f"id: {new_id}", 1).replace("aliases: [postgres, pg]", "aliases: []", 1)
     return text + extra
 
 
@@ -119,10 +117,7 @@ def test_custom_tags_are_refused(tmp_path: Path) -> None:
 
 def test_alias_bomb_is_refused_without_blowing_memory(tmp_path: Path) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
-    lines += [
-        f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]"
-        for i in range(1, 9)
-    ]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
     problem = only_problem(tmp_path, "bomb.yaml", "\n".join(lines) + "\n")
     assert "alias bomb" in problem
 
@@ -187,9 +182,7 @@ def test_wrong_type_deep_inside(tmp_path: Path) -> None:
     text = entry_like_postgresql("badretries").replace("retries: 5", "retries: five")
     line = next(i for i, line in enumerate(text.splitlines()) if "retries: five" in line) + 1
     problem = only_problem(tmp_path, "badretries.yaml", text)
-    assert problem.startswith(
-        f"{tmp_path / 'badretries.yaml'}:{line}:14: container.healthcheck.retries: 'five'"
-    )
+    assert problem.startswith(f"{tmp_path / 'badretries.yaml'}:{line}:14: container.healthcheck.retries: 'five'")
 
 
 def test_embedded_entries_have_no_container_and_servers_need_one(tmp_path: Path) -> None:
@@ -203,24 +196,17 @@ def test_embedded_entries_have_no_container_and_servers_need_one(tmp_path: Path)
 
 def test_id_must_equal_file_name(tmp_path: Path) -> None:
     problem = only_problem(tmp_path, "other-name.yaml", entry_like_postgresql("mismatch"))
-    assert (
-        problem
-        == f"{tmp_path / 'other-name.yaml'}:2:5: id: id 'mismatch' must equal the file name 'other-name'"
-    )
+    assert problem == f"{tmp_path / 'other-name.yaml'}:2:5: id: id 'mismatch' must equal the file name 'other-name'"
 
 
 def test_template_with_undeclared_parameter(tmp_path: Path) -> None:
-    text = entry_like_postgresql("typo").replace(
-        "/{{ database | pathsegment }}{{", "/{{ dbname | pathsegment }}{{", 1
-    )
+    text = entry_like_postgresql("typo").replace("/{{ database | pathsegment }}{{", "/{{ dbname | pathsegment }}{{", 1)
     problem = only_problem(tmp_path, "typo.yaml", text)
     assert "connection_strings.forms.uri.template: template uses undeclared parameter(s): dbname" in problem
 
 
 def test_template_that_does_not_compile(tmp_path: Path) -> None:
-    text = entry_like_postgresql("nocompile").replace(
-        'POSTGRES_DB: "{{ database }}"', 'POSTGRES_DB: "{{ database "'
-    )
+    text = entry_like_postgresql("nocompile").replace('POSTGRES_DB: "{{ database }}"', 'POSTGRES_DB: "{{ database "')
     line = next(i for i, line in enumerate(text.splitlines()) if "POSTGRES_DB: " in line) + 1
     problem = only_problem(tmp_path, "nocompile.yaml", text)
     assert problem.startswith(f"{tmp_path / 'nocompile.yaml'}:{line}:18: container.environment.POSTGRES_DB:")
@@ -321,10 +307,7 @@ def test_duplicate_id_without_override_names_both_files(tmp_path: Path) -> None:
         DatabaseAdapterRegistry([tmp_path], use_env=False)
     (problem,) = caught.value.problems
     assert problem.file == path and problem.line == 2 and problem.field == "id"
-    assert (
-        str(BUILTIN_CATALOG / "postgresql.yaml") in problem.message
-        and "replaces_builtin: true" in problem.message
-    )
+    assert str(BUILTIN_CATALOG / "postgresql.yaml") in problem.message and "replaces_builtin: true" in problem.message
 
 
 def test_explicit_override_replaces_builtin(tmp_path: Path) -> None:
@@ -347,8 +330,7 @@ def test_alias_clash_with_an_id(tmp_path: Path) -> None:
         DatabaseAdapterRegistry([tmp_path], use_env=False)
     (problem,) = caught.value.problems
     assert (
-        problem.field == "aliases.1"
-        and problem.line == text.splitlines().index("aliases: [mysql-ish, postgresql]") + 1
+        problem.field == "aliases.1" and problem.line == text.splitlines().index("aliases: [mysql-ish, postgresql]") + 1
     )
     assert "alias 'postgresql' is already the id of 'postgresql'" in problem.message
 

@@ -77,3 +77,13 @@ def test_filters_encode_every_reserved_character() -> None:
     assert query({"a": "x y&z", "b": None, "c": "", "d": True}) == "?a=x%20y%26z&d=true"
     assert query({}) == ""
     assert uri_host("::1") == "[::1]" and uri_host("db.example") == "db.example"
+
+
+def test_attributes_tells_which_members_a_template_reads() -> None:
+    from dbstack.render.sandbox import attributes
+
+    assert attributes("{{ urls.uri }}", "urls") == {"uri"}
+    assert attributes("{{ urls['sqlalchemy'] }}{{ urls.uri }}", "urls") == {"sqlalchemy", "uri"}
+    assert attributes("{{ urls[form] }}", "urls") is None
+    assert attributes("{{ urls | tojson }}", "urls") is None
+    assert attributes("{{ host }}", "urls") == frozenset()

@@ -320,3 +320,17 @@ def test_a_hostile_password_of_the_users_reaches_the_container_and_the_uri(tmp_p
     assert env_of(model, "mongodb")["MONGO_INITDB_ROOT_PASSWORD"] == hostile
     assert parse_uri(env_of(model, "api")["MONGO_URI"])["password"] == hostile
     assert hostile not in (tmp_path / "compose.yaml").read_text(encoding="utf-8")
+
+
+def test_secrets_of_services_left_out_are_not_asked_for(tmp_path: Path) -> None:
+    report = generate(tmp_path, StackRequest(without=frozenset({"vector_store"})))
+    assert "RAG_OPENAI_API_KEY" not in dotenv.read(tmp_path / ".env").as_dict()
+    assert report.to_fill == []
+    assert "placeholder" not in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
+def test_urls_without_secrets_stay_readable_and_urls_with_secrets_go_to_env(tmp_path: Path) -> None:
+    generate(tmp_path, StackRequest(use={"cache": "redis"}))
+    api = yaml.safe_load((tmp_path / "compose.yaml").read_text(encoding="utf-8"))["services"]["api"]["environment"]
+    assert api["MEILI_HOST"] == "http://meilisearch:7700"
+    assert api["MONGO_URI"].startswith("${API_MONGO_URI:?") and api["REDIS_URI"].startswith("${API_REDIS_URI:?")

@@ -34,8 +34,12 @@ def measure(args: list[str], runs: int) -> tuple[float, float, float]:
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     print(f"{'command':<44} {'median s':>9} {'worst s':>8} {'peak RSS MB':>12}")
-    for args in (["generate"], ["generate", "--env", "production", "--use", "cache=redis", "-o", "out"],
-                 ["recommend"], ["recommend", "--format", "json"]):
+    for args in (
+        ["generate"],
+        ["generate", "--env", "production", "--use", "cache=redis", "-o", "out"],
+        ["recommend"],
+        ["recommend", "--format", "json"],
+    ):
         median, worst, peak = measure(args, runs)
         print(f"{'dbstack ' + ' '.join(args):<44} {median:>9.3f} {worst:>8.3f} {peak:>12.1f}")
 
