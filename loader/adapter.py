@@ -62,9 +62,6 @@ class DatabaseAdapter:
     def container(self) -> Container | None:
         return self._spec.container
 
-    def speaks(self, protocol: str) -> bool:
-        return protocol.lower() in self._spec.protocols
-
     def with_config(self, config: Mapping[str, Any] | None = None, /, **changes: Any) -> DatabaseAdapter:
         """A new adapter with the config replaced (or, with keyword arguments, changed)."""
         base = dict(self._config.plain() if config is None else config)

@@ -11,7 +11,7 @@ from dbstack.render.sandbox import TemplateError, variables
 
 from .errors import CatalogError, DbstackError, Problem
 from .model import Healthcheck, frozen_map
-from .validation import Reporter, check_schema
+from .validation import Reporter, check_schema, healthcheck_problems
 from .yaml_source import YamlSourceError, load_mapping
 
 BUILTIN_APPS = Path(__file__).resolve().parent.parent / "apps"
@@ -160,8 +160,8 @@ def _semantic_problems(reporter: Reporter, data: Mapping[str, Any]) -> None:
                 reporter.add(("services", service_name, "environment", var), "uses secrets, and the app declares none")
         if "env_file" in service and service["env_file"] not in data.get("settings_files", {}):
             reporter.add(("services", service_name, "env_file"), f"{service['env_file']!r} is not in settings_files")
-        if service["healthcheck"]["test"][0] == "CMD-SHELL" and not service["image_has"]["shell"]:
-            reporter.add(("services", service_name, "healthcheck", "test"), "CMD-SHELL needs a shell in the image")
+        for problem in healthcheck_problems(service["healthcheck"]["test"], service["image_has"]):
+            reporter.add(("services", service_name, "healthcheck", "test"), problem)
 
 
 def _check_template(

@@ -54,7 +54,3 @@ class ConfigError(DbstackError, ValueError):
         self.database = database
         self.problems = tuple(problems)
         super().__init__("\n".join(f"{database}: {p}" for p in self.problems))
-
-
-def format_problems(problems: Iterable[Problem]) -> str:
-    return "\n".join(str(p) for p in problems)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -245,7 +245,7 @@ class DatabaseSpec:
     workload: Workload
     replaces_builtin: bool
     file: Path
-    _data: Mapping[str, Any]
+    _data: Mapping[str, Any] = field(repr=False)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], file: Path) -> DatabaseSpec:

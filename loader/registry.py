@@ -199,6 +199,8 @@ class DatabaseAdapterRegistry:
             raise DbstackError(f"unknown capability {capability!r}; known: {', '.join(CAPABILITY_NAMES)}")
         if role is not None and role not in ROLE_NAMES:
             raise DbstackError(f"unknown role {role!r}; known: {', '.join(ROLE_NAMES)}")
+        if protocol is not None and protocol.lower() not in self.protocols():
+            raise DbstackError(f"no catalog entry speaks {protocol!r}; protocols: {', '.join(self.protocols())}")
         return [
             spec
             for spec in self._specs.values()

@@ -239,15 +239,24 @@ def _check_templates(reporter: Reporter, entry: Mapping[str, Any]) -> None:
             reporter.add(path, f"template uses undeclared parameter(s): {', '.join(unknown)}")
 
 
-def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
-    test = container["healthcheck"]["test"]
-    has = container["image_has"]
-    if test[0] == "CMD-SHELL" and not has["shell"]:
-        reporter.add(("container", "healthcheck", "test", 0), "CMD-SHELL needs a shell, and image_has.shell is false")
-    program_words = " ".join(test[1:]).split() if test[0] == "CMD-SHELL" else test[1:2]
+SHELLS = frozenset({"sh", "bash", "ash", "dash"})
+
+
+def healthcheck_problems(test: list[str], image_has: Mapping[str, bool]) -> list[str]:
+    """Why a healthcheck would not run in an image with ``image_has`` (every word is looked at)."""
+    problems = []
+    programs = {word.rsplit("/", 1)[-1] for arg in test[1:] for word in arg.split()}
+    if (test[0] == "CMD-SHELL" or test[1].rsplit("/", 1)[-1] in SHELLS) and not image_has["shell"]:
+        problems.append("runs a shell, and image_has.shell is false")
     for tool in ("curl", "wget"):
-        if tool in program_words and not has[tool]:
-            reporter.add(("container", "healthcheck", "test"), f"uses {tool}, and image_has.{tool} is false")
+        if tool in programs and not image_has[tool]:
+            problems.append(f"uses {tool}, and image_has.{tool} is false")
+    return problems
+
+
+def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
+    for problem in healthcheck_problems(container["healthcheck"]["test"], container["image_has"]):
+        reporter.add(("container", "healthcheck", "test"), problem)
     for var in container.get("file_variants", {}):
         if var not in container.get("environment", {}):
             reporter.add(("container", "file_variants", var), f"{var} is not in container.environment")

@@ -103,6 +103,15 @@ def env_var_name(service: str, parameter: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", f"{service}_{parameter}".upper()).strip("_")
 
 
+def kept_secrets(adapter: DatabaseAdapter, service: str, env: Mapping[str, str]) -> dict[str, str]:
+    """Secret parameters whose values the output's .env already holds: the database was created with them."""
+    return {
+        name: env[var]
+        for name, parameter in adapter.spec.parameters.items()
+        if parameter.secret and (var := env_var_name(service, name)) in env
+    }
+
+
 def compose_escape(value: str) -> str:
     """A literal value in a compose file: ``$`` would start an interpolation."""
     return value.replace("$", "$$")

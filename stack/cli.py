@@ -97,25 +97,23 @@ def cmd_url(args: argparse.Namespace) -> int:
 
 def cmd_compose(args: argparse.Namespace) -> int:
     from dbstack.output import COMPOSE_FILE, ENV_FILE, MARKER, OutputFile, read_env, write_folder
-    from dbstack.render.compose import dump_compose, env_var_name
+    from dbstack.render.compose import dump_compose, env_var_name, kept_secrets
     from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 
     registry = _registry(args)
     spec = registry.spec(args.id)
     values = parse_assignments(args.set or [])
+    adapter = registry.get_adapter(spec.id, values)
     existing = read_env(args.output) if args.output else None
     if existing is not None:  # a database keeps the password it was created with
-        for name, parameter in spec.parameters.items():
-            var = env_var_name(spec.id, name)
-            if parameter.secret and existing.get(var) is not None:
-                if name in values and values[name] != existing.get(var):
-                    print(
-                        f"dbstack: warning: kept {var} from {args.output / ENV_FILE}; --set {name} was ignored "
-                        "(the database was created with the kept value)",
-                        file=sys.stderr,
-                    )
-                values[name] = existing.get(var)
-    adapter = registry.get_adapter(spec.id, values)
+        kept = kept_secrets(adapter, spec.id, existing.as_dict())
+        for name in sorted(name for name in kept if name in values and values[name] != kept[name]):
+            print(
+                f"dbstack: warning: kept {env_var_name(spec.id, name)} from {args.output / ENV_FILE}; "
+                f"--set {name} was ignored (the database was created with the kept value)",
+                file=sys.stderr,
+            )
+        adapter = adapter.with_config(**kept)
     service = adapter.compose_service(args.env, tls_dir=args.tls_dir)
     document = service.document()
     if args.output:

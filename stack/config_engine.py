@@ -15,7 +15,7 @@ from dbstack.loader import DatabaseAdapter, DatabaseAdapterRegistry, DatabaseCon
 from dbstack.loader.apps import AppDefinition, AppSecret, AppService, Role, load_app
 from dbstack.loader.config import generate_secret
 from dbstack.loader.model import Generate
-from dbstack.render.compose import ComposeService, Environment, env_var_name, load_environment
+from dbstack.render.compose import ComposeService, Environment, kept_secrets, load_environment
 from dbstack.render.sandbox import attributes
 
 from .recommend import Candidate, rank, unmet_requirements
@@ -42,10 +42,6 @@ class RolePlan:
     @property
     def service(self) -> str:
         return self.role.service
-
-    def secret_vars(self) -> dict[str, str]:
-        """Secret parameter -> the .env variable that holds it."""
-        return {name: env_var_name(self.service, name) for name, p in self.adapter.spec.parameters.items() if p.secret}
 
 
 @dataclass(frozen=True)
@@ -144,12 +140,9 @@ class ConfigEngine:
             port = spec.container.main_port
             if port.parameter:
                 values[port.parameter] = port.container
-        for name, parameter in spec.parameters.items():
-            var = env_var_name(role.service, name)
-            if parameter.secret and var in existing:
-                values[name] = existing[var]
         known = {k: v for k, v in values.items() if k in spec.parameters}
-        return self.registry.get_adapter(database_id, DatabaseConfig(known)).with_generated_secrets()
+        adapter = self.registry.get_adapter(database_id, DatabaseConfig(known))
+        return adapter.with_config(**kept_secrets(adapter, role.service, existing)).with_generated_secrets()
 
 
 def _secrets_read(service: AppService, app: AppDefinition) -> set[str]:

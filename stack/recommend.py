@@ -8,9 +8,9 @@ from dbstack.loader.apps import Role
 from dbstack.loader.model import DatabaseSpec
 
 WEIGHT_PENALTY = {"light": 0, "medium": 1, "heavy": 2}
-# Licences that let a team run, modify and redistribute the server without conditions
-# on the service they build around it.
-PERMISSIVE_LICENCES = {
+# Open-source licences with no condition on offering the software as a network service
+# (unlike AGPL, SSPL or RSAL): a team can host it without reviewing its terms.
+NO_SERVICE_CONDITIONS = {
     "postgresql",
     "mit",
     "apache-2.0",
@@ -101,7 +101,7 @@ def score(spec: DatabaseSpec, role: Role) -> Candidate:
     total -= 2 * penalty
     if penalty:
         tradeoffs.append(f"{spec.workload.operational_weight} operational weight")
-    if spec.license.lower() in PERMISSIVE_LICENCES:
+    if spec.license.lower() in NO_SERVICE_CONDITIONS:
         total += 2
         reasons.append(f"{spec.license} licence")
     else:

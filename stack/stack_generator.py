@@ -54,7 +54,6 @@ class Stack:
     env_entries: dict[str, str] = field(repr=False)  # VAR -> value: secrets and values derived from them
     derived: frozenset[str]  # the entries computed from other values (URIs with credentials)
     settings_files: dict[str, str]  # app settings file -> initial text
-    published: dict[str, str]  # service -> "host:port" reachable from the host
 
     def regenerate_command(self, folder: Path) -> str:
         """The command that writes this stack again (user catalogs and app files included)."""
@@ -99,7 +98,7 @@ class StackGenerator:
     def _generate_database_services(self, plan: StackPlan) -> dict[str, ComposeService]:
         """One compose service per role, each rendered from its catalog entry."""
         services: dict[str, ComposeService] = {}
-        used_ports: set[int] = set()
+        used_ports = {s.published_port for s in plan.services if s.published_port}  # the app's front door
         for role_plan in plan.roles.values():
             adapter = role_plan.adapter.with_config(self._select_database_config(role_plan))
             container = adapter.container
@@ -159,7 +158,7 @@ class StackGenerator:
         }
 
     def _build_service_configs(
-        self, plan: StackPlan, database_services: Mapping[str, ComposeService]
+        self, plan: StackPlan
     ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str]]:
         """The app's own services: (services, derived .env entries, settings files)."""
         names = [s.name for s in plan.services]
@@ -206,26 +205,29 @@ class StackGenerator:
 
     def build(self, plan: StackPlan) -> Stack:
         database_services = self._generate_database_services(plan)
-        app_services, derived, settings = self._build_service_configs(plan, database_services)
+        app_services, derived, settings = self._build_service_configs(plan)
         volumes: dict[str, Any] = {}
-        env_entries: dict[str, str] = dict(plan.app_secrets)
-        published: dict[str, str] = {}
         for service in database_services.values():
             volumes.update(service.volumes)
-            env_entries.update(service.env_entries)
-            for port in service.service.get("ports", []):
-                published[service.name] = f"{port['host_ip']}:{port['published']}"
         for app_service in plan.services:
             volumes.update({name: {} for name in app_service.volumes})
-            if app_service.published_port:
-                published[app_service.name] = f"{_app_ports(app_service)[0]['host_ip']}:{app_service.published_port}"
-        env_entries.update(derived)
+        env_entries: dict[str, str] = {}
+        sources = [("the app's secrets", plan.app_secrets), ("connection strings", derived)]
+        sources += [(f"service {s.name}", s.env_entries) for s in database_services.values()]
+        for source, entries in sources:
+            for key, value in entries.items():
+                if key in env_entries:
+                    raise DbstackError(
+                        f".env variable {key} would be set twice (again by {source}); "
+                        "rename the service or the secret in the app definition"
+                    )
+                env_entries[key] = value
         compose = {
             "name": plan.app.id,
             "services": {**{n: s.service for n, s in database_services.items()}, **app_services},
             "volumes": volumes,
         }
-        return Stack(plan, compose, env_entries, frozenset(derived), settings, published)
+        return Stack(plan, compose, env_entries, frozenset(derived), settings)
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -280,6 +282,11 @@ def _app_ports(service: AppService) -> list[dict[str, Any]]:
     ]
 
 
+def _reach(service: Mapping[str, Any]) -> str:
+    ports = [f"{p['host_ip']}:{p['published']}" for p in service.get("ports", [])]
+    return ", ".join(ports) or "compose network only"
+
+
 def _stack_readme(stack: Stack) -> str:
     plan = stack.plan
     lines = [
@@ -291,14 +298,13 @@ def _stack_readme(stack: Stack) -> str:
         "| service | image | role | reachable from the host |",
         "|---|---|---|---|",
     ]
+    services = stack.compose["services"]
     for role_name, role_plan in plan.roles.items():
-        container = role_plan.adapter.container
-        image = container.image_ref() if container else "(embedded)"
-        where = stack.published.get(role_plan.service, "compose network only")
-        lines.append(f"| {role_plan.service} | `{image}` | {role_name} ({role_plan.adapter.name}) | {where} |")
-    for service in plan.services:
-        where = stack.published.get(service.name, "compose network only")
-        lines.append(f"| {service.name} | `{service.image_ref}` | {service.description} | {where} |")
+        service, what = services[role_plan.service], f"{role_name} ({role_plan.adapter.name})"
+        lines.append(f"| {role_plan.service} | `{service['image']}` | {what} | {_reach(service)} |")
+    for app_service in plan.services:
+        service = services[app_service.name]
+        lines.append(f"| {app_service.name} | `{service['image']}` | {app_service.description} | {_reach(service)} |")
     volumes = ", ".join(f"`{v}`" for v in stack.compose["volumes"])
     settings = ", ".join(f"`{n}`" for n in stack.settings_files)
     to_fill = stack.placeholders()
@@ -336,8 +342,3 @@ def _stack_readme(stack: Stack) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def generate(request: StackRequest, folder: Path, *, force: bool = False) -> WriteReport:
-    """Plan, build and write a stack (see StackGenerator.generate)."""
-    return StackGenerator().generate(request, folder, force=force)

@@ -279,7 +279,7 @@ def test_healthcheck_must_use_what_the_image_has(tmp_path: Path) -> None:
         )
     )
     problems = problems_for(tmp_path, "nocurl.yaml", text)
-    assert any("CMD-SHELL needs a shell" in p for p in problems), problems
+    assert any("runs a shell, and image_has.shell is false" in p for p in problems), problems
     assert any("uses curl, and image_has.curl is false" in p for p in problems), problems
 
 
