@@ -13,7 +13,7 @@ from .errors import ConfigError, DbstackError
 from .model import Capabilities, ConnectionForm, Container, DatabaseSpec
 
 if TYPE_CHECKING:
-    from dbstack.render.compose import ComposeService, Environment
+    from dbstack.render.compose import ComposeService, DeployEnvironment
 
 
 class DatabaseAdapter:
@@ -130,8 +130,8 @@ class DatabaseAdapter:
 
     def compose_service(
         self,
-        config: Mapping[str, Any] | str | Environment | None = None,
-        environment: str | Environment = "development",
+        config: Mapping[str, Any] | str | DeployEnvironment | None = None,
+        environment: str | DeployEnvironment = "development",
         **options: Any,
     ) -> ComposeService:
         """The compose service (with the volumes, .env entries and secret names it needs).
@@ -140,9 +140,9 @@ class DatabaseAdapter:
         (``compose_service("production")``), and then the adapter's own config is used.
         Options: see dbstack.render.compose.render_service.
         """
-        from dbstack.render.compose import Environment, render_service
+        from dbstack.render.compose import DeployEnvironment, render_service
 
-        if isinstance(config, str | Environment):
+        if isinstance(config, str | DeployEnvironment):
             environment = config
             config = None
         adapter = self if config is None else self.with_config(config)

@@ -54,7 +54,7 @@ FRAGMENT_KEYS = frozenset(
 
 
 @dataclass(frozen=True)
-class Environment:
+class DeployEnvironment:
     """One deployment environment, loaded from ``render/environments/NAME.yaml``."""
 
     name: str
@@ -83,7 +83,7 @@ def environment_names() -> list[str]:
 
 
 @cache
-def load_environment(name: str) -> Environment:
+def load_environment(name: str) -> DeployEnvironment:
     path = ENVIRONMENT_DIR / f"{name}.yaml"
     if not path.is_file():
         raise DbstackError(f"unknown environment {name!r}; known: {', '.join(environment_names())}")
@@ -95,7 +95,7 @@ def load_environment(name: str) -> Environment:
     if problems:
         raise DbstackError("\n".join(map(str, problems)))
     data = doc.data
-    return Environment(**{key: data[key] for key in Environment.__dataclass_fields__})
+    return DeployEnvironment(**{key: data[key] for key in DeployEnvironment.__dataclass_fields__})
 
 
 def env_var_name(service: str, parameter: str) -> str:
@@ -183,7 +183,7 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 
 def render_service(
     adapter: DatabaseAdapter,
-    environment: str | Environment = "development",
+    environment: str | DeployEnvironment = "development",
     *,
     name: str | None = None,
     tls_dir: Path | None = None,
@@ -302,7 +302,7 @@ def render_service(
 
 
 def service_from_template(
-    env: Environment,
+    env: DeployEnvironment,
     *,
     image: str,
     healthcheck: Healthcheck,

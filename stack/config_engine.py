@@ -15,7 +15,7 @@ from dbstack.loader import DatabaseAdapter, DatabaseAdapterRegistry, DatabaseCon
 from dbstack.loader.apps import AppDefinition, AppSecret, AppService, Role, load_app
 from dbstack.loader.config import generate_secret
 from dbstack.loader.model import Generate
-from dbstack.render.compose import ComposeService, Environment, kept_secrets, load_environment
+from dbstack.render.compose import ComposeService, DeployEnvironment, kept_secrets, load_environment
 from dbstack.render.sandbox import attributes
 
 from .recommend import Candidate, rank, unmet_requirements
@@ -47,7 +47,7 @@ class RolePlan:
 @dataclass(frozen=True)
 class StackPlan:
     app: AppDefinition
-    environment: Environment
+    environment: DeployEnvironment
     roles: Mapping[str, RolePlan]
     services: tuple[AppService, ...]
     app_secrets: Mapping[str, str] = field(repr=False)
