@@ -334,3 +334,14 @@ def test_urls_without_secrets_stay_readable_and_urls_with_secrets_go_to_env(tmp_
     api = yaml.safe_load((tmp_path / "compose.yaml").read_text(encoding="utf-8"))["services"]["api"]["environment"]
     assert api["MEILI_HOST"] == "http://meilisearch:7700"
     assert api["MONGO_URI"].startswith("${API_MONGO_URI:?") and api["REDIS_URI"].startswith("${API_REDIS_URI:?")
+
+
+def test_a_second_app_is_a_yaml_file(tmp_path: Path) -> None:
+    text = (APP.file).read_text(encoding="utf-8").replace("id: librechat", "id: chatlite", 1)
+    app_file = tmp_path / "chatlite.yaml"
+    app_file.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    generate(out, StackRequest(app=str(app_file), without=frozenset({"vector_store", "full_text_search"})))
+    model = interpolated(out)
+    assert model["name"] == "chatlite" and set(model["services"]) == {"mongodb", "api"}
+    assert str(app_file.resolve()) in (out / "compose.yaml").read_text(encoding="utf-8").splitlines()[1]
