@@ -254,9 +254,24 @@ def healthcheck_problems(test: list[str], image_has: Mapping[str, bool]) -> list
     return problems
 
 
+MIN_HEALTHCHECK_INTERVAL = 5.0  # seconds; a check every second or two loads a database for nothing
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h)")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds(duration: str) -> float:
+    """Compose duration (``1m30s``) in seconds."""
+    return sum(int(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(duration))
+
+
 def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
-    for problem in healthcheck_problems(container["healthcheck"]["test"], container["image_has"]):
+    check = container["healthcheck"]
+    for problem in healthcheck_problems(check["test"], container["image_has"]):
         reporter.add(("container", "healthcheck", "test"), problem)
+    if seconds(check["interval"]) < MIN_HEALTHCHECK_INTERVAL:
+        reporter.add(("container", "healthcheck", "interval"), f"must be at least {MIN_HEALTHCHECK_INTERVAL:g}s")
+    if seconds(check["timeout"]) >= seconds(check["interval"]):
+        reporter.add(("container", "healthcheck", "timeout"), "must be shorter than the interval")
     for var in container.get("file_variants", {}):
         if var not in container.get("environment", {}):
             reporter.add(("container", "file_variants", var), f"{var} is not in container.environment")

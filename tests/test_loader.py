@@ -255,6 +255,8 @@ def test_template_may_not_include_files(tmp_path: Path) -> None:
             "enum: [off, on]",
             "tls must be a string with enum exactly",
         ),
+        ("interval: 10s", "interval: 1s", "container.healthcheck.interval: must be at least 5s"),
+        ("timeout: 5s", "timeout: 1m", "container.healthcheck.timeout: must be shorter than the interval"),
     ],
 )
 def test_semantic_problems(tmp_path: Path, old: str, new: str, message: str) -> None:
