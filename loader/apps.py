@@ -115,7 +115,6 @@ def _role(name: str, data: Mapping[str, Any]) -> Role:
 
 def _service(name: str, data: Mapping[str, Any]) -> AppService:
     port = data.get("port", {})
-    check = data["healthcheck"]
     return AppService(
         name=name,
         description=data["description"],
@@ -129,7 +128,7 @@ def _service(name: str, data: Mapping[str, Any]) -> AppService:
         env_file=data.get("env_file"),
         volumes=frozen_map(data.get("volumes", {})),
         user=data.get("user"),
-        healthcheck=Healthcheck(**{**check, "test": tuple(check["test"])}),
+        healthcheck=Healthcheck.from_data(data["healthcheck"]),
         capabilities=tuple(data["capabilities"]),
     )
 

@@ -138,6 +138,10 @@ class Healthcheck:
     retries: int
     start_period: str
 
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Healthcheck:
+        return cls(**{**data, "test": tuple(data["test"])})
+
 
 @dataclass(frozen=True)
 class ContainerTLS:
@@ -179,7 +183,7 @@ class Container:
             command=tuple(data.get("command", ())),
             user=data.get("user"),
             image_has=frozen_map(data["image_has"]),
-            healthcheck=Healthcheck(**{**data["healthcheck"], "test": tuple(data["healthcheck"]["test"])}),
+            healthcheck=Healthcheck.from_data(data["healthcheck"]),
             capabilities=tuple(data["capabilities"]),
             tls=ContainerTLS(
                 tls["certificate_dir"], tuple(tls.get("command", ())), frozen_map(tls.get("environment", {}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from dbstack.loader import DatabaseAdapter, DatabaseAdapterRegistry, DatabaseConfig, DbstackError
@@ -165,8 +166,14 @@ def _new_secret(secret: AppSecret) -> str:
 DatabaseType: type[enum.Enum]
 
 
+@cache
+def _default_engine() -> ConfigEngine:
+    """One engine (one catalog load) for the module-level functions older callers use."""
+    return ConfigEngine()
+
+
 def _build_database_type() -> type[enum.Enum]:
-    ids = DatabaseAdapterRegistry().ids
+    ids = _default_engine().registry.ids
     members = {i.upper().replace("-", "_"): i for i in ids}
     database_type: type[enum.Enum] = enum.Enum("DatabaseType", members)  # type: ignore[misc]
     return database_type
@@ -174,7 +181,7 @@ def _build_database_type() -> type[enum.Enum]:
 
 def get_database_adapter(db_type: enum.Enum | str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
     """Module-level form of ConfigEngine.get_database_adapter, as older callers use it."""
-    return ConfigEngine().get_database_adapter(db_type, config)
+    return _default_engine().get_database_adapter(db_type, config)
 
 
 def __getattr__(name: str) -> Any:

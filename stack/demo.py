@@ -7,16 +7,16 @@ Secrets are generated for the demo and masked in what it prints.
 from __future__ import annotations
 
 from typing import TextIO
-from urllib.parse import quote
 
 from dbstack.render.compose import dump_compose
+from dbstack.render.sandbox import userinfo
 
 from .config_engine import ConfigEngine
 
 
 def _mask(text: str, secrets: list[str]) -> str:
     for secret in secrets:
-        text = text.replace(quote(secret, safe=""), "****").replace(secret, "****")
+        text = text.replace(userinfo(secret), "****").replace(secret, "****")
     return text
 
 
