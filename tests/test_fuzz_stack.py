@@ -1,0 +1,176 @@
+"""Property-based attacks on the commands that write stacks (issue: hardening).
+
+Hypothesis draws hostile folder names and ``--set`` values; each example runs the real command in-process and
+the real Docker Compose binary on what it wrote. Invariants, whatever the input:
+
+- the command ends with exit 0, 1 or 2 and never lets an exception out (no traceback);
+- what Compose reads has exactly the services and keys of a stack written into a plain folder: nothing injected;
+- no value of ``.env`` long enough to be a secret appears in ``compose.yaml`` or on stdout;
+- nothing outside the output folder is created or changed.
+
+Examples are bounded so the suite stays fast; on a failure Hypothesis prints the example and a reproduction blob.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dbstack.cli import main
+from dbstack.render import dotenv
+
+from compose_tools import compose_config
+
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+# What a hostile name or value is made of: YAML and shell syntax, Compose interpolation, line and
+# paragraph breaks Python and YAML treat differently, terminal escapes, and ordinary letters.
+HOSTILE = st.sampled_from(
+    [
+        *"\n\r\t\x0b\x0c\x1b\x00\x85\u2028\u2029 $${}:#&*!|>'\"%@`\\-?,[]=~",
+        "\n---\nservices: {pwn: {image: x, privileged: true}}\n",
+        "${JWT_SECRET}",
+        "$$",
+        "\u00e9",
+        "\U0001f600",
+        "$\u017f",  # Compose reads non-ASCII letters as part of a variable name
+    ]
+)
+TEXT = st.lists(st.one_of(HOSTILE, st.characters(codec="utf-8", exclude_characters="/\x00")), max_size=12).map("".join)
+# argv as the OS hands it over: undecodable bytes arrive as lone surrogates U+DC80..U+DCFF.
+ARGV_TEXT = st.lists(
+    st.one_of(HOSTILE, st.characters(codec="utf-8"), st.sampled_from(["\udcff", "\udc80"])), max_size=12
+).map("".join)
+
+
+def run(argv: Sequence[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def snapshot(root: Path, skip: Path | None = None) -> dict[str, tuple[int, bytes | str]]:
+    """Every entry below ``root`` (but ``skip``) with its mode and content or link target."""
+    seen: dict[str, tuple[int, bytes | str]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        if skip is not None and Path(dirpath) == skip:
+            dirnames.clear()
+            continue
+        for name in dirnames + filenames:
+            path = Path(dirpath, name)
+            if skip is not None and path == skip:
+                continue
+            info = path.lstat()
+            if path.is_symlink():
+                seen[str(path)] = (info.st_mode, os.readlink(path))
+            elif path.is_file():
+                seen[str(path)] = (info.st_mode, path.read_bytes())
+            else:
+                seen[str(path)] = (info.st_mode, b"")
+    return seen
+
+
+def shape(model: dict[str, Any]) -> dict[str, Any]:
+    """What a stack is made of, without the values that differ between two generations (secrets)."""
+    return {
+        "top": sorted(model),
+        "services": {name: sorted(service) for name, service in model["services"].items()},
+        "volumes": sorted(model.get("volumes", {})),
+    }
+
+
+def secrets_of(folder: Path) -> list[str]:
+    document = dotenv.read(folder / ".env", environ={})
+    return [value for value in document.as_dict().values() if value and len(value) >= 16]
+
+
+def assert_stack_is_clean(folder: Path, stdout: str, expected_shape: dict[str, Any]) -> None:
+    result = compose_config(folder / "compose.yaml", env_file=folder / ".env", fmt="json")
+    assert result.returncode == 0, result.stderr
+    assert result.model is not None
+    assert shape(result.model) == expected_shape
+    compose_text = (folder / "compose.yaml").read_text(encoding="utf-8")
+    for secret in secrets_of(folder):
+        assert secret not in compose_text
+        assert secret not in stdout
+
+
+def assert_ended_cleanly(code: int, err: str) -> None:
+    """Exit 0, 1 or 2, every stderr line dbstack's own, and a failure said in exactly one error line."""
+    assert code in (0, 1, 2), (code, err)
+    lines = err.splitlines()
+    assert all(line.startswith("dbstack: ") for line in lines), err
+    errors = [line for line in lines if line.startswith("dbstack: error: ")]
+    assert len(errors) == (0 if code == 0 else 1), err
+
+
+@contextlib.contextmanager
+def sandbox() -> Any:
+    with tempfile.TemporaryDirectory(prefix="dbstack-fuzz-") as tmp:
+        yield Path(tmp)
+
+
+def reference_shape(*args: str) -> dict[str, Any]:
+    with sandbox() as tmp:
+        code, _, err = run([*args, "-o", str(tmp / "plain")])
+        assert code == 0, err
+        model = compose_config(tmp / "plain" / "compose.yaml", env_file=tmp / "plain" / ".env", fmt="json").model
+        assert model is not None
+        return shape(model)
+
+
+GENERATE = ("generate", "--env", "production", "--use", "cache=redis")
+GENERATE_SHAPE = reference_shape(*GENERATE)
+
+
+@FUZZ
+@given(name=TEXT.filter(lambda n: n not in ("", ".", "..") and len(n.encode()) < 200))
+def test_generate_into_any_folder_name(name: str) -> None:
+    with sandbox() as tmp:
+        (tmp / "neighbour.txt").write_text("untouched\n", encoding="utf-8")
+        folder = tmp / name
+        before = snapshot(tmp)
+        code, out, err = run([*GENERATE, "-o", str(folder)])
+        assert_ended_cleanly(code, err)
+        if code == 0:
+            assert snapshot(tmp, skip=folder) == before
+            assert_stack_is_clean(folder, out, GENERATE_SHAPE)
+        else:
+            assert snapshot(tmp) == before
+
+
+COMPOSE_SHAPES = {
+    database: reference_shape("compose", database, "--env", "production") for database in ("postgresql", "redis")
+}
+
+
+@FUZZ
+@given(
+    database=st.sampled_from(sorted(COMPOSE_SHAPES)),
+    password=ARGV_TEXT,
+    username=ARGV_TEXT,
+)
+def test_compose_with_any_set_values(database: str, password: str, username: str) -> None:
+    with sandbox() as tmp:
+        folder = tmp / "out"
+        argv = ["compose", database, "--env", "production", "--set", f"password={password}"]
+        argv += ["--set", f"username={username}", "-o", str(folder)]
+        code, out, err = run(argv)
+        assert_ended_cleanly(code, err)
+        if code == 0:
+            assert_stack_is_clean(folder, out, COMPOSE_SHAPES[database])
+        else:
+            assert not folder.exists()
