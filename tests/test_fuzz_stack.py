@@ -17,14 +17,17 @@ import contextlib
 import io
 import os
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbstack.cli import main
+from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv
 
 from compose_tools import compose_config
@@ -174,3 +177,40 @@ def test_compose_with_any_set_values(database: str, password: str, username: str
             assert_stack_is_clean(folder, out, COMPOSE_SHAPES[database])
         else:
             assert not folder.exists()
+
+
+POSTGRESQL_ENTRY = yaml.safe_load((BUILTIN_CATALOG / "postgresql.yaml").read_text(encoding="utf-8"))
+
+
+def printable(text: str) -> bool:
+    """No control character but the line break reaches the terminal (no escape sequences, no carriage return)."""
+    return not any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") and ch != "\n" for ch in text) and "\x85" not in text
+
+
+@FUZZ
+@given(name=TEXT.filter(str.strip), description=TEXT.filter(str.strip), database=TEXT)
+def test_a_strangers_catalog_text_reaches_no_terminal_or_file_raw(name: str, description: str, database: str) -> None:
+    entry = {**POSTGRESQL_ENTRY, "id": "fuzzdb", "aliases": [], "name": name, "description": description}
+    entry["parameters"] = {**entry["parameters"], "database": {**entry["parameters"]["database"], "default": database}}
+    with sandbox() as tmp:
+        (tmp / "catalog").mkdir()
+        (tmp / "catalog" / "fuzzdb.yaml").write_text(yaml.safe_dump(entry, allow_unicode=False), encoding="utf-8")
+        catalog = ["--catalog", str(tmp / "catalog")]
+        for argv in (["catalog", "list"], ["catalog", "show", "fuzzdb"], ["recommend"]):
+            code, out, err = run([*catalog, *argv])
+            assert_ended_cleanly(code, err)
+            assert printable(out) and printable(err), (argv, out)
+        folder = tmp / "out"
+        code, out, err = run([*catalog, "compose", "fuzzdb", "--env", "production", "-o", str(folder)])
+        assert_ended_cleanly(code, err)
+        assert printable(out) and printable(err), out
+        if code == 0:
+            assert_stack_is_clean(folder, out, rename_service(COMPOSE_SHAPES["postgresql"], "postgresql", "fuzzdb"))
+        else:
+            assert not folder.exists()
+
+
+def rename_service(expected: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    services = {new if name == old else name: keys for name, keys in expected["services"].items()}
+    volumes = sorted(v.replace(old, new, 1) for v in expected["volumes"])
+    return {**expected, "services": services, "volumes": volumes}
