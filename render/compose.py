@@ -367,9 +367,26 @@ def service_from_template(
         },
         "capabilities": list(capabilities),
     }
-    text = render_text(_service_template(), context, str(SERVICE_TEMPLATE), trusted=True)
-    service: dict[str, Any] = parse_text(text).data
+    rendered = render_text(_service_template(), context, str(SERVICE_TEMPLATE), trusted=True)
+    try:
+        service: dict[str, Any] = parse_text(_join_surrogate_pairs(rendered)).data
+    except YamlSourceError as exc:  # a value the JSON -> YAML round trip cannot carry: refuse, never crash
+        raise DbstackError(f"{SERVICE_TEMPLATE}: a value cannot be written into compose.yaml: {exc}") from None
     return service
+
+
+# tojson writes a character outside the BMP (an emoji) as a UTF-16 surrogate pair, \ud83d\ude00: valid JSON,
+# but YAML reads each half as a character of its own and refuses. An odd run of backslashes before the
+# pair means the escape is real (an even run is escaped backslashes followed by the letters "ud83d").
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _join_surrogate_pairs(rendered: str) -> str:
+    def joined(match: re.Match[str]) -> str:
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        return f"{match.group(1)}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+    return _SURROGATE_PAIR.sub(joined, rendered)
 
 
 @lru_cache(maxsize=1)

@@ -235,19 +235,16 @@ class StackGenerator:
                         "rename the service or the secret in the app definition"
                     )
                 env_entries[key] = value
-        compose = {
-            "name": plan.app.id,
-            "services": {**{n: s.service for n, s in database_services.items()}, **app_services},
-            "volumes": volumes,
-        }
+        services = {**{n: s.service for n, s in database_services.items()}, **app_services}
+        compose = {"name": plan.app.id, "services": services, "volumes": volumes}
         # "A service interpolates only its own secrets", checked on the finished document: every value,
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
-        for name, body in compose["services"].items():
+        for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
-        refuse_foreign_references({**compose, "services": list(compose["services"])}, set(), str(plan.app.file))
+        refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
         return Stack(plan, compose, env_entries, frozenset(derived), settings)
 
     # --- writing ------------------------------------------------------------------------------
