@@ -115,7 +115,7 @@ def resolve(spec: DatabaseSpec, config: Mapping[str, Any] | None) -> DatabaseCon
                 value = _coerce_text(parameter, value)
             if isinstance(value, Mapping):
                 value = dict(value)
-            problem = value_problem(_as_schema(parameter), value)
+            problem = _undecodable(value) or value_problem(_as_schema(parameter), value)
             if problem:
                 problems.append(f"parameter {name!r}: {problem}")
                 continue
@@ -127,6 +127,16 @@ def resolve(spec: DatabaseSpec, config: Mapping[str, Any] | None) -> DatabaseCon
     result = DatabaseConfig(resolved)
     object.__setattr__(result, "_secret_names", frozenset(n for n, p in spec.parameters.items() if p.secret))
     return result
+
+
+def _undecodable(value: object) -> str | None:
+    """Text no file or URL can carry: a lone surrogate, e.g. a byte of a command-line argument that was not
+    UTF-8 (Python keeps it as U+DC80..U+DCFF)."""
+    texts = [*value.keys(), *value.values()] if isinstance(value, Mapping) else [value]
+    for text in texts:
+        if isinstance(text, str) and any("\ud800" <= c <= "\udfff" for c in text):
+            return "is not valid UTF-8 text (it holds an undecodable byte)"
+    return None
 
 
 def _as_schema(parameter: Parameter) -> dict[str, Any]:

@@ -122,10 +122,30 @@ def check_entry(file: Path | None, doc: LocatedDocument) -> list[Problem]:
     _check_templates(reporter, entry)
     if "container" in entry:
         _check_container(reporter, entry["container"])
+    _check_integers(reporter, entry)
     vector = entry["capabilities"]["vector_search"]
     if vector["support"] == "extension" and "extension" not in vector:
         reporter.add(("capabilities", "vector_search"), "support 'extension' needs the extension's name")
     return reporter.problems
+
+
+def _check_integers(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    """JSON Schema counts 6379.0 as an integer; a port, count or length written so would render as 6379.0."""
+    vector = entry["capabilities"]["vector_search"]
+    integers: list[tuple[Path_, object]] = [
+        (("capabilities", "vector_search", "max_dimensions"), vector.get("max_dimensions"))
+    ]
+    integers += [
+        (("parameters", n, "generate", "length"), p.get("generate", {}).get("length"))
+        for n, p in entry["parameters"].items()
+    ]
+    container = entry.get("container", {})
+    if container:
+        integers.append((("container", "healthcheck", "retries"), container["healthcheck"]["retries"]))
+        integers += [(("container", "ports", i, "container"), p["container"]) for i, p in enumerate(container["ports"])]
+    for path, number in integers:
+        if isinstance(number, float):
+            reporter.add(path, f"must be written as an integer (without a fraction); got {number!r}")
 
 
 def fits_type(value: object, type_name: str) -> bool:
@@ -200,6 +220,11 @@ def _check_references(reporter: Reporter, entry: Mapping[str, Any]) -> None:
     for index, port in enumerate(entry.get("container", {}).get("ports", [])):
         if "parameter" in port and port["parameter"] not in parameters:
             reporter.add(("container", "ports", index, "parameter"), f"parameter {port['parameter']!r} is not declared")
+        elif parameters.get(port.get("parameter"), {}).get("secret"):  # a published port is literal compose text
+            reporter.add(
+                ("container", "ports", index, "parameter"),
+                f"parameter {port['parameter']!r} is secret, and a published port is written into compose.yaml",
+            )
     if entry["capabilities"]["tls"] and "tls" not in parameters:
         reporter.add(("parameters",), "a database with the tls capability needs a 'tls' parameter")
 

@@ -22,6 +22,7 @@ from dbstack.loader.model import Container, Healthcheck
 from dbstack.loader.validation import check_schema
 from dbstack.loader.yaml_source import YamlSourceError, load_mapping, parse_text
 
+from . import text
 from .sandbox import TemplateError, render
 
 if TYPE_CHECKING:
@@ -117,6 +118,17 @@ def compose_escape(value: str) -> str:
     return value.replace("$", "$$")
 
 
+def compose_escape_all(value: Any) -> Any:
+    """``value`` of any type with ``$`` escaped in every string it holds, keys included, at any depth."""
+    if isinstance(value, str):
+        return compose_escape(value)
+    if isinstance(value, Mapping):
+        return {compose_escape_all(k): compose_escape_all(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [compose_escape_all(v) for v in value]
+    return value
+
+
 def secret_reference(var: str) -> str:
     return f"${{{var}:?{var} must be set in .env}}"
 
@@ -136,16 +148,42 @@ class ComposeService:
         return {"name": self.name, "services": {self.name: self.service}, "volumes": self.volumes}
 
 
+class _ExactDumper(yaml.SafeDumper):
+    """A safe dumper whose every string reads back exactly, in PyYAML and in Compose's YAML 1.2 parser."""
+
+
+# PyYAML writes these YAML 1.1 line breaks raw inside quoted scalars, where reading folds them
+# (U+0085 becomes a space) or, in YAML 1.2, keeps the indentation after them: double quotes escape them.
+_FOLDED_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if _FOLDED_BREAKS.intersection(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_ExactDumper.add_representer(str, _represent_str)
+
+
 def dump_compose(document: Mapping[str, Any]) -> str:
-    """YAML text of a compose document (a dumper, never string concatenation)."""
-    return yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=False)
+    """YAML text of a compose document (a dumper, never string concatenation); every value reads back exactly."""
+    return yaml.dump(
+        dict(document),
+        Dumper=_ExactDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1000,
+        default_flow_style=False,
+    )
 
 
 def compose_context(adapter: DatabaseAdapter, service: str) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """Template context for text that lands in a compose file.
 
     Secret parameters become ``${VAR:?...}`` references (their values are returned for
-    .env), other strings have ``$`` escaped. Returns (context, parameter -> VAR, VAR -> value).
+    .env); every other value, of any type, has ``$`` escaped in each string it holds.
+    Returns (context, parameter -> VAR, VAR -> value).
     """
     context: dict[str, Any] = {}
     secret_vars: dict[str, str] = {}
@@ -156,10 +194,8 @@ def compose_context(adapter: DatabaseAdapter, service: str) -> tuple[dict[str, A
             var = env_var_name(service, name)
             secret_vars[name], env_entries[var] = var, str(value)
             context[name] = secret_reference(var)
-        elif isinstance(value, str):
-            context[name] = compose_escape(value)
-        else:
-            context[name] = value
+        else:  # any type: a mapping's keys and values are compose text too
+            context[name] = compose_escape_all(value)
     return context, secret_vars, env_entries
 
 
@@ -291,12 +327,7 @@ def render_service(
         service = _deep_merge(service, _fragment(container.compose_fragment, context, origin))
     # Catalog text is compose text: a ${VAR} it wrote itself would read any value of the stack's
     # shared .env (another service's secret). Only the service's own secret references may remain.
-    foreign = sorted(set(_foreign_references(service, {secret_reference(v) for v in secret_vars.values()})))
-    if foreign:
-        raise DbstackError(
-            f"{origin}: the service would read compose variables it does not own: {', '.join(foreign)} "
-            "(catalog text is compose text: write $$ for a literal $)"
-        )
+    refuse_foreign_references(service, {secret_reference(v) for v in secret_vars.values()}, origin)
     return ComposeService(
         name=service_name,
         service=service,
@@ -341,9 +372,26 @@ def service_from_template(
         },
         "capabilities": list(capabilities),
     }
-    text = render_text(_service_template(), context, str(SERVICE_TEMPLATE), trusted=True)
-    service: dict[str, Any] = parse_text(text).data
+    rendered = render_text(_service_template(), context, str(SERVICE_TEMPLATE), trusted=True)
+    try:
+        service: dict[str, Any] = parse_text(_join_surrogate_pairs(rendered)).data
+    except YamlSourceError as exc:  # a value the JSON -> YAML round trip cannot carry: refuse, never crash
+        raise DbstackError(f"{SERVICE_TEMPLATE}: a value cannot be written into compose.yaml: {exc}") from None
     return service
+
+
+# tojson writes a character outside the BMP (an emoji) as a UTF-16 surrogate pair, \ud83d\ude00: valid JSON,
+# but YAML reads each half as a character of its own and refuses. An odd run of backslashes before the
+# pair means the escape is real (an even run is escaped backslashes followed by the letters "ud83d").
+_SURROGATE_PAIR = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", re.IGNORECASE)
+
+
+def _join_surrogate_pairs(rendered: str) -> str:
+    def joined(match: re.Match[str]) -> str:
+        high, low = int(match.group(2), 16), int(match.group(3), 16)
+        return f"{match.group(1)}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
+
+    return _SURROGATE_PAIR.sub(joined, rendered)
 
 
 @lru_cache(maxsize=1)
@@ -351,18 +399,47 @@ def _service_template() -> str:
     return SERVICE_TEMPLATE.read_text(encoding="utf-8")
 
 
-_INTERPOLATION = re.compile(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
+# Compose's variable names, as compose-go's template/template.go reads them: `[_a-z][_a-z0-9]*` inside
+# Go's `(?i:...)`, and Go's case folding adds U+017F (long s, folds to s) and U+212A (Kelvin, folds to k).
+_NAME = "[_A-Za-z\u017f\u212a][_A-Za-z0-9\u017f\u212a]*"
+_COMPOSE_VARIABLE = re.compile(rf"\$(?:({_NAME})|\{{({_NAME})[^}}]*\}}?)")
 
 
-def _foreign_references(value: object, own: set[str]) -> list[str]:
-    """Compose interpolations in ``value`` (``$$`` is a literal dollar) other than ``own``."""
+def foreign_references(value: object, own: frozenset[str] | set[str]) -> list[str]:
+    """Every ``$`` in ``value`` (strings, mapping keys and values, lists, at any depth) that Compose would
+    read as something other than a literal ``$`` (``$$``) or one of the ``own`` references.
+
+    Stricter than Compose on purpose: a ``$`` that starts no variable (Compose refuses the file) counts too.
+    """
     if isinstance(value, str):
-        return [m for m in _INTERPOLATION.findall(value.replace("$$", "")) if m not in own]
+        found, at = [], 0
+        while (at := value.find("$", at)) >= 0:
+            if value.startswith("$$", at):
+                at += 2
+                continue
+            mine = next((ref for ref in own if value.startswith(ref, at)), None)
+            if mine is not None:
+                at += len(mine)
+                continue
+            match = _COMPOSE_VARIABLE.match(value, at)
+            found.append("$" + (match.group(1) or match.group(2)) if match else value[at : at + 2])
+            at += 1
+        return found
     if isinstance(value, Mapping):
-        return [r for k, v in value.items() for r in (*_foreign_references(k, own), *_foreign_references(v, own))]
-    if isinstance(value, list):
-        return [r for v in value for r in _foreign_references(v, own)]
+        return [r for k, v in value.items() for r in (*foreign_references(k, own), *foreign_references(v, own))]
+    if isinstance(value, list | tuple):
+        return [r for v in value for r in foreign_references(v, own)]
     return []
+
+
+def refuse_foreign_references(value: object, own: frozenset[str] | set[str], where: str) -> None:
+    """DbstackError naming ``where`` if ``value`` would interpolate anything but its ``own`` references."""
+    foreign = sorted(set(foreign_references(value, own)))
+    if foreign:
+        raise DbstackError(
+            f"{where}: the service would read compose variables it does not own: "
+            f"{', '.join(text.visible(f) for f in foreign)} (catalog text is compose text: write $$ for a literal $)"
+        )
 
 
 def _tls_files(container: Container) -> list[str]:

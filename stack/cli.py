@@ -17,6 +17,7 @@ from dbstack.loader.config import parse_assignments
 from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
 from dbstack.loader.registry import env_catalog_folders
 from dbstack.output import WriteReport
+from dbstack.render import text
 from dbstack.render.compose import environment_names
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -28,10 +29,23 @@ def _registry(args: argparse.Namespace) -> DatabaseAdapterRegistry:
     return DatabaseAdapterRegistry(args.catalog or ())
 
 
+class _TerminalDumper(yaml.SafeDumper):
+    """Strings holding hidden characters are double-quoted, where text.yaml_for_terminal can escape them."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"' if text.needs_quotes(value) else None)
+
+
+_TerminalDumper.add_representer(str, _represent_str)
+
+
 def _dump(data: Any, fmt: str) -> str:
+    """JSON or YAML of ``data`` for the terminal: the same data, with no control character let through."""
     if fmt == "json":
-        return json.dumps(data, indent=2, ensure_ascii=False)
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+        return text.json_for_terminal(json.dumps(data, indent=2, ensure_ascii=False))
+    dumped = yaml.dump(data, Dumper=_TerminalDumper, sort_keys=False, allow_unicode=True, width=100)
+    return text.yaml_for_terminal(dumped)
 
 
 def cmd_catalog_validate(args: argparse.Namespace) -> int:
@@ -77,6 +91,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
         ]
         for r in rows
     ]
+    table = [[text.terminal(cell) for cell in row] for row in table]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -164,16 +179,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         print(json.dumps({role: [c.as_dict() for c in candidates] for role, candidates in ranked.items()}, indent=2))
         return EXIT_OK
     for role, candidates in ranked.items():
-        print(f"{role}:")
+        print(f"{text.terminal(role)}:")
         if not candidates:
             print("  (no database in the catalog fits)")
         for rank, candidate in enumerate(candidates, 1):
             default = " (default)" if candidate.default else ""
-            print(f"  {rank}. {candidate.id}{default}  score {candidate.score}")
+            print(f"  {rank}. {text.terminal(candidate.id)}{default}  score {candidate.score}")
             for reason in candidate.reasons:
-                print(f"       + {reason}")
+                print(f"       + {text.terminal(reason)}")
             for tradeoff in candidate.tradeoffs:
-                print(f"       - {tradeoff}")
+                print(f"       - {text.terminal(tradeoff)}")
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from dbstack.render import text
 from dbstack.render.compose import dump_compose
 from dbstack.render.sandbox import userinfo
 
@@ -28,8 +29,10 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
         secrets = [str(v) for k, v in adapter.config.items() if spec.parameters[k].secret]
         caps = spec.capabilities
         vector = caps.vector_search
-        out.write(f"== {spec.name} ({spec.id}) - {spec.category}, {spec.license}\n")
-        out.write(f"   protocols: {', '.join(spec.protocols)}\n")
+        # Catalog text goes through text.terminal: it cannot move the cursor, recolour or add lines.
+        show = text.terminal
+        out.write(f"== {show(spec.name)} ({spec.id}) - {show(spec.category)}, {show(spec.license)}\n")
+        out.write(f"   protocols: {show(', '.join(spec.protocols))}\n")
         flags = [
             name
             for name in (
@@ -46,17 +49,17 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
         if vector.support != "none":
             out.write(
                 f"   vector search: {vector.support}, vectors {dimension_limit(vector)}, "
-                f"{', '.join(vector.distance_metrics)}; indexes {', '.join(vector.index_types)}\n"
+                f"{show(', '.join(vector.distance_metrics))}; indexes {show(', '.join(vector.index_types))}\n"
             )
         out.write("   connection strings (secrets masked):\n")
         if adapter.missing_required():
             out.write(f"     (needs {', '.join(adapter.missing_required())})\n")
         else:
             for form, url in adapter.connection_strings().items():
-                out.write(f"     {form}: {_mask(url, secrets)}\n")
+                out.write(f"     {show(form)}: {show(_mask(url, secrets))}\n")
         pool = adapter.pool_options()
         if pool:
-            out.write(f"   pool settings for the driver: {pool}\n")
+            out.write(f"   pool settings for the driver: {show(pool)}\n")
         places = [
             f"{role} #{rank}"
             for role, candidates in recommendations.items()
@@ -70,5 +73,5 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
         service = adapter.compose_service("production")
         out.write("   compose service (production):\n")
         for line in dump_compose({service.name: service.service}).splitlines():
-            out.write(f"     {line}\n")
+            out.write(f"     {show(line)}\n")
         out.write("\n")

@@ -8,7 +8,6 @@ the user's own lines, writes atomically and backs up what it replaces.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +16,14 @@ from typing import Any
 from dbstack.loader import DatabaseConfig, DbstackError
 from dbstack.loader.apps import BUILTIN_APPS, AppService, Role
 from dbstack.loader.registry import BUILTIN_CATALOG
-from dbstack.render import dotenv
+from dbstack.render import dotenv, text
 from dbstack.render.compose import (
     ComposeService,
     compose_context,
     compose_escape,
     dump_compose,
     env_var_name,
+    refuse_foreign_references,
     render_text,
     secret_reference,
     service_from_template,
@@ -59,17 +59,20 @@ class Stack:
         """The command that writes this stack again (user catalogs and app files included)."""
         plan = self.plan
         folders = dict.fromkeys(
-            shlex.quote(str(p.adapter.spec.file.parent.resolve()))
+            text.shell_word(p.adapter.spec.file.parent.resolve())
             for p in plan.roles.values()
             if p.adapter.spec.file.parent.resolve() != BUILTIN_CATALOG.resolve()
         )
         app = plan.app.id if plan.app.file.parent.resolve() == BUILTIN_APPS.resolve() else str(plan.app.file.resolve())
-        words = ["dbstack", *(f"--catalog {f}" for f in folders), "generate", "--app", shlex.quote(app)]
-        words += ["--env", plan.environment.name, *(f"--use {r}={p.adapter.id}" for r, p in plan.roles.items())]
+        words = ["dbstack", *(f"--catalog {f}" for f in folders), "generate", "--app", text.shell_word(app)]
+        words += ["--env", text.shell_word(plan.environment.name)]
+        words += [f"--use {text.shell_word(f'{r}={p.adapter.id}')}" for r, p in plan.roles.items()]
         words += [
-            f"--without {r}" for r in plan.app.roles if r not in plan.roles and plan.app.roles[r].enabled_by_default
+            f"--without {text.shell_word(r)}"
+            for r in plan.app.roles
+            if r not in plan.roles and plan.app.roles[r].enabled_by_default
         ]
-        return " ".join([*words, "-o", shlex.quote(str(folder.resolve()))])
+        return " ".join([*words, "-o", text.shell_word(folder.resolve())])
 
     def placeholders(self) -> list[str]:
         """App secrets still holding the placeholder the user must replace (an API key only they have)."""
@@ -77,9 +80,10 @@ class Stack:
         return [n for n, s in secrets.items() if s.placeholder is not None and self.env_entries.get(n) == s.placeholder]
 
     def compose_text(self, folder: Path) -> str:
+        app, environment = text.comment(self.plan.app.id), text.comment(self.plan.environment.name)
         header = (
-            f"{MARKER} App: {self.plan.app.id}; environment: {self.plan.environment.name}.\n"
-            f"# Regenerate with: {self.regenerate_command(folder)}\n"
+            f"{MARKER} App: {app}; environment: {environment}.\n"
+            f"# Regenerate with: {text.comment(self.regenerate_command(folder))}\n"
             "# Secrets live in .env beside this file; edits here are replaced on regeneration (a backup is kept).\n"
         )
         return header + dump_compose(self.compose)
@@ -116,15 +120,18 @@ class StackGenerator:
             )
         return services
 
-    def _role_environment(self, role_plan: RolePlan, app_service: str) -> tuple[dict[str, str], dict[str, str]]:
-        """Variables a role feeds into one app service: (compose environment, derived .env entries).
+    def _role_environment(
+        self, role_plan: RolePlan, app_service: str
+    ) -> tuple[dict[str, str], dict[str, str], set[str]]:
+        """Variables a role feeds into one app service: (compose environment, derived .env entries,
+        the ${VAR} references these may hold: the role's secrets and the derived entries).
 
         A value built from a connection string whose form reads a secret is itself a secret: it goes
         to .env and the compose file references it. Other values are rendered with secret parameters
         as ${VAR} references, so the compose file never holds a secret.
         """
         role, adapter = role_plan.role, role_plan.adapter
-        context, _, _ = compose_context(adapter, role_plan.service)
+        context, secret_vars, _ = compose_context(adapter, role_plan.service)
         context["service"] = role_plan.service
         real = {**adapter.template_context(), "service": role_plan.service, "urls": adapter.connection_strings()}
         secret_names = {n for n, p in adapter.spec.parameters.items() if p.secret}
@@ -147,7 +154,8 @@ class StackGenerator:
                 environment[var] = secret_reference(env_name)
             else:
                 environment[var] = compose_escape(value)
-        return environment, derived
+        own = {secret_reference(v) for v in (*secret_vars.values(), *derived)}
+        return environment, derived, own
 
     @staticmethod
     def _absent_environment(role: Role, app_service: str) -> dict[str, str]:
@@ -159,15 +167,18 @@ class StackGenerator:
 
     def _build_service_configs(
         self, plan: StackPlan
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str]]:
-        """The app's own services: (services, derived .env entries, settings files)."""
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str], dict[str, set[str]]]:
+        """The app's own services: (services, derived .env entries, settings files, the ${VAR}
+        references each service owns: the app's secrets and what its roles feed it)."""
         names = [s.name for s in plan.services]
         secrets = {name: secret_reference(name) for name in plan.app.secrets}
         services: dict[str, dict[str, Any]] = {}
         derived: dict[str, str] = {}
         settings: dict[str, str] = {}
+        owned: dict[str, set[str]] = {}
         env = plan.environment
         for app_service in plan.services:
+            own = set(secrets.values())
             environment = {}
             for var, source in app_service.environment.items():
                 value = render_text(
@@ -178,9 +189,10 @@ class StackGenerator:
             depends_on: list[str] = []
             for role in plan.app.roles.values():
                 if role.name in plan.roles:
-                    role_env, role_derived = self._role_environment(plan.roles[role.name], app_service.name)
+                    role_env, role_derived, role_own = self._role_environment(plan.roles[role.name], app_service.name)
                     if app_service.name in role.environment:
                         depends_on.append(role.service)
+                        own |= role_own
                     derived.update(role_derived)
                 else:
                     role_env = self._absent_environment(role, app_service.name)
@@ -201,11 +213,12 @@ class StackGenerator:
                 depends_on=depends_on,
                 env_file=app_service.env_file,
             )
-        return services, derived, settings
+            owned[app_service.name] = own
+        return services, derived, settings, owned
 
     def build(self, plan: StackPlan) -> Stack:
         database_services = self._generate_database_services(plan)
-        app_services, derived, settings = self._build_service_configs(plan)
+        app_services, derived, settings, owned = self._build_service_configs(plan)
         volumes: dict[str, Any] = {}
         for service in database_services.values():
             volumes.update(service.volumes)
@@ -222,11 +235,16 @@ class StackGenerator:
                         "rename the service or the secret in the app definition"
                     )
                 env_entries[key] = value
-        compose = {
-            "name": plan.app.id,
-            "services": {**{n: s.service for n, s in database_services.items()}, **app_services},
-            "volumes": volumes,
-        }
+        services = {**{n: s.service for n, s in database_services.items()}, **app_services}
+        compose = {"name": plan.app.id, "services": services, "volumes": volumes}
+        # "A service interpolates only its own secrets", checked on the finished document: every value,
+        # key and list item of every service, whatever template or parameter type it came from.
+        for name, service in database_services.items():
+            owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
+        for name, body in services.items():
+            where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
+            refuse_foreign_references(body, owned[name], f"{where}: service {name}")
+        refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
         return Stack(plan, compose, env_entries, frozenset(derived), settings)
 
     # --- writing ------------------------------------------------------------------------------
@@ -267,6 +285,10 @@ class StackGenerator:
         return report
 
 
+def _role_of(plan: StackPlan, service: str) -> str | None:
+    return next((name for name, role_plan in plan.roles.items() if role_plan.service == service), None)
+
+
 def _app_ports(service: AppService) -> list[dict[str, Any]]:
     """The app's front door, on loopback in every environment: a TLS reverse proxy faces the network."""
     if not service.container_port or not service.published_port:
@@ -284,36 +306,41 @@ def _app_ports(service: AppService) -> list[dict[str, Any]]:
 
 def _reach(service: Mapping[str, Any]) -> str:
     ports = [f"{p['host_ip']}:{p['published']}" for p in service.get("ports", [])]
-    return ", ".join(ports) or "compose network only"
+    return text.markdown_cell(", ".join(ports) or "compose network only")
 
 
 def _stack_readme(stack: Stack) -> str:
+    """The stack's README; every value from a catalog, an app definition or the environment goes through
+    render.text, so none can add Markdown structure, HTML or a line."""
     plan = stack.plan
+    md, cell, code = text.markdown, text.markdown_cell, text.markdown_code
     lines = [
         f"{README_MARKER} Regenerating replaces this file; a backup is kept. -->",
-        f"# {plan.app.name} stack ({plan.environment.name})",
+        f"# {md(plan.app.name)} stack ({md(plan.environment.name)})",
         "",
-        plan.environment.description,
+        md(plan.environment.description),
         "",
         "| service | image | role | reachable from the host |",
         "|---|---|---|---|",
     ]
     services = stack.compose["services"]
     for role_name, role_plan in plan.roles.items():
-        service, what = services[role_plan.service], f"{role_name} ({role_plan.adapter.name})"
-        lines.append(f"| {role_plan.service} | `{service['image']}` | {what} | {_reach(service)} |")
+        service, what = services[role_plan.service], cell(f"{role_name} ({role_plan.adapter.name})")
+        image = code(service["image"], in_table=True)
+        lines.append(f"| {cell(role_plan.service)} | {image} | {what} | {_reach(service)} |")
     for app_service in plan.services:
         service = services[app_service.name]
-        lines.append(f"| {app_service.name} | `{service['image']}` | {app_service.description} | {_reach(service)} |")
-    volumes = ", ".join(f"`{v}`" for v in stack.compose["volumes"])
-    settings = ", ".join(f"`{n}`" for n in stack.settings_files)
+        image, what = code(service["image"], in_table=True), cell(app_service.description)
+        lines.append(f"| {cell(app_service.name)} | {image} | {what} | {_reach(service)} |")
+    volumes = ", ".join(code(v) for v in stack.compose["volumes"])
+    settings = ", ".join(code(n) for n in stack.settings_files)
     to_fill = stack.placeholders()
     lines += ["", "## Start", ""]
     if to_fill:
         lines += [
             "First replace the placeholders in `.env`:",
             "",
-            *(f"- `{name}`: {plan.app.secrets[name].description}" for name in to_fill),
+            *(f"- {code(name)}: {md(plan.app.secrets[name].description)}" for name in to_fill),
             "",
         ]
     lines += [

@@ -13,10 +13,13 @@ until one is added to PARSERS (and, for an entry with TLS, to TLS_CHECKS).
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pwd
 import sqlite3
 import ssl
 import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
@@ -51,6 +54,10 @@ LiveServer = live_servers.LiveServer
 REGISTRY = DatabaseAdapterRegistry(use_env=False)
 
 HOSTILE_PASSWORD = live_servers.HOSTILE_PASSWORD
+# PyMySQL sends a str password as latin-1 (pymysql/connections.py): mysql's sqlalchemy form refuses a
+# non-ASCII password it could never log in with (see test_mysql_url_refuses_a_password_pymysql_cannot_send).
+ASCII_HOSTILE_PASSWORD = HOSTILE_PASSWORD.replace("é", "")
+PASSWORDS = {"mysql": ASCII_HOSTILE_PASSWORD}
 HOSTILE_USER = "us er@x:y/z%+é"
 HOSTS = ("db.example", "::1")
 DATABASE_NAME = "my db/x#?%&=+é"
@@ -252,7 +259,7 @@ def hostile_config(spec: DatabaseSpec, workdir: Path, host: str | None = None) -
         config["options"] = OPTIONS[spec.id]
     for name, param in params.items():
         if param.secret and name not in config:
-            config[name] = HOSTILE_PASSWORD if name == "password" else f"secret-{name}-Zq9"
+            config[name] = PASSWORDS.get(spec.id, HOSTILE_PASSWORD) if name == "password" else f"secret-{name}-Zq9"
     return config
 
 
@@ -417,7 +424,7 @@ def tls_config(spec: DatabaseSpec, mode: str, files: Mapping[str, str]) -> dict[
     config["tls"] = mode
     for name, param in spec.parameters.items():
         if param.required and param.secret:
-            config[name] = HOSTILE_PASSWORD
+            config[name] = PASSWORDS.get(spec.id, HOSTILE_PASSWORD)
     return config
 
 
@@ -623,7 +630,8 @@ def test_mysql_verify_modes_never_silently_skip_verification(mode: str) -> None:
 
 def pool_config(spec: DatabaseSpec) -> dict[str, Any]:
     """A value other than the default for every pool parameter, within its bounds."""
-    config = {n: HOSTILE_PASSWORD for n, p in spec.parameters.items() if p.required and p.secret}
+    password = PASSWORDS.get(spec.id, HOSTILE_PASSWORD)
+    config = {n: password for n, p in spec.parameters.items() if p.required and p.secret}
     if spec.pool:
         for param_name in spec.pool.settings.values():
             param = spec.parameters[param_name]
@@ -701,17 +709,11 @@ def whoami_sqlalchemy_psycopg(url: str, adapter: DatabaseAdapter) -> tuple[str, 
 
 
 def whoami_sqlalchemy_pymysql(url: str, adapter: DatabaseAdapter) -> tuple[str, str]:
-    # The URL carries the password intact: SQLAlchemy decodes it to exactly the configured one.
-    # But PyMySQL encodes a str password as latin-1, while the server stored the UTF-8 bytes
-    # (see test_live_servers.py::test_pymysql_str_password_trap), so a non-ASCII password cannot
-    # log in as a str. The honest way through: hand PyMySQL the UTF-8 bytes of that decoded
-    # password (connect_args override only the password; everything else comes from the URL).
-    parsed = make_url(url)
-    assert parsed.password == adapter.config["password"]
+    # As a user would: the URL as printed, nothing added but the pool options dbstack hands out.
+    assert make_url(url).password == adapter.config["password"]
     return whoami_sqlalchemy(
         url,
         "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', 1), DATABASE()",
-        connect_args={"password": parsed.password.encode()},
         **adapter.pool_options(),  # pool_size, max_overflow, pool_recycle: create_engine takes them as they are
     )
 
@@ -748,7 +750,7 @@ LIVE_CASES = [
     pytest.param("postgresql", "sqlalchemy", "postgres_server", id="postgresql-sqlalchemy"),
     pytest.param("pgvector", "uri", "pgvector_server", id="pgvector-uri-psycopg"),
     pytest.param("pgvector", "sqlalchemy", "pgvector_server", id="pgvector-sqlalchemy"),
-    pytest.param("mysql", "sqlalchemy", "mariadb_server", id="mysql-sqlalchemy-on-mariadb"),
+    pytest.param("mysql", "sqlalchemy", "mariadb_ascii_account", id="mysql-sqlalchemy-on-mariadb"),
     pytest.param("redis", "uri", "redis_server", id="redis-uri"),
 ]
 
@@ -757,6 +759,50 @@ def live_client(entry: str, form: str) -> LiveClient:
     client = REGISTRY.spec(entry).forms[form].client
     assert client in LIVE_CLIENTS, client
     return LIVE_CLIENTS[client]
+
+
+@pytest.fixture(scope="module")
+def mariadb_ascii_account(mariadb_server: LiveServer) -> LiveServer:
+    """mariadb_server reached as a second account: every hostile character of HOSTILE_USER, DATABASE_NAME and
+    HOSTILE_PASSWORD, but an ASCII password (the one kind PyMySQL can send, see PASSWORDS)."""
+    account = dataclasses.replace(
+        mariadb_server, username="üs er:y/z%+#", password=ASCII_HOSTILE_PASSWORD, database="db é#?%&=+"
+    )
+
+    def quoted(value: str) -> str:
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    statements = (
+        f"CREATE DATABASE IF NOT EXISTS `{account.database}` CHARACTER SET utf8mb4;\n"
+        f"CREATE USER IF NOT EXISTS {quoted(account.username)}@'%' IDENTIFIED BY {quoted(account.password)};\n"
+        f"GRANT ALL PRIVILEGES ON `{account.database}`.* TO {quoted(account.username)}@'%';\n"
+    )
+    admin = [
+        str(mariadb_server.bin_dir / "mariadb"),
+        "--no-defaults",
+        f"--socket={mariadb_server.unix_socket}",
+        f"--user={pwd.getpwuid(os.geteuid()).pw_name}",  # root@localhost, by unix_socket authentication
+        "--default-character-set=utf8mb4",
+        "--batch",
+    ]
+    subprocess.run(admin, input="SET SESSION sql_mode = '';\n" + statements, text=True, check=True, timeout=30)
+    return account
+
+
+def test_mysql_url_refuses_a_password_pymysql_cannot_send(mariadb_server: LiveServer) -> None:
+    """The server's app password holds é: PyMySQL would send it as latin-1 and be refused, so dbstack refuses
+    to print a URL that cannot log in, in one line that says why."""
+    _, uri_adapter = render_for(mariadb_server, "mysql", "uri")  # the uri form (mysqlsh) takes it
+    with pytest.raises(DbstackError, match=r"forms\.sqlalchemy: .*PyMySQL sends a password as latin-1 .*non-ASCII"):
+        uri_adapter.connection_string("sqlalchemy")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbstack"), "url", "mysql", "--set", f"password={HOSTILE_PASSWORD}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr.count("\n")) == (1, "", 1), done.stderr
+    assert "non-ASCII password cannot log in" in done.stderr
 
 
 @pytest.mark.parametrize(("entry", "form", "server_fixture"), LIVE_CASES)
@@ -772,7 +818,7 @@ def test_rendered_string_with_a_wrong_password_is_refused(
 ) -> None:
     """Same characters, wrong order: proves the password in the URI is what the server checks."""
     server: LiveServer = request.getfixturevalue(server_fixture)
-    url, adapter = render_for(server, entry, form, password=HOSTILE_PASSWORD[::-1])
+    url, adapter = render_for(server, entry, form, password=PASSWORDS.get(entry, HOSTILE_PASSWORD)[::-1])
     client = live_client(entry, form)
     with pytest.raises(client.auth_error, match=client.auth_message):
         client.whoami(url, adapter)
