@@ -14,7 +14,7 @@ import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -262,7 +262,8 @@ _SHELL_VARIABLE = re.compile(r"\$\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _COMPOSE_INTERPOLATION = re.compile(r"\$(?:\{[^}]*\}?|\w+)")
 
 
-def program_names(word: str) -> list[str]:
+@lru_cache(maxsize=8192)
+def program_names(word: str) -> tuple[str, ...]:
     """Base names of everything a word could run: the word as a shell reads it (quotes removed,
     split at operators), each token cut at characters a file name here never holds, paths
     reduced to their last part and leading dashes dropped (``${X:-curl}`` gives ``curl``)."""
@@ -278,7 +279,7 @@ def program_names(word: str) -> list[str]:
             name = part.rsplit("/", 1)[-1].lstrip("-")
             if name:
                 names.append(name)
-    return names
+    return tuple(names)
 
 
 def shell_of(test: Sequence[str]) -> str | None:
@@ -397,9 +398,13 @@ def secret_sample(entry_id: str, parameter: str, other: bool = False) -> str:
     return f"${{{var}:?{var} must be set in .env}}"
 
 
-def _renderings(entry: Mapping[str, Any]) -> Iterator[_Rendering]:
+def _renderings(entry: Mapping[str, Any], uses_tls: bool) -> Iterator[_Rendering]:
+    """Every tls mode where a container template reads ``tls``; else one mode with TLS off and
+    one with it on (tls.command and tls.environment join then)."""
     parameters = entry["parameters"]
-    modes: tuple[str | None, ...] = TLS_MODES if "tls" in parameters else (None,)
+    modes: tuple[str | None, ...] = (None,)
+    if "tls" in parameters:
+        modes = TLS_MODES if uses_tls else ("disable", "require")
     for filled in (False, True):
         for mode in modes:
             context = {
@@ -423,8 +428,15 @@ class _Renderer:
         self.reporter, self.entry, self.rendering = reporter, entry, rendering
         self.secrets = [name for name, spec in entry["parameters"].items() if spec.get("secret")]
         self.failed = False
+        self._rendered: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
     def text(self, path: Path_, source: str, changed: Sequence[str] = ()) -> str | None:
+        key = (source, tuple(changed))
+        if key not in self._rendered:
+            self._rendered[key] = self._render(path, source, changed)
+        return self._rendered[key]
+
+    def _render(self, path: Path_, source: str, changed: Sequence[str]) -> str | None:
         context = {**self.rendering.context, **_secrets_changed(self.entry, changed)}
         try:
             return render(source, context)
@@ -485,12 +497,14 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
     container = entry["container"]
     check = container["healthcheck"]
     problems: dict[tuple[Path_, str], None] = {}  # ordered, each problem once whatever the rendering
-    unauthenticated: dict[str, set[str]] = {}  # tls mode -> variables holding a secret
+    unauthenticated: dict[str, set[str]] = {}
+    checked_tests: set[tuple[str, ...]] = set()  # tls mode -> variables holding a secret
 
     def add(path: Path_, message: str) -> None:
         problems.setdefault((path, message), None)
 
-    for rendering in _renderings(entry):
+    uses_tls = any("tls" in variables(source) for path, source, _ in templates(entry) if path[0] == "container")
+    for rendering in _renderings(entry, uses_tls):
         renderer = _Renderer(reporter, entry, rendering)
         tls_on = rendering.tls not in (None, "disable")
 
@@ -533,8 +547,10 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                 rendered_test.append(text)
         if renderer.failed:
             continue
-        for message in healthcheck_problems(rendered_test, container["image_has"]):
-            add(("container", "healthcheck", "test"), message)
+        if tuple(rendered_test) not in checked_tests:  # renderings often give the same test
+            checked_tests.add(tuple(rendered_test))
+            for message in healthcheck_problems(rendered_test, container["image_has"]):
+                add(("container", "healthcheck", "test"), message)
 
         # c) Where the container gets a secret, the healthcheck must use it (and so fail on a wrong one).
         secret_vars = {
@@ -562,6 +578,8 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
         reporter.add(path, message)
     if unauthenticated:
         modes = [m for m in unauthenticated if m]
+        if not uses_tls and "require" in modes:  # it stands for every mode with TLS on
+            modes = [m for m in modes if m == "disable"] + [m for m in TLS_MODES if m != "disable"]
         when = f" with tls={', '.join(modes)}" if modes else ""
         holders = ", ".join(sorted(set().union(*unauthenticated.values())))
         reporter.add(

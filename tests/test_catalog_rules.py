@@ -318,9 +318,9 @@ def test_a_plain_exec_test_is_not_mistaken_for_a_shell(test: list[str]) -> None:
 
 
 def test_program_names_reads_words_as_a_shell_would() -> None:
-    assert program_names("c'u'rl -f x") == ["curl", "f", "x"]
-    assert program_names("/usr/bin/env -S 'sh -c true'") == ["env", "S", "sh", "c", "true"]
-    assert program_names('unbalanced "quote curl') == ["unbalanced", "quote", "curl"]
+    assert program_names("c'u'rl -f x") == ("curl", "f", "x")
+    assert program_names("/usr/bin/env -S 'sh -c true'") == ("env", "S", "sh", "c", "true")
+    assert program_names('unbalanced "quote curl') == ("unbalanced", "quote", "curl")
 
 
 def test_an_empty_rendered_test_is_refused(tmp_path: Path) -> None:
