@@ -40,7 +40,7 @@ def make_catalog(folder: Path, count: int) -> None:
         new_id = f"{source.stem[:20]}-{index:05d}"
         text = re.sub(r"^id: .*$", f"id: {new_id}", text, count=1, flags=re.M)
         text = re.sub(r"^aliases: .*$", f"aliases: [{new_id}-alias]", text, count=1, flags=re.M)
-        text = text.replace("{{", f"{{# {index} #}}{{")  # every template source unique
+        text = text.replace("{{", f"{{# {index} #}}{{{{")  # every template source unique (an f-string: {{ is {)
         (folder / f"{new_id}.yaml").write_text(text, encoding="utf-8")
 
 
