@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -55,7 +56,7 @@ from compose_tools import (
     service_environment,
     significant_findings,
 )
-from live_servers import HOSTILE_PASSWORD, LiveServer
+from live_servers import HOST, HOSTILE_PASSWORD, LiveServer
 
 REGISTRY = DatabaseAdapterRegistry(use_env=False)
 SERVER_IDS = [spec.id for spec in REGISTRY if spec.container is not None]
@@ -386,8 +387,10 @@ LIVE_FIXTURES = {
     "mysql": "mariadb_server",
     "redis": "redis_server",
 }
-# Catalogs whose healthcheck authenticates (a wrong secret must turn it red).
-AUTHENTICATING_HEALTHCHECKS = {"redis"}
+# Every live-tested entry's healthcheck authenticates: a wrong secret must turn it red.
+AUTHENTICATING_HEALTHCHECKS = set(LIVE_FIXTURES)
+# The account made on the live MariaDB for the mysql entry, whose image refuses the hostile password.
+QUOTELESS_USER = "dbstack_quoteless"
 
 
 def with_container_port(spec: DatabaseSpec, port: int) -> DatabaseSpec:
@@ -405,16 +408,31 @@ def with_container_port(spec: DatabaseSpec, port: int) -> DatabaseSpec:
 
 
 def live_config(spec: DatabaseSpec, server: LiveServer) -> dict[str, Any]:
-    """The live server's account, where the catalog has such parameters and the image accepts the value."""
+    """The live server's account, as the catalog's parameters; where the image refuses the hostile
+    password (mysql: no quotes or backslash), an account with QUOTELESS_PASSWORD made for the test."""
     config: dict[str, Any] = {}
     for name, value in (("username", server.username), ("password", server.password), ("database", server.database)):
-        parameter = spec.parameters.get(name)
-        if parameter is None or value is None:
-            continue
-        if parameter.container_pattern and not re.fullmatch(parameter.container_pattern, value):
-            continue  # mysql refuses the hostile password; its healthcheck never logs in anyway
-        config[name] = value
+        if name in spec.parameters and value is not None:
+            config[name] = value
+    pattern = spec.parameters["password"].container_pattern if "password" in spec.parameters else None
+    if pattern and not re.fullmatch(pattern, config["password"]):
+        assert server.kind == "mariadb", f"no quoteless account for a {server.kind} server"
+        assert re.fullmatch(pattern, QUOTELESS_PASSWORD) and "'" not in QUOTELESS_PASSWORD
+        sql = (
+            "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\n"
+            f"CREATE USER IF NOT EXISTS '{QUOTELESS_USER}'@'%' IDENTIFIED BY '{QUOTELESS_PASSWORD}';\n"
+            f"GRANT ALL PRIVILEGES ON `{server.database}`.* TO '{QUOTELESS_USER}'@'%';\n"
+        )
+        admin = [str(server.bin_dir / "mariadb"), "--no-defaults", f"--socket={server.unix_socket}", "--batch"]
+        admin.append(f"--user={pwd.getpwuid(os.geteuid()).pw_name}")  # socket authentication, as live_servers does
+        subprocess.run(admin, input=sql, text=True, check=True, capture_output=True, timeout=60)
+        config.update(username=QUOTELESS_USER, password=QUOTELESS_PASSWORD)
     return config
+
+
+# What Docker gives every container and the live servers here lack: HOSTNAME, which resolves (through
+# the container's /etc/hosts) to the container's own network address. The live server listens on HOST.
+DOCKER_ENVIRONMENT = {"HOSTNAME": HOST}
 
 
 def run_healthcheck(
@@ -426,7 +444,7 @@ def run_healthcheck(
     environment (and a PATH), nothing from the test process.
     """
     kind, *args = test
-    env = {**environment, "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    env = {**DOCKER_ENVIRONMENT, **environment, "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
     if kind == "CMD":
         program = shutil.which(args[0], path=str(bin_dir))
         assert program, f"the healthcheck program {args[0]!r} is not in {bin_dir}"
@@ -444,25 +462,29 @@ def run_healthcheck(
 @pytest.fixture
 def live_healthcheck(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[str], tuple[LiveServer, list[str], dict[str, str]]]]:
-    def make(database: str) -> tuple[LiveServer, list[str], dict[str, str]]:
+) -> Iterator[Callable[[str], tuple[LiveServer, list[str], dict[str, str], str]]]:
+    """``make(db)``: the live server, the healthcheck as Docker would run it, the container's
+    environment and the password the container was given."""
+
+    def make(database: str) -> tuple[LiveServer, list[str], dict[str, str], str]:
         server: LiveServer = request.getfixturevalue(LIVE_FIXTURES[database])
         spec = with_container_port(REGISTRY.spec(database), server.port)
-        svc = DatabaseAdapter(spec, live_config(spec, server)).compose_service("production")
+        config = live_config(spec, server)
+        svc = DatabaseAdapter(spec, config).compose_service("production")
         result = compose_config(write_project(tmp_path, svc), fmt="json").check()
         assert result.model is not None and result.stderr == "", result.stderr
         test = [unescape(arg) for arg in result.model["services"][svc.name]["healthcheck"]["test"]]
         environment = {k: v for k, v in service_environment(result.model, svc.name).items() if v is not None}
-        return server, test, environment
+        return server, test, environment, config["password"]
 
     yield make
 
 
 @pytest.mark.parametrize("database", sorted(LIVE_FIXTURES))
 def test_healthcheck_against_a_real_server(
-    live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str]]], database: str
+    live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str], str]], database: str
 ) -> None:
-    server, test, environment = live_healthcheck(database)
+    server, test, environment, _ = live_healthcheck(database)
     up = run_healthcheck(test, environment, server.bin_dir)
     assert up.returncode == 0, f"healthcheck red on a running server: {test}\n{up.stdout}{up.stderr}"
     with server.stopped():
@@ -472,10 +494,10 @@ def test_healthcheck_against_a_real_server(
 
 @pytest.mark.parametrize("database", sorted(AUTHENTICATING_HEALTHCHECKS))
 def test_healthcheck_fails_with_a_wrong_secret(
-    live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str]]], database: str
+    live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str], str]], database: str
 ) -> None:
-    server, test, environment = live_healthcheck(database)
-    secret_vars = [var for var, value in environment.items() if value == server.password]
+    server, test, environment, password = live_healthcheck(database)
+    secret_vars = [var for var, value in environment.items() if value == password]
     assert secret_vars, "the container gets the password in no variable"
     wrong = {**environment, **dict.fromkeys(secret_vars, "wrong-password")}
     result = run_healthcheck(test, wrong, server.bin_dir)
