@@ -137,10 +137,11 @@ class Healthcheck:
     timeout: str
     retries: int
     start_period: str
+    credentials_from: tuple[str, ...] = ()  # environment variables the test's client reads (a secret each)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Healthcheck:
-        return cls(**{**data, "test": tuple(data["test"])})
+        return cls(**{**data, "test": tuple(data["test"]), "credentials_from": tuple(data.get("credentials_from", ()))})
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import yaml
 
-from dbstack.render.sandbox import TemplateError, variables
+from dbstack.render.sandbox import TemplateError, render, variables
 
 from .errors import Problem
 from .yaml_source import LocatedDocument, Path_
@@ -122,6 +125,8 @@ def check_entry(file: Path | None, doc: LocatedDocument) -> list[Problem]:
     _check_templates(reporter, entry)
     if "container" in entry:
         _check_container(reporter, entry["container"])
+        if not reporter.problems:  # rendering needs declared parameters and templates that compile
+            _check_rendered_container(reporter, entry)
     vector = entry["capabilities"]["vector_search"]
     if vector["support"] == "extension" and "extension" not in vector:
         reporter.add(("capabilities", "vector_search"), "support 'extension' needs the extension's name")
@@ -239,18 +244,67 @@ def _check_templates(reporter: Reporter, entry: Mapping[str, Any]) -> None:
             reporter.add(path, f"template uses undeclared parameter(s): {', '.join(unknown)}")
 
 
-SHELLS = frozenset({"sh", "bash", "ash", "dash"})
+# Program names that run a shell (a base name, maybe versioned: bash5.2, sh.distrib) and the HTTP
+# clients image_has speaks of. A name is looked for in every word of a rendered command, wrappers
+# (env, exec, nice, timeout, busybox ...) included, so what runs is found wherever it stands.
+SHELL_PROGRAM = re.compile(
+    r"(?:sh|bash|rbash|ash|dash|zsh|ksh|ksh93|mksh|lksh|pdksh|oksh|posh|yash|hush|csh|tcsh|fish)"
+    r"(?:[0-9.]+|\.static|\.distrib)?"
+)
+HTTP_CLIENTS = {
+    "curl": re.compile(r"curl(?:[0-9.]+|\.static)?"),
+    "wget": re.compile(r"wget2?(?:[0-9.]+|\.static)?"),
+}
+_NAME_PART = re.compile(r"[^A-Za-z0-9_.+/-]+")
+# A variable a shell expands, as catalog text writes it ($$ is Compose's literal dollar).
+_SHELL_VARIABLE = re.compile(r"\$\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+# What Compose would interpolate once $$ pairs are taken out (names as broadly as Compose reads them).
+_COMPOSE_INTERPOLATION = re.compile(r"\$(?:\{[^}]*\}?|\w+)")
 
 
-def healthcheck_problems(test: list[str], image_has: Mapping[str, bool]) -> list[str]:
-    """Why a healthcheck would not run in an image with ``image_has`` (every word is looked at)."""
+def program_names(word: str) -> list[str]:
+    """Base names of everything a word could run: the word as a shell reads it (quotes removed,
+    split at operators), each token cut at characters a file name here never holds, paths
+    reduced to their last part and leading dashes dropped (``${X:-curl}`` gives ``curl``)."""
+    try:
+        lexer = shlex.shlex(word, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+    except ValueError:  # unbalanced quotes: read it without them
+        tokens = word.replace('"', " ").replace("'", " ").split()
+    names = []
+    for token in tokens:
+        for part in _NAME_PART.split(token):
+            name = part.rsplit("/", 1)[-1].lstrip("-")
+            if name:
+                names.append(name)
+    return names
+
+
+def shell_of(test: Sequence[str]) -> str | None:
+    """How a rendered healthcheck test runs a shell (CMD-SHELL, or the shell word), or None."""
+    if test[0] == "CMD-SHELL":
+        return "CMD-SHELL"
+    return next((name for arg in test[1:] for name in program_names(arg) if SHELL_PROGRAM.fullmatch(name)), None)
+
+
+def healthcheck_problems(test: Sequence[str], image_has: Mapping[str, bool]) -> list[str]:
+    """Why a rendered healthcheck test would not run in an image with ``image_has``.
+
+    Every word is read, not only the program: a shell or an HTTP client behind ``env``,
+    ``exec``, ``timeout``, ``busybox`` or an absolute path counts as used.
+    """
+    if len(test) < 2:
+        return ["renders no program to run"]
     problems = []
-    programs = {word.rsplit("/", 1)[-1] for arg in test[1:] for word in arg.split()}
-    if (test[0] == "CMD-SHELL" or test[1].rsplit("/", 1)[-1] in SHELLS) and not image_has["shell"]:
-        problems.append("runs a shell, and image_has.shell is false")
-    for tool in ("curl", "wget"):
-        if tool in programs and not image_has[tool]:
-            problems.append(f"uses {tool}, and image_has.{tool} is false")
+    shell = shell_of(test)
+    if shell and not image_has["shell"]:
+        problems.append(f"runs a shell ({shell}), and image_has.shell is false")
+    names = {name for arg in test[1:] for name in program_names(arg)}
+    for tool, pattern in HTTP_CLIENTS.items():
+        used = sorted(name for name in names if pattern.fullmatch(name))
+        if used and not image_has[tool]:
+            problems.append(f"uses {tool} ({', '.join(used)}), and image_has.{tool} is false")
     return problems
 
 
@@ -266,8 +320,6 @@ def seconds(duration: str) -> float:
 
 def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
     check = container["healthcheck"]
-    for problem in healthcheck_problems(check["test"], container["image_has"]):
-        reporter.add(("container", "healthcheck", "test"), problem)
     if seconds(check["interval"]) < MIN_HEALTHCHECK_INTERVAL:
         reporter.add(("container", "healthcheck", "interval"), f"must be at least {MIN_HEALTHCHECK_INTERVAL:g}s")
     if seconds(check["timeout"]) >= seconds(check["interval"]):
@@ -279,3 +331,241 @@ def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
     for index, name in enumerate(names):
         if names.index(name) != index:
             reporter.add(("container", "ports", index, "name"), f"port name {name!r} is used twice")
+
+
+# --------------------------------------------------------------------------- rendered container text
+#
+# The rules below look at what Compose gets, not at template text: every container template is
+# rendered for each tls mode, once with the defaults and once with every optional parameter set
+# (a secret hidden behind `{% if option %}` shows up), with each secret as the ${VAR} reference a
+# compose file holds. A template reaches a secret when its output changes with the secret's value
+# (so `password | upper`, `password[1:]` or `'--pass=' ~ password` count as well as `{{ password }}`).
+
+SECRET_ADVICE = (
+    'pass it through the environment instead: map it in container.environment (VAR: "{{ %s }}") and '
+    'expand "$$VAR" at run time inside ["sh", "-c", "exec program --option \\"$$VAR\\" \\"$$@\\"", "name"], '
+    "as catalog/redis.yaml does"
+)
+HEALTHCHECK_SECRET_ADVICE = (
+    "read it from the environment: list the variable its client reads in healthcheck.credentials_from, "
+    'or expand "$$VAR" in a shell'
+)
+
+
+@dataclass(frozen=True)
+class _Rendering:
+    """One way a container's templates render: a tls mode and a set of parameter values."""
+
+    tls: str | None
+    context: Mapping[str, Any]
+    strict: bool  # the values a default config has: a template that fails here fails for users too
+
+
+def _sample(spec: Mapping[str, Any], filled: bool) -> Any:
+    """A parameter's value in a default config, or (``filled``) a value other than the default where
+    one exists, so that text hidden behind `{% if option %}` renders too."""
+    if not filled:
+        if "default" in spec:
+            value = spec["default"]
+        elif spec.get("required"):
+            value = spec["enum"][0] if "enum" in spec else _SAMPLES[spec["type"]]
+        else:
+            return None
+    elif "enum" in spec:
+        value = spec["enum"][-1]
+    elif spec["type"] == "boolean":
+        value = not spec.get("default", False)
+    elif spec["type"] in ("integer", "number"):
+        value = spec.get("default", max(1, spec.get("minimum", 1)))
+    else:
+        value = _SAMPLES[spec["type"]]
+    return value.replace("$", "$$") if isinstance(value, str) else value
+
+
+_SAMPLES: dict[str, Any] = {
+    "string": "sample-value",
+    "integer": 1,
+    "number": 1,
+    "boolean": True,
+    "mapping": {"sample_key": "sample-value"},
+}
+
+
+def secret_sample(entry_id: str, parameter: str, other: bool = False) -> str:
+    """A secret as a compose file holds it (``${VAR:?...}``); ``other`` gives a second, different value."""
+    var = re.sub(r"[^A-Z0-9]+", "_", f"{entry_id}_{parameter}".upper()).strip("_") + ("_OTHER_VALUE" if other else "")
+    return f"${{{var}:?{var} must be set in .env}}"
+
+
+def _renderings(entry: Mapping[str, Any]) -> Iterator[_Rendering]:
+    parameters = entry["parameters"]
+    modes: tuple[str | None, ...] = TLS_MODES if "tls" in parameters else (None,)
+    for filled in (False, True):
+        for mode in modes:
+            context = {
+                name: secret_sample(entry["id"], name) if spec.get("secret") else _sample(spec, filled)
+                for name, spec in parameters.items()
+            }
+            if mode is not None:
+                context["tls"] = mode
+            context["container_port"] = entry["container"]["ports"][0]["container"]
+            yield _Rendering(mode, context, strict=not filled)
+
+
+def _secrets_changed(entry: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    return {name: secret_sample(entry["id"], name, other=True) for name in names}
+
+
+class _Renderer:
+    """Renders one entry's container templates in one _Rendering, and again with secrets changed."""
+
+    def __init__(self, reporter: Reporter, entry: Mapping[str, Any], rendering: _Rendering) -> None:
+        self.reporter, self.entry, self.rendering = reporter, entry, rendering
+        self.secrets = [name for name, spec in entry["parameters"].items() if spec.get("secret")]
+        self.failed = False
+
+    def text(self, path: Path_, source: str, changed: Sequence[str] = ()) -> str | None:
+        context = {**self.rendering.context, **_secrets_changed(self.entry, changed)}
+        try:
+            return render(source, context)
+        except TemplateError as exc:
+            if self.rendering.strict and not changed:
+                mode = f" with tls={self.rendering.tls}" if self.rendering.tls else ""
+                self.reporter.add(path, f"does not render with the default values{mode}: {exc}")
+            self.failed = True
+            return None
+
+    def secrets_in(self, path: Path_, source: str) -> list[str]:
+        """The secret parameters the template's output depends on."""
+        plain = self.text(path, source)
+        if plain is None or not self.secrets or self.text(path, source, self.secrets) == plain:
+            return []
+        return [name for name in self.secrets if self.text(path, source, [name]) != plain]
+
+
+def _argument_lists(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[Path_, str, str]]:
+    """(path, template, what) for every argument a container runs with."""
+    for index, arg in enumerate(container.get("command", [])):
+        yield ("container", "command", index), arg, "container command"
+    if tls_on:
+        for index, arg in enumerate(container.get("tls", {}).get("command", [])):
+            yield ("container", "tls", "command", index), arg, "container command (tls.command)"
+    for index, arg in enumerate(container["healthcheck"]["test"]):
+        yield ("container", "healthcheck", "test", index), arg, "healthcheck"
+
+
+def _environment(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[Path_, str, str]]:
+    for var, source in container.get("environment", {}).items():
+        yield ("container", "environment", var), var, source
+    if tls_on:
+        for var, source in container.get("tls", {}).get("environment", {}).items():
+            yield ("container", "tls", "environment", var), var, source
+
+
+def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:
+    """The command and entrypoint a compose_fragment sets (both are argument lists)."""
+    text = renderer.text(("container", "compose_fragment"), source, changed)
+    if text is None:
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None  # rendering the service reports it
+    if not isinstance(data, dict):
+        return None
+    found = {}
+    for key in ("command", "entrypoint"):
+        value = data.get(key)
+        if value is not None:
+            found[key] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return found
+
+
+def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    container = entry["container"]
+    check = container["healthcheck"]
+    problems: dict[tuple[Path_, str], None] = {}  # ordered, each problem once whatever the rendering
+    unauthenticated: dict[str, set[str]] = {}  # tls mode -> variables holding a secret
+
+    def add(path: Path_, message: str) -> None:
+        problems.setdefault((path, message), None)
+
+    for rendering in _renderings(entry):
+        renderer = _Renderer(reporter, entry, rendering)
+        tls_on = rendering.tls not in (None, "disable")
+
+        # a) No secret on a command line, whatever way the template builds it.
+        for path, source, what in _argument_lists(container, tls_on):
+            reached = renderer.secrets_in(path, source)
+            if reached:
+                names = ", ".join(repr(n) for n in reached)
+                advice = HEALTHCHECK_SECRET_ADVICE if what == "healthcheck" else SECRET_ADVICE % reached[0]
+                add(
+                    path,
+                    f"secret parameter {names} reaches the {what} "
+                    f"(visible in the compose file, docker inspect and ps); {advice}",
+                )
+                continue
+            text = renderer.text(path, source)
+            interpolated = _COMPOSE_INTERPOLATION.findall(text.replace("$$", "")) if text else []
+            if interpolated:
+                add(
+                    path,
+                    f"reads the compose variable {interpolated[0]} (a .env value on the command line); "
+                    "write $$ for a literal $",
+                )
+        if "compose_fragment" in container:
+            fragment_source = container["compose_fragment"]
+            plain = _fragment_arguments(renderer, fragment_source)
+            for name in renderer.secrets:
+                if plain is not None and _fragment_arguments(renderer, fragment_source, [name]) != plain:
+                    add(
+                        ("container", "compose_fragment"),
+                        f"secret parameter {name!r} reaches the fragment's command or entrypoint; "
+                        + SECRET_ADVICE % name,
+                    )
+
+        # b) The healthcheck as it runs: every word of the rendered test.
+        rendered_test = []
+        for index, source in enumerate(check["test"]):
+            text = renderer.text(("container", "healthcheck", "test", index), source)
+            if text:
+                rendered_test.append(text)
+        if renderer.failed:
+            continue
+        for message in healthcheck_problems(rendered_test, container["image_has"]):
+            add(("container", "healthcheck", "test"), message)
+
+        # c) Where the container gets a secret, the healthcheck must use it (and so fail on a wrong one).
+        secret_vars = {
+            var for path, var, source in _environment(container, tls_on) if renderer.secrets_in(path, source)
+        }
+        environment = {var for _, var, _ in _environment(container, tls_on)}
+        credentials = check.get("credentials_from", [])
+        for index, var in enumerate(credentials):
+            if var not in secret_vars:
+                where = "holds no secret parameter" if var in environment else "is not in container.environment"
+                add(("container", "healthcheck", "credentials_from", index), f"{var} {where}")
+        shell = shell_of(rendered_test) if len(rendered_test) > 1 else None
+        expanded = {m for arg in rendered_test[1:] for m in _SHELL_VARIABLE.findall(arg)} & environment
+        if expanded and not shell:
+            add(
+                ("container", "healthcheck", "test"),
+                f"writes $${sorted(expanded)[0]}, but runs no shell to expand it "
+                "(use CMD-SHELL, or credentials_from when the client reads the variable itself)",
+            )
+        authenticates = any(var in secret_vars for var in credentials) or bool(shell and expanded & secret_vars)
+        if secret_vars and not authenticates:
+            unauthenticated.setdefault(rendering.tls or "", set()).update(secret_vars)
+
+    for path, message in problems:
+        reporter.add(path, message)
+    if unauthenticated:
+        modes = [m for m in unauthenticated if m]
+        when = f" with tls={', '.join(modes)}" if modes else ""
+        holders = ", ".join(sorted(set().union(*unauthenticated.values())))
+        reporter.add(
+            ("container", "healthcheck", "test"),
+            f"cannot fail on a wrong secret{when}: it uses none of the container variables that hold one ({holders}); "
+            'expand one in a shell ("$$VAR") or list the ones its client reads in healthcheck.credentials_from',
+        )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -55,9 +56,16 @@ from compose_tools import (
     service_environment,
     significant_findings,
 )
-from live_servers import HOSTILE_PASSWORD, LiveServer
+from live_servers import HOST, HOSTILE_PASSWORD, LiveServer
 
 REGISTRY = DatabaseAdapterRegistry(use_env=False)
+
+
+def container_of(spec: DatabaseSpec) -> Container:
+    assert spec.container is not None, f"{spec.id} is embedded"
+    return spec.container
+
+
 SERVER_IDS = [spec.id for spec in REGISTRY if spec.container is not None]
 EMBEDDED_IDS = [spec.id for spec in REGISTRY if spec.container is None]
 ENVIRONMENTS = environment_names()
@@ -66,8 +74,34 @@ LINTED_ENVIRONMENTS = [name for name in ENVIRONMENTS if name in ("production", "
 PASSWORD_IDS = [spec.id for spec in REGISTRY if spec.container is not None and "password" in spec.parameters]
 TLS_IDS = [spec.id for spec in REGISTRY if spec.container is not None and "tls" in spec.parameters]
 
-CASES = [pytest.param(db, env, id=f"{db}-{env}") for db in SERVER_IDS for env in ENVIRONMENTS]
-LINT_CASES = [pytest.param(db, env, id=f"{db}-{env}") for db in SERVER_IDS for env in LINTED_ENVIRONMENTS]
+
+
+def allowed_environments(database: str) -> list[str]:
+    """The environments the entry may be rendered for (container.environments; default all)."""
+    limited = container_of(REGISTRY.spec(database)).environments
+    return [env for env in ENVIRONMENTS if limited is None or env in limited]
+
+
+def deploy_environment(database: str) -> str:
+    """production where the entry allows it, else the first environment it allows."""
+    allowed = allowed_environments(database)
+    return "production" if "production" in allowed else allowed[0]
+
+
+CASES = [pytest.param(db, env, id=f"{db}-{env}") for db in SERVER_IDS for env in allowed_environments(db)]
+LINT_CASES = [
+    pytest.param(db, env, id=f"{db}-{env}")
+    for db in SERVER_IDS
+    for env in LINTED_ENVIRONMENTS
+    if env in allowed_environments(db)
+]
+# Environments an entry excludes: rendering there must be refused (asserted, not skipped).
+REFUSED_CASES = [
+    pytest.param(db, env, id=f"{db}-{env}")
+    for db in SERVER_IDS
+    for env in ENVIRONMENTS
+    if env not in allowed_environments(db)
+]
 
 # A fake but well-formed digest for the images lock (compose config and the linters never pull).
 FAKE_DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -76,11 +110,6 @@ FAKE_DIGEST = "sha256:" + "0123456789abcdef" * 4
 QUOTELESS_PASSWORD = "p@ss:w/rd%#?&=+ é$x ${HOME} $$y"
 # Non-secret values with a `$`: compose text must carry them as `$$`.
 DOLLAR_VALUES = {"username": "us$er", "database": "d$b"}
-
-
-def container_of(spec: DatabaseSpec) -> Container:
-    assert spec.container is not None, f"{spec.id} is embedded"
-    return spec.container
 
 
 # --------------------------------------------------------------------------- helpers
@@ -317,12 +346,47 @@ def test_no_secret_value_in_the_compose_file(
 def test_compose_refuses_to_run_without_the_env_file(
     rendered: Callable[[str, str], Rendered], database: str, tmp_path: Path
 ) -> None:
-    case = rendered(database, "production")
+    case = rendered(database, deploy_environment(database))
     compose_file = tmp_path / "compose.yaml"
     compose_file.write_text(case.text, encoding="utf-8")  # no .env beside it
     result = compose_config(compose_file)
     assert result.returncode != 0
     assert any(var in result.stderr for var in case.svc.env_entries), result.stderr
+
+
+def refusal(database: str, environment: str) -> str:
+    allowed = ", ".join(allowed_environments(database))
+    return (
+        f"{database}: the catalog allows this image only in {allowed}, not in {environment} "
+        f"(see its limitations: dbstack catalog show {database})"
+    )
+
+
+@pytest.mark.parametrize(("database", "environment"), REFUSED_CASES)
+def test_environment_the_entry_excludes_is_refused(database: str, environment: str) -> None:
+    with pytest.raises(DbstackError, match=f"^{re.escape(refusal(database, environment))}$"):
+        REGISTRY.get_adapter(database, {}).compose_service(environment)
+
+
+def test_an_entry_limited_to_development_renders_there_only(tmp_path: Path) -> None:
+    """The matrix's rule on an entry of its own, so that it is exercised whatever the catalog holds."""
+    data = yaml.safe_load((BUILTIN_CATALOG / "redis.yaml").read_text(encoding="utf-8"))
+    data["id"] = "devonly"
+    del data["aliases"]
+    data["container"]["environments"] = ["development"]
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "devonly.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
+    adapter = DatabaseAdapterRegistry([folder], use_env=False).get_adapter("devonly", {})
+    svc = adapter.compose_service("development")
+    compose_config(write_project(tmp_path / "development", svc)).check()
+    for environment in ("staging", "production"):
+        expected = (
+            f"devonly: the catalog allows this image only in development, not in {environment} "
+            "(see its limitations: dbstack catalog show devonly)"
+        )
+        with pytest.raises(DbstackError, match=f"^{re.escape(expected)}$"):
+            adapter.compose_service(environment)
 
 
 # --------------------------------------------------------------------------- 2. hostile values
@@ -337,7 +401,7 @@ def test_hostile_password_reaches_the_container_unchanged(database: str, tmp_pat
     if pattern and not re.fullmatch(pattern, HOSTILE_PASSWORD):
         # The image cannot take quotes/backslash (e.g. mysql): the renderer must refuse, not mangle.
         with pytest.raises(DbstackError, match=r"parameter 'password' cannot be used in the .* container"):
-            REGISTRY.get_adapter(database, {"password": HOSTILE_PASSWORD}).compose_service("production")
+            REGISTRY.get_adapter(database, {"password": HOSTILE_PASSWORD}).compose_service(deploy_environment(database))
         password = QUOTELESS_PASSWORD
         assert re.fullmatch(pattern, password), "the fallback password must be one the image accepts"
 
@@ -349,7 +413,7 @@ def test_hostile_password_reaches_the_container_unchanged(database: str, tmp_pat
         if not parameter.container_pattern or re.fullmatch(parameter.container_pattern, value):
             config[name] = value
     adapter = REGISTRY.get_adapter(database, config)
-    svc = adapter.compose_service("production")
+    svc = adapter.compose_service(deploy_environment(database))
     compose_file = write_project(tmp_path, svc)
     text = compose_file.read_text(encoding="utf-8")
     result = compose_config(compose_file, fmt="json")
@@ -386,8 +450,10 @@ LIVE_FIXTURES = {
     "mysql": "mariadb_server",
     "redis": "redis_server",
 }
-# Catalogs whose healthcheck authenticates (a wrong secret must turn it red).
-AUTHENTICATING_HEALTHCHECKS = {"redis"}
+# Every live-tested entry's healthcheck authenticates: a wrong secret must turn it red.
+AUTHENTICATING_HEALTHCHECKS = set(LIVE_FIXTURES)
+# The account made on the live MariaDB for the mysql entry, whose image refuses the hostile password.
+QUOTELESS_USER = "dbstack_quoteless"
 
 
 def with_container_port(spec: DatabaseSpec, port: int) -> DatabaseSpec:
@@ -405,16 +471,31 @@ def with_container_port(spec: DatabaseSpec, port: int) -> DatabaseSpec:
 
 
 def live_config(spec: DatabaseSpec, server: LiveServer) -> dict[str, Any]:
-    """The live server's account, where the catalog has such parameters and the image accepts the value."""
+    """The live server's account, as the catalog's parameters; where the image refuses the hostile
+    password (mysql: no quotes or backslash), an account with QUOTELESS_PASSWORD made for the test."""
     config: dict[str, Any] = {}
     for name, value in (("username", server.username), ("password", server.password), ("database", server.database)):
-        parameter = spec.parameters.get(name)
-        if parameter is None or value is None:
-            continue
-        if parameter.container_pattern and not re.fullmatch(parameter.container_pattern, value):
-            continue  # mysql refuses the hostile password; its healthcheck never logs in anyway
-        config[name] = value
+        if name in spec.parameters and value is not None:
+            config[name] = value
+    pattern = spec.parameters["password"].container_pattern if "password" in spec.parameters else None
+    if pattern and not re.fullmatch(pattern, config["password"]):
+        assert server.kind == "mariadb", f"no quoteless account for a {server.kind} server"
+        assert re.fullmatch(pattern, QUOTELESS_PASSWORD) and "'" not in QUOTELESS_PASSWORD
+        sql = (
+            "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES';\n"
+            f"CREATE USER IF NOT EXISTS '{QUOTELESS_USER}'@'%' IDENTIFIED BY '{QUOTELESS_PASSWORD}';\n"
+            f"GRANT ALL PRIVILEGES ON `{server.database}`.* TO '{QUOTELESS_USER}'@'%';\n"
+        )
+        admin = [str(server.bin_dir / "mariadb"), "--no-defaults", f"--socket={server.unix_socket}", "--batch"]
+        admin.append(f"--user={pwd.getpwuid(os.geteuid()).pw_name}")  # socket authentication, as live_servers does
+        subprocess.run(admin, input=sql, text=True, check=True, capture_output=True, timeout=60)
+        config.update(username=QUOTELESS_USER, password=QUOTELESS_PASSWORD)
     return config
+
+
+# What Docker gives every container and the live servers here lack: HOSTNAME, which resolves (through
+# the container's /etc/hosts) to the container's own network address. The live server listens on HOST.
+DOCKER_ENVIRONMENT = {"HOSTNAME": HOST}
 
 
 def run_healthcheck(
@@ -426,7 +507,7 @@ def run_healthcheck(
     environment (and a PATH), nothing from the test process.
     """
     kind, *args = test
-    env = {**environment, "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    env = {**DOCKER_ENVIRONMENT, **environment, "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
     if kind == "CMD":
         program = shutil.which(args[0], path=str(bin_dir))
         assert program, f"the healthcheck program {args[0]!r} is not in {bin_dir}"
@@ -444,25 +525,29 @@ def run_healthcheck(
 @pytest.fixture
 def live_healthcheck(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[str], tuple[LiveServer, list[str], dict[str, str]]]]:
-    def make(database: str) -> tuple[LiveServer, list[str], dict[str, str]]:
+) -> Iterator[Callable[[str], tuple[LiveServer, list[str], dict[str, str], str]]]:
+    """``make(db)``: the live server, the healthcheck as Docker would run it, the container's
+    environment and the password the container was given."""
+
+    def make(database: str) -> tuple[LiveServer, list[str], dict[str, str], str]:
         server: LiveServer = request.getfixturevalue(LIVE_FIXTURES[database])
         spec = with_container_port(REGISTRY.spec(database), server.port)
-        svc = DatabaseAdapter(spec, live_config(spec, server)).compose_service("production")
+        config = live_config(spec, server)
+        svc = DatabaseAdapter(spec, config).compose_service(deploy_environment(database))
         result = compose_config(write_project(tmp_path, svc), fmt="json").check()
         assert result.model is not None and result.stderr == "", result.stderr
         test = [unescape(arg) for arg in result.model["services"][svc.name]["healthcheck"]["test"]]
         environment = {k: v for k, v in service_environment(result.model, svc.name).items() if v is not None}
-        return server, test, environment
+        return server, test, environment, config["password"]
 
     yield make
 
 
 @pytest.mark.parametrize("database", sorted(LIVE_FIXTURES))
 def test_healthcheck_against_a_real_server(
-    live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str]]], database: str
+    live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str], str]], database: str
 ) -> None:
-    server, test, environment = live_healthcheck(database)
+    server, test, environment, _ = live_healthcheck(database)
     up = run_healthcheck(test, environment, server.bin_dir)
     assert up.returncode == 0, f"healthcheck red on a running server: {test}\n{up.stdout}{up.stderr}"
     with server.stopped():
@@ -472,10 +557,10 @@ def test_healthcheck_against_a_real_server(
 
 @pytest.mark.parametrize("database", sorted(AUTHENTICATING_HEALTHCHECKS))
 def test_healthcheck_fails_with_a_wrong_secret(
-    live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str]]], database: str
+    live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str], str]], database: str
 ) -> None:
-    server, test, environment = live_healthcheck(database)
-    secret_vars = [var for var, value in environment.items() if value == server.password]
+    server, test, environment, password = live_healthcheck(database)
+    secret_vars = [var for var, value in environment.items() if value == password]
     assert secret_vars, "the container gets the password in no variable"
     wrong = {**environment, **dict.fromkeys(secret_vars, "wrong-password")}
     result = run_healthcheck(test, wrong, server.bin_dir)
@@ -502,18 +587,35 @@ def files_the_catalog_names(container: Any) -> list[str]:
     return sorted({m for text in texts for m in re.findall(prefix + r"([^\s/&'\"=,;]+)", text)} - set(TLS_FILES))
 
 
-@pytest.mark.parametrize("database", TLS_IDS)
+SERVER_TLS_IDS = [db for db in TLS_IDS if container_of(REGISTRY.spec(db)).tls is not None]
+# A tls parameter for the client (e.g. https to a proxy) without server TLS settings in the catalog.
+CLIENT_ONLY_TLS_IDS = [db for db in TLS_IDS if db not in SERVER_TLS_IDS]
+
+
+def test_the_tls_lists_cover_the_catalog() -> None:
+    assert SERVER_TLS_IDS, "no entry with server TLS settings"
+    assert sorted(SERVER_TLS_IDS + CLIENT_ONLY_TLS_IDS) == sorted(TLS_IDS)
+
+
+@pytest.mark.parametrize("database", CLIENT_ONLY_TLS_IDS)
+def test_server_tls_is_refused_where_the_catalog_has_no_settings(database: str, tmp_path: Path) -> None:
+    tls_dir = certificate_folder(tmp_path / "certs")
+    adapter = REGISTRY.get_adapter(database, {"tls": "require"})
+    with pytest.raises(DbstackError, match=rf"^{database}: the catalog says nothing about server TLS for this image$"):
+        adapter.compose_service(deploy_environment(database), tls_dir=tls_dir)
+
+
+@pytest.mark.parametrize("database", SERVER_TLS_IDS)
 def test_server_tls_adds_the_catalog_settings_and_a_read_only_mount(database: str, tmp_path: Path) -> None:
     spec = REGISTRY.spec(database)
     container = container_of(spec)
     tls_dir = certificate_folder(tmp_path / "certs", [*TLS_FILES, *files_the_catalog_names(container)])
     adapter = REGISTRY.get_adapter(database, {"tls": "require"})
+    environment = deploy_environment(database)
     if container.tls is None or not spec.capabilities.tls:
-        with pytest.raises(DbstackError, match="says nothing about server TLS"):
-            adapter.compose_service("production", tls_dir=tls_dir)
-        return
-    svc = adapter.compose_service("production", tls_dir=tls_dir)
-    plain = REGISTRY.get_adapter(database, {}).compose_service("production").service
+        pytest.fail(f"{database}: a tls parameter, but no server TLS settings (see the test below for those)")
+    svc = adapter.compose_service(environment, tls_dir=tls_dir)
+    plain = REGISTRY.get_adapter(database, {}).compose_service(environment).service
     context = literal_context(adapter, svc)
     tls_args = container_sees(container.tls.command, context)
 
@@ -537,39 +639,40 @@ def test_server_tls_adds_the_catalog_settings_and_a_read_only_mount(database: st
     assert not significant, f"{database} with TLS: compose-lint findings:\n{lint_report(significant)}"
 
 
-@pytest.mark.parametrize("database", TLS_IDS)
+@pytest.mark.parametrize("database", SERVER_TLS_IDS)
 def test_server_tls_needs_every_file_it_uses(database: str, tmp_path: Path) -> None:
     """Rendering succeeds only when the folder holds every file the TLS settings point at."""
-    spec = REGISTRY.spec(database)
-    container = container_of(spec)
-    if container.tls is None:
-        pytest.skip(f"{database} has no server TLS settings")
+    container = container_of(REGISTRY.spec(database))
+    assert container.tls is not None
+    environment = deploy_environment(database)
     tls_dir = certificate_folder(tmp_path / "certs")  # the standard three only
     adapter = REGISTRY.get_adapter(database, {"tls": "require"})
     extra = files_the_catalog_names(container)
     if extra:  # e.g. mongod's combined server.pem: the container would fail to start without it
         with pytest.raises(DbstackError, match=f"missing certificate file\\(s\\): {re.escape(', '.join(extra))}"):
-            adapter.compose_service("production", tls_dir=tls_dir)
+            adapter.compose_service(environment, tls_dir=tls_dir)
         for name in extra:
             (tls_dir / name).write_text("dummy\n", encoding="utf-8")
-    adapter.compose_service("production", tls_dir=tls_dir)
+    svc = adapter.compose_service(environment, tls_dir=tls_dir)
+    mounts = [v for v in svc.service["volumes"] if v["type"] == "bind"]
+    assert mounts == [
+        {"type": "bind", "source": str(tls_dir.resolve()), "target": container.tls.certificate_dir, "read_only": True}
+    ]
 
 
-@pytest.mark.parametrize("database", TLS_IDS)
+@pytest.mark.parametrize("database", SERVER_TLS_IDS)
 def test_server_tls_refuses_incomplete_or_contradictory_settings(database: str, tmp_path: Path) -> None:
-    container = container_of(REGISTRY.spec(database))
-    if container.tls is None:
-        pytest.skip(f"{database} has no server TLS settings")
+    environment = deploy_environment(database)
     tls_on = REGISTRY.get_adapter(database, {"tls": "require"})
     for missing in TLS_FILES:
         folder = certificate_folder(tmp_path / f"without-{missing}", [f for f in TLS_FILES if f != missing])
         with pytest.raises(DbstackError, match=rf"missing certificate file\(s\): {re.escape(missing)}"):
-            tls_on.compose_service("production", tls_dir=folder)
+            tls_on.compose_service(environment, tls_dir=folder)
     complete = certificate_folder(tmp_path / "complete")
     with pytest.raises(DbstackError, match=r"tls=disable, certificates: .*complete"):
-        REGISTRY.get_adapter(database, {"tls": "disable"}).compose_service("production", tls_dir=complete)
+        REGISTRY.get_adapter(database, {"tls": "disable"}).compose_service(environment, tls_dir=complete)
     with pytest.raises(DbstackError, match=r"tls=require, certificates: none"):
-        tls_on.compose_service("production")
+        tls_on.compose_service(environment)
 
 
 # --------------------------------------------------------------------------- 5. hostile catalog fragments

@@ -19,6 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
+from dbstack.loader.registry import DatabaseAdapterRegistry
+from dbstack.loader.validation import schema
+from dbstack.render.compose import FRAGMENT_KEYS, dump_compose, environment_names
+from dbstack.render.dotenv import format_entry
+
 # tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
 import compose_tools
 
@@ -153,3 +158,56 @@ def test_generate_runs_valkey_as_librechat_cache(workdir: Path) -> None:
     api_env = compose_tools.service_environment(model, "api")
     assert api_env["USE_REDIS"] == "true"
     assert api_env["REDIS_URI"] == f"redis://default:{password}@redis:6379/0?socket_connect_timeout=10"
+
+
+# --------------------------------------------------------------------------- the reference part of the guide
+
+
+def test_guide_lists_every_key_a_compose_fragment_accepts() -> None:
+    text = guide_text()
+    marker = "<!-- fragment-keys:"
+    assert marker in text, "the guide no longer marks its list of fragment keys"
+    paragraph = text[text.index(marker) :].split("\n\n", 1)[0]
+    listed = re.findall(r"`([a-z_]+)`", paragraph.split("-->", 1)[1])
+    assert listed == sorted(FRAGMENT_KEYS), "catalog/README.md's fragment keys differ from render/compose.py"
+
+
+def test_guide_lists_every_category() -> None:
+    text = guide_text()
+    section = text[text.index("### Categories") : text.index("### Container options")]
+    listed = re.findall(r"`([a-z-]+)`", section.split("one of:", 1)[1])
+    assert listed == list(schema("database")["properties"]["category"]["enum"])
+
+
+# --------------------------------------------------------------------------- the example, end to end
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> DatabaseAdapterRegistry:
+    folder = tmp_path_factory.mktemp("guide") / ENTRY.parent
+    folder.mkdir()
+    (folder / ENTRY.name).write_text(guide_entry_text(), encoding="utf-8")
+    return DatabaseAdapterRegistry([folder], use_env=False)
+
+
+@pytest.mark.parametrize("environment", environment_names())
+def test_example_renders_for_every_environment_and_compose_accepts_it(
+    example: DatabaseAdapterRegistry, environment: str, tmp_path: Path
+) -> None:
+    svc = example.get_adapter("valkey", {}).compose_service(environment)
+    compose_file = tmp_path / "compose.yaml"
+    compose_file.write_text(dump_compose(svc.document()), encoding="utf-8")
+    (tmp_path / ".env").write_text("".join(format_entry(k, v) + "\n" for k, v in svc.env_entries.items()), "utf-8")
+    result = compose_tools.compose_config(compose_file)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    # The password is nowhere in the compose file, neither as a value nor on a command line.
+    (password,) = svc.env_entries.values()
+    text = compose_file.read_text(encoding="utf-8")
+    assert password not in text
+    assert all("${" not in arg for arg in svc.service["command"]), svc.service["command"]
+    if environment == "production":
+        findings = compose_tools.compose_lint(compose_file)
+        # The production gate of tests/test_compose.py: nothing at medium or above but CL-0019 (no digest
+        # pinned: the images lock adds one). The CL-0020 a literal --requirepass argument raised is gone.
+        significant = compose_tools.significant_findings(findings, "medium", ignore=("CL-0019",))
+        assert significant == [], "\n".join(map(str, significant))

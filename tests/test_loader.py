@@ -267,24 +267,6 @@ def test_semantic_problems(tmp_path: Path, old: str, new: str, message: str) -> 
     assert all(p.startswith(f"{tmp_path / 'semantic.yaml'}:") for p in problems)
 
 
-def test_healthcheck_must_use_what_the_image_has(tmp_path: Path) -> None:
-    text = (
-        entry_like_postgresql("nocurl")
-        .replace(
-            'test: ["CMD", "pg_isready", "--host=127.0.0.1", "--port={{ container_port }}", '
-            '"--username={{ username }}", "--dbname={{ database }}"]',
-            'test: ["CMD-SHELL", "curl -fsS http://127.0.0.1:{{ container_port }}/ || exit 1"]',
-        )
-        .replace(
-            "image_has: {shell: true, curl: false, wget: false}",
-            "image_has: {shell: false, curl: false, wget: false}",
-        )
-    )
-    problems = problems_for(tmp_path, "nocurl.yaml", text)
-    assert any("runs a shell, and image_has.shell is false" in p for p in problems), problems
-    assert any("uses curl, and image_has.curl is false" in p for p in problems), problems
-
-
 # --- registry: folders, overrides, lookups --------------------------------------------------------
 
 
