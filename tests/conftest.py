@@ -1,6 +1,8 @@
 """Pytest fixtures for real database servers on 127.0.0.1 (see tests/live_servers.py).
 
-Session-scoped, started on first use, stopped and deleted at the end of the session:
+Session-scoped, each server started once on first use, stopped and deleted at the end of
+the session: ``live_server_of(kind)`` for any server described in ``tests/live/KIND.yaml``,
+and, for the tests that name them:
 
     postgres_server   PostgreSQL 15
     pgvector_server   PostgreSQL 16 + pgvector (app is a superuser: CREATE EXTENSION works)
@@ -42,16 +44,8 @@ def _start(kind: live_servers.Kind) -> LiveServer:
     pytest.fail(f"live {kind} server: {error}", pytrace=False)  # outside `except`: no chaining
 
 
-def _serve(kind: live_servers.Kind) -> Iterator[LiveServer]:
-    server = _start(kind)
-    try:
-        yield server
-    finally:
-        server.destroy()
-
-
 LIVE_FIXTURES = frozenset(
-    {"postgres_server", "pgvector_server", "mariadb_server", "redis_server", "live_server_factory"}
+    {"postgres_server", "pgvector_server", "mariadb_server", "redis_server", "live_server_of", "live_server_factory"}
 )
 
 
@@ -67,23 +61,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[LiveServer]:
-    yield from _serve("postgres")
+def live_server_of() -> Iterator[Callable[[live_servers.Kind], LiveServer]]:
+    """``live_server_of(kind)``: the session's server of that kind, started on first use."""
+    servers: dict[str, LiveServer] = {}
+    failed: dict[str, str] = {}  # a server that failed to start fails its other tests at once
+
+    def get(kind: live_servers.Kind) -> LiveServer:
+        _skip_if_requested(kind)
+        if kind in failed:
+            pytest.fail(failed[kind], pytrace=False)
+        if kind not in servers:
+            try:
+                servers[kind] = _start(kind)
+            except pytest.fail.Exception as exc:
+                failed[kind] = str(exc)
+                raise
+        return servers[kind]
+
+    yield get
+    for server in reversed(list(servers.values())):
+        server.destroy()
 
 
-@pytest.fixture(scope="session")
-def pgvector_server() -> Iterator[LiveServer]:
-    yield from _serve("pgvector")
+def _named(kind: live_servers.Kind) -> Callable[..., LiveServer]:
+    def fixture(live_server_of: Callable[[live_servers.Kind], LiveServer]) -> LiveServer:
+        return live_server_of(kind)
+
+    fixture.__doc__ = f"The session's {kind} server (tests/live/{kind}.yaml)."
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[LiveServer]:
-    yield from _serve("mariadb")
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[LiveServer]:
-    yield from _serve("redis")
+postgres_server = pytest.fixture(_named("postgres"), scope="session", name="postgres_server")
+pgvector_server = pytest.fixture(_named("pgvector"), scope="session", name="pgvector_server")
+mariadb_server = pytest.fixture(_named("mariadb"), scope="session", name="mariadb_server")
+redis_server = pytest.fixture(_named("redis"), scope="session", name="redis_server")
 
 
 @pytest.fixture

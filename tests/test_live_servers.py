@@ -6,6 +6,7 @@ servers, not URI rendering.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from collections.abc import Callable
@@ -297,7 +298,7 @@ def test_restart_keeps_data(postgres_server: LiveServer) -> None:
 
 
 def test_factory_gives_a_throwaway_server(
-    live_server_factory: Callable[[live_servers.Kind], LiveServer], redis_server: LiveServer
+    live_server_factory: Callable[[str], LiveServer], redis_server: LiveServer
 ) -> None:
     server = live_server_factory("redis")
     assert server.port != redis_server.port
@@ -320,7 +321,8 @@ def test_destroy_removes_everything() -> None:
 
 
 def test_missing_binaries_fail_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(live_servers._Redis, "default_bin_dir", tmp_path)
+    moved = dataclasses.replace(live_servers.description("redis"), bin_dir=str(tmp_path))
+    monkeypatch.setitem(live_servers.descriptions(), "redis", moved)
     with pytest.raises(live_servers.ServerNotInstalled) as raised:
         live_servers.start_server("redis")
     message = str(raised.value)
