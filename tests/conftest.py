@@ -35,10 +35,10 @@ def _skip_if_requested(kind: str) -> None:
         pytest.skip(f"{live_servers.SKIP_ENV}=1: live {kind} server not started")
 
 
-def _start(kind: live_servers.Kind) -> LiveServer:
+def _start(kind: live_servers.Kind, password: str = live_servers.HOSTILE_PASSWORD) -> LiveServer:
     _skip_if_requested(kind)
     try:
-        return live_servers.start_server(kind)
+        return live_servers.start_server(kind, password=password)
     except live_servers.LiveServerError as exc:
         error = str(exc)
     pytest.fail(f"live {kind} server: {error}", pytrace=False)  # outside `except`: no chaining
@@ -61,22 +61,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server_of() -> Iterator[Callable[[live_servers.Kind], LiveServer]]:
-    """``live_server_of(kind)``: the session's server of that kind, started on first use."""
-    servers: dict[str, LiveServer] = {}
-    failed: dict[str, str] = {}  # a server that failed to start fails its other tests at once
+def live_server_of() -> Iterator[Callable[..., LiveServer]]:
+    """``live_server_of(kind[, password])``: the session's server of that kind, started on first use.
 
-    def get(kind: live_servers.Kind) -> LiveServer:
+    The app user has the hostile password unless another is asked for (then it is another server).
+    """
+    servers: dict[tuple[str, str], LiveServer] = {}
+    failed: dict[tuple[str, str], str] = {}  # a server that failed to start fails its other tests at once
+
+    def get(kind: live_servers.Kind, password: str = live_servers.HOSTILE_PASSWORD) -> LiveServer:
         _skip_if_requested(kind)
-        if kind in failed:
-            pytest.fail(failed[kind], pytrace=False)
-        if kind not in servers:
+        key = (kind, password)
+        if key in failed:
+            pytest.fail(failed[key], pytrace=False)
+        if key not in servers:
             try:
-                servers[kind] = _start(kind)
+                servers[key] = _start(kind, password)
             except pytest.fail.Exception as exc:
-                failed[kind] = str(exc)
+                failed[key] = str(exc)
                 raise
-        return servers[kind]
+        return servers[key]
 
     yield get
     for server in reversed(list(servers.values())):
@@ -84,7 +88,7 @@ def live_server_of() -> Iterator[Callable[[live_servers.Kind], LiveServer]]:
 
 
 def _named(kind: live_servers.Kind) -> Callable[..., LiveServer]:
-    def fixture(live_server_of: Callable[[live_servers.Kind], LiveServer]) -> LiveServer:
+    def fixture(live_server_of: Callable[..., LiveServer]) -> LiveServer:
         return live_server_of(kind)
 
     fixture.__doc__ = f"The session's {kind} server (tests/live/{kind}.yaml)."

@@ -148,7 +148,7 @@ def run(argv: Sequence[str | Path], *, input: str | None = None, timeout: float 
 
 
 def _redact(text: str) -> str:
-    return text.replace(HOSTILE_PASSWORD, "<HOSTILE_PASSWORD>")
+    return text.replace(HOSTILE_PASSWORD, "<HOSTILE_PASSWORD>")  # the usual one; tests print no others
 
 
 _ports_handed_out: set[int] = set()
@@ -448,8 +448,9 @@ KINDS: Final[tuple[Kind, ...]] = tuple(descriptions())
 class _Instance:
     """One server of a description: its directories, user, binaries and placeholder values."""
 
-    def __init__(self, spec: Description, home: Path, user: str | None, bin_dir: Path) -> None:
+    def __init__(self, spec: Description, home: Path, user: str | None, bin_dir: Path, password: str) -> None:
         self.spec = spec
+        self.password = password
         self.home = home
         self.user = user  # the OS user that runs the server, None: ourselves
         self.client_bin_dir = bin_dir
@@ -466,7 +467,7 @@ class _Instance:
             "bin": self.server_bin_dir if server else self.client_bin_dir,
             "host": HOST,
             "user": APP_USER,
-            "password": HOSTILE_PASSWORD,
+            "password": self.password,
             "database": self.spec.database,
             "admin": pwd.getpwuid(os.geteuid()).pw_name,
             "port": self.ports["main"],
@@ -719,8 +720,12 @@ def base_dir() -> Path:
     return Path(os.environ.get(TMPDIR_ENV) or tempfile.gettempdir())
 
 
-def start_server(kind: Kind, *, base: Path | None = None, timeout: float = START_TIMEOUT) -> LiveServer:
+def start_server(
+    kind: Kind, *, password: str = HOSTILE_PASSWORD, base: Path | None = None, timeout: float = START_TIMEOUT
+) -> LiveServer:
     """Set up and start a server of *kind* in a new temporary directory; wait until ready.
+
+    The app user gets *password* (an image may refuse some characters of the hostile one).
 
     Raises :class:`ServerNotInstalled` when its binaries are missing, :class:`LiveServerError`
     (with the server's log tail) when it cannot be set up or started.
@@ -741,7 +746,7 @@ def start_server(kind: Kind, *, base: Path | None = None, timeout: float = START
     home = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-{kind}-", dir=parent))
     controller: _Controller | None = None
     try:
-        instance = _Instance(spec, home, user, bin_dir)
+        instance = _Instance(spec, home, user, bin_dir, password)
         instance.prepare()
         controller = _Controller(instance, home / "server.log")
         controller.start(timeout)
@@ -756,7 +761,7 @@ def start_server(kind: Kind, *, base: Path | None = None, timeout: float = START
         host=HOST,
         port=controller.port,
         username=APP_USER,
-        password=HOSTILE_PASSWORD,
+        password=password,
         database=spec.database,
         data_dir=instance.data_dir,
         bin_dir=bin_dir,
