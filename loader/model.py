@@ -72,7 +72,7 @@ class Parameter:
 class VectorSearch:
     support: str
     extension: str | None = None
-    max_dimensions: int | None = None
+    max_dimensions: int | str | None = None  # an int, or 'unpublished' when the docs give no limit
     distance_metrics: tuple[str, ...] = ()
     index_types: tuple[str, ...] = ()
 
@@ -166,6 +166,8 @@ class Container:
     capabilities: tuple[str, ...]
     tls: ContainerTLS | None
     compose_fragment: str | None
+    environments: tuple[str, ...] | None  # None: every environment
+    single_node: str | None
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Container:
@@ -191,6 +193,8 @@ class Container:
             if tls
             else None,
             compose_fragment=data.get("compose_fragment"),
+            environments=tuple(data["environments"]) if "environments" in data else None,
+            single_node=data.get("single_node"),
         )
 
     def image_ref(self, digest: str | None = None) -> str:

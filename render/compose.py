@@ -203,6 +203,11 @@ def render_service(
     if container is None:
         raise DbstackError(f"{spec.id} is embedded: it runs inside the application and has no container")
     env = load_environment(environment) if isinstance(environment, str) else environment
+    if container.environments is not None and env.name not in container.environments:
+        raise DbstackError(
+            f"{spec.id}: the catalog allows this image only in {', '.join(container.environments)}, "
+            f"not in {env.name} (see its limitations: dbstack catalog show {spec.id})"
+        )
     service_name = name or spec.id
     origin = str(spec.file)
 

@@ -12,6 +12,7 @@ from dbstack.render.compose import dump_compose
 from dbstack.render.sandbox import userinfo
 
 from .config_engine import ConfigEngine
+from .recommend import dimension_limit
 
 
 def _mask(text: str, secrets: list[str]) -> str:
@@ -44,7 +45,7 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
         out.write(f"   capabilities: {', '.join(flags) or 'none'}\n")
         if vector.support != "none":
             out.write(
-                f"   vector search: {vector.support}, up to {vector.max_dimensions} dims, "
+                f"   vector search: {vector.support}, vectors {dimension_limit(vector)}, "
                 f"{', '.join(vector.distance_metrics)}; indexes {', '.join(vector.index_types)}\n"
             )
         out.write("   connection strings (secrets masked):\n")

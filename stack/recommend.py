@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dbstack.loader.apps import Role
-from dbstack.loader.model import DatabaseSpec
+from dbstack.loader.model import DatabaseSpec, VectorSearch
 
 WEIGHT_PENALTY = {"light": 0, "medium": 1, "heavy": 2}
 # Open-source licences with no condition on offering the software as a network service
@@ -36,11 +36,23 @@ def unmet_requirements(spec: DatabaseSpec, role: Role) -> list[str]:
     if needs.server and spec.capabilities.embedded:
         reasons.append("it needs a database server, and this one is embedded")
     vector = spec.capabilities.vector_search
-    if needs.vector_dimensions and vector.support != "none" and (vector.max_dimensions or 0) < needs.vector_dimensions:
+    if (
+        needs.vector_dimensions
+        and vector.support != "none"
+        and isinstance(vector.max_dimensions, int)
+        and vector.max_dimensions < needs.vector_dimensions
+    ):
         reasons.append(
             f"it needs {needs.vector_dimensions}-dimension vectors (indexes take at most {vector.max_dimensions})"
         )
     return reasons
+
+
+def dimension_limit(vector: VectorSearch) -> str:
+    """How far vectors go, as the catalog can say it."""
+    if isinstance(vector.max_dimensions, int):
+        return f"up to {vector.max_dimensions} dimensions"
+    return "of a dimension limit the documentation does not publish"
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,10 @@ def score(spec: DatabaseSpec, role: Role) -> Candidate:
         if "hnsw" in vector.index_types:
             total += 3
             reasons.append("HNSW indexes for fast approximate search")
-        reasons.append(f"vectors up to {vector.max_dimensions} dimensions; {', '.join(vector.distance_metrics)}")
+        reasons.append(f"vectors {dimension_limit(vector)}; {', '.join(vector.distance_metrics)}")
+        if not isinstance(vector.max_dimensions, int) and role.requires.vector_dimensions:
+            needed = role.requires.vector_dimensions
+            tradeoffs.append(f"its documentation publishes no vector dimension limit: check it takes {needed}")
         if vector.support == "native":
             total += 1
     for capability, points, text in (
