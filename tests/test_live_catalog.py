@@ -266,11 +266,13 @@ def run_healthcheck(check: Healthcheck, server: LiveServer, home: Path) -> subpr
     """The healthcheck's test on the host: CMD as argv, CMD-SHELL through ``sh -c``.
 
     Programs come from the live server's ``bin_dir`` first; the process gets the container's
-    environment, a PATH and an empty HOME (no client config of this machine is read).
+    environment, a PATH and an empty HOME (no client config of this machine is read). Docker
+    also sets HOSTNAME, a name that resolves to the container's own network address: here the
+    live server's address, the only one it listens on.
     """
     kind, *args = check.test
     path = os.pathsep.join([str(server.bin_dir), "/usr/bin", "/bin"])
-    env = {**check.environment, "PATH": path, "HOME": str(home)}
+    env = {**check.environment, "PATH": path, "HOME": str(home), "HOSTNAME": server.host}
     if kind == "CMD":
         program = shutil.which(args[0], path=path)
         assert program, f"the healthcheck program {args[0]!r} is not installed here (PATH={path})"
