@@ -67,6 +67,7 @@ import signal
 import socket
 import string
 import subprocess
+import sysconfig
 import tempfile
 import time
 import urllib.error
@@ -347,10 +348,10 @@ class Description:
     installed_by: str  # what installs it, for the error message
     bin_dir: str | None  # absolute, or
     python_package: str | None  # ... inside this importable package,
-    package_bin: str  # ... in this sub-folder
+    package_bin: str  # ... in this sub-folder ("scripts": the environment's console scripts folder)
     requires: tuple[str, ...]  # paths (relative to bin_dir, or absolute) that must exist
     copy_if_unreachable: bool  # copy the package when the service user cannot reach it
-    service_user: str
+    service_user: str | None  # None: runs as the user the tests run as
     database: str | None
     socket: str
     extra_ports: tuple[str, ...]
@@ -386,7 +387,7 @@ class Description:
             package_bin=binaries.get("package_bin", "bin"),
             requires=tuple(binaries["requires"]),
             copy_if_unreachable=bool(binaries.get("copy_if_unreachable", False)),
-            service_user=data["service_user"],
+            service_user=data.get("service_user"),
             database=None if data.get("database") is None else str(data["database"]),
             socket=data.get("socket", "{run}/server.sock"),
             extra_ports=tuple(data.get("extra_ports") or ()),
@@ -414,7 +415,10 @@ class Description:
                     f"install the project's test extra, e.g. `pip install '.[test]'` "
                     f"(or set {SKIP_ENV}=1 to skip the live-server tests)"
                 )
-            bin_dir = Path(spec.origin).parent / self.package_bin
+            if self.package_bin == "scripts":  # the package's console scripts, e.g. `chroma`
+                bin_dir = Path(sysconfig.get_path("scripts"))
+            else:
+                bin_dir = Path(spec.origin).parent / self.package_bin
         else:
             assert self.bin_dir is not None, f"{self.source}: binaries need dir or python_package"
             bin_dir = Path(self.bin_dir)
@@ -732,7 +736,7 @@ def start_server(
     """
     spec = description(kind)
     bin_dir = spec.locate()
-    user = spec.service_user if is_root() else None
+    user = spec.service_user if is_root() else None  # as ourselves when we cannot switch
     if user is not None:
         try:
             pwd.getpwnam(user)

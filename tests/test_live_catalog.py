@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pymemcache.client.base
 import pytest
 import redis
 import sqlalchemy.exc
@@ -100,10 +101,20 @@ def login_redis(url: str, adapter: DatabaseAdapter) -> object:
         client.close()
 
 
+def login_pymemcache(server: str, adapter: DatabaseAdapter) -> object:
+    host, _, port = server.rpartition(":")
+    client = pymemcache.client.base.Client((host.strip("[]"), int(port)), connect_timeout=5, timeout=5)
+    try:
+        client.set("dbstack-test", b"v@lue", expire=60)
+        return client.get("dbstack-test")
+    finally:
+        client.close()
+
+
 @dataclass(frozen=True)
 class Client:
     login: Callable[[str, DatabaseAdapter], object]  # connect, run a trivial query, return its result
-    refusal: tuple[type[Exception], str]  # what a wrong password raises, and a regex of its message
+    refusal: tuple[type[Exception], str] | None  # what a wrong password raises, a regex of its message
 
 
 PG_REFUSAL = "password authentication failed"
@@ -112,6 +123,8 @@ CLIENTS: Mapping[str, Client] = {
     "sqlalchemy+psycopg": Client(login_sqlalchemy, (sqlalchemy.exc.OperationalError, PG_REFUSAL)),
     "sqlalchemy+pymysql": Client(login_sqlalchemy_pymysql, (sqlalchemy.exc.OperationalError, "Access denied")),
     "redis-py": Client(login_redis, (redis.AuthenticationError, "WRONGPASS|invalid username-password")),
+    # memcached has no users here (the image starts it without SASL): nothing to refuse
+    "pymemcache": Client(login_pymemcache, None),
 }
 
 
@@ -216,7 +229,9 @@ def test_rendered_form_with_a_wrong_password_is_refused(
 ) -> None:
     case = case_of(kind, entry)
     adapter = DatabaseAdapter(case.spec, case.config(password=WRONG_PASSWORD))
-    error, message = client_of(entry, form).refusal
+    refusal = client_of(entry, form).refusal
+    assert refusal is not None, f"{entry} has a password, but CLIENTS does not say how its client refuses one"
+    error, message = refusal
     with pytest.raises(error, match=message):
         client_of(entry, form).login(adapter.connection_string(form), adapter)
 
@@ -246,9 +261,15 @@ class Healthcheck:
 
 
 def resolved_healthcheck(case: Case, directory: Path, secrets: Callable[[str], str] = str) -> Healthcheck:
-    """The production service's healthcheck as Compose resolves it; *secrets* maps each .env value."""
+    """The service's healthcheck as Compose resolves it; *secrets* maps each .env value.
+
+    Rendered for production, or for the first environment the entry's image is meant for.
+    """
     spec = with_container_port(case.spec, case.server.port)
-    svc = DatabaseAdapter(spec, case.config()).compose_service("production")
+    assert spec.container is not None
+    allowed = spec.container.environments or ("production",)
+    environment = "production" if "production" in allowed else allowed[0]
+    svc = DatabaseAdapter(spec, case.config()).compose_service(environment)
     directory.mkdir()
     compose_file = directory / "compose.yaml"
     compose_file.write_text(dump_compose(svc.document()), encoding="utf-8")
@@ -257,7 +278,7 @@ def resolved_healthcheck(case: Case, directory: Path, secrets: Callable[[str], s
     result = compose_config(compose_file, env_file=directory / ".env", fmt="json").check()
     assert result.model is not None and result.stderr == "", result.stderr
     healthcheck = result.model["services"][svc.name].get("healthcheck")
-    assert healthcheck, f"{case.spec.id}: the production service has no healthcheck"
+    assert healthcheck, f"{case.spec.id}: the {environment} service has no healthcheck"
     environment = {k: v for k, v in service_environment(result.model, svc.name).items() if v is not None}
     return Healthcheck([arg.replace("$$", "$") for arg in healthcheck["test"]], environment)
 

@@ -329,3 +329,26 @@ def test_missing_binaries_fail_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert "Debian package redis-server" in message
     assert "tests/provision.sh" in message
     assert str(tmp_path / "redis-server") in message
+
+
+@pytest.mark.parametrize("kind", live_servers.KINDS)
+def test_every_described_server_runs(kind: str, live_server_of: Callable[..., LiveServer]) -> None:
+    """Each tests/live/KIND.yaml starts a server that its own readiness check accepts, also after a restart."""
+    server = live_server_of(kind)
+    instance = server._controller.instance
+    assert server.running and instance.ready()
+    with server.stopped():
+        assert not instance.ready()
+        assert not live_servers.tcp_accepts(server.port)
+    assert server.running and instance.ready(), server.log_tail()
+
+
+def test_placeholders_quote_through_named_functions() -> None:
+    values = {"password": HOSTILE_PASSWORD}
+    assert live_servers.fill("IDENTIFIED BY {password:sql_string}", values) == (
+        "IDENTIFIED BY 'p@ss:w/rd%#?&=+ é$\\'\"'"
+    )
+    with pytest.raises(live_servers.LiveServerError, match="unknown quoter 'shell'"):
+        live_servers.fill("{password:shell}", values)
+    with pytest.raises(live_servers.LiveServerError, match="unknown placeholder 'pasword'"):
+        live_servers.fill("{pasword}", values)
