@@ -181,8 +181,11 @@ class Case:
     def config(self, password: str | None = None) -> dict[str, Any]:
         """The live server's coordinates and account, as the entry's parameters."""
         config: dict[str, Any] = {"host": self.server.host, "port": self.server.port}
-        account = {"username": self.server.username, "password": password or self.server.password}
-        account["database"] = self.server.database
+        account: dict[str, str | None] = {
+            "username": self.server.username,
+            "password": password or self.server.password,
+            "database": self.server.database,
+        }
         for name, value in account.items():
             parameter = self.spec.parameters.get(name)
             if parameter is not None and value is not None:
@@ -206,7 +209,7 @@ def case_of(live_server_of: Callable[..., LiveServer]) -> Callable[[str, str], C
 
 def client_of(entry: str, form: str) -> Client:
     name = REGISTRY.spec(entry).forms[form].client
-    assert name in CLIENTS, (
+    assert name is not None and name in CLIENTS, (
         f"{entry} form {form!r}: no live client {name!r} in CLIENTS; add one, or give a reason in "
         "the server description's forms_not_live"
     )
@@ -279,8 +282,8 @@ def resolved_healthcheck(case: Case, directory: Path, secrets: Callable[[str], s
     assert result.model is not None and result.stderr == "", result.stderr
     healthcheck = result.model["services"][svc.name].get("healthcheck")
     assert healthcheck, f"{case.spec.id}: the {environment} service has no healthcheck"
-    environment = {k: v for k, v in service_environment(result.model, svc.name).items() if v is not None}
-    return Healthcheck([arg.replace("$$", "$") for arg in healthcheck["test"]], environment)
+    variables = {k: v for k, v in service_environment(result.model, svc.name).items() if v is not None}
+    return Healthcheck([arg.replace("$$", "$") for arg in healthcheck["test"]], variables)
 
 
 def run_healthcheck(check: Healthcheck, server: LiveServer, home: Path) -> subprocess.CompletedProcess[str]:
