@@ -1,6 +1,8 @@
 """Pytest fixtures for real database servers on 127.0.0.1 (see tests/live_servers.py).
 
-Session-scoped, started on first use, stopped and deleted at the end of the session:
+Session-scoped, each server started once on first use, stopped and deleted at the end of
+the session: ``live_server_of(kind)`` for any server described in ``tests/live/KIND.yaml``,
+and, for the tests that name them:
 
     postgres_server   PostgreSQL 15
     pgvector_server   PostgreSQL 16 + pgvector (app is a superuser: CREATE EXTENSION works)
@@ -33,25 +35,17 @@ def _skip_if_requested(kind: str) -> None:
         pytest.skip(f"{live_servers.SKIP_ENV}=1: live {kind} server not started")
 
 
-def _start(kind: live_servers.Kind) -> LiveServer:
+def _start(kind: live_servers.Kind, password: str = live_servers.HOSTILE_PASSWORD) -> LiveServer:
     _skip_if_requested(kind)
     try:
-        return live_servers.start_server(kind)
+        return live_servers.start_server(kind, password=password)
     except live_servers.LiveServerError as exc:
         error = str(exc)
     pytest.fail(f"live {kind} server: {error}", pytrace=False)  # outside `except`: no chaining
 
 
-def _serve(kind: live_servers.Kind) -> Iterator[LiveServer]:
-    server = _start(kind)
-    try:
-        yield server
-    finally:
-        server.destroy()
-
-
 LIVE_FIXTURES = frozenset(
-    {"postgres_server", "pgvector_server", "mariadb_server", "redis_server", "live_server_factory"}
+    {"postgres_server", "pgvector_server", "mariadb_server", "redis_server", "live_server_of", "live_server_factory"}
 )
 
 
@@ -67,23 +61,44 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[LiveServer]:
-    yield from _serve("postgres")
+def live_server_of() -> Iterator[Callable[..., LiveServer]]:
+    """``live_server_of(kind[, password])``: the session's server of that kind, started on first use.
+
+    The app user has the hostile password unless another is asked for (then it is another server).
+    """
+    servers: dict[tuple[str, str], LiveServer] = {}
+    failed: dict[tuple[str, str], str] = {}  # a server that failed to start fails its other tests at once
+
+    def get(kind: live_servers.Kind, password: str = live_servers.HOSTILE_PASSWORD) -> LiveServer:
+        _skip_if_requested(kind)
+        key = (kind, password)
+        if key in failed:
+            pytest.fail(failed[key], pytrace=False)
+        if key not in servers:
+            try:
+                servers[key] = _start(kind, password)
+            except pytest.fail.Exception as exc:
+                failed[key] = str(exc)
+                raise
+        return servers[key]
+
+    yield get
+    for server in reversed(list(servers.values())):
+        server.destroy()
 
 
-@pytest.fixture(scope="session")
-def pgvector_server() -> Iterator[LiveServer]:
-    yield from _serve("pgvector")
+def _named(kind: live_servers.Kind) -> Callable[..., LiveServer]:
+    def fixture(live_server_of: Callable[..., LiveServer]) -> LiveServer:
+        return live_server_of(kind)
+
+    fixture.__doc__ = f"The session's {kind} server (tests/live/{kind}.yaml)."
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[LiveServer]:
-    yield from _serve("mariadb")
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[LiveServer]:
-    yield from _serve("redis")
+postgres_server = pytest.fixture(_named("postgres"), scope="session", name="postgres_server")
+pgvector_server = pytest.fixture(_named("pgvector"), scope="session", name="pgvector_server")
+mariadb_server = pytest.fixture(_named("mariadb"), scope="session", name="mariadb_server")
+redis_server = pytest.fixture(_named("redis"), scope="session", name="redis_server")
 
 
 @pytest.fixture

