@@ -298,19 +298,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit code is returned (see the module docstring), never raised."""
     try:
-        args = build_parser().parse_args(argv)
-        handler: Handler = args.handler
-        status = handler(args)
+        status = _run(argv)
         sys.stdout.flush()  # now, not at interpreter exit where a closed pipe cannot be handled
         return status
     except BrokenPipeError:
-        # The reader (``| head -1``) has all it wanted. Python would flush stdout again at exit and
+        # The reader (``| head -1``) has all it wanted. Python flushes stdout again at exit and would
         # complain on stderr: point stdout at /dev/null so that last flush has somewhere to go.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_OK
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except BrokenPipeError:
+        raise
     except DbstackError as exc:
         for line in str(exc).splitlines():
             print(f"dbstack: error: {line}", file=sys.stderr)
