@@ -267,6 +267,37 @@ def test_hostile_output_folder_is_refused_and_nothing_changes(case: Case, places
     assert snapshot(out.parent) == before
 
 
+HOSTILE_KINDS: dict[str, tuple[Callable[[Path, Path], None], str]] = {
+    "link to a file outside": (lambda path, victim: path.symlink_to(victim), LINK),
+    "dangling link": (lambda path, victim: path.symlink_to(victim.with_name("not-there")), LINK),
+    "named pipe": (lambda path, victim: os.mkfifo(path), FIFO),
+    "folder": (lambda path, victim: path.mkdir(), FOLDER),
+}
+NAMES_READ_OR_WRITTEN = {
+    ("generate",): [".env", "compose.yaml", "README.md", "librechat.env", "images.lock"],
+    ("compose", "redis"): [".env", "compose.yaml", "images.lock"],
+}
+
+
+@pytest.mark.parametrize("kind", HOSTILE_KINDS)
+@pytest.mark.parametrize(
+    ("command", "name"), [(command, name) for command, names in NAMES_READ_OR_WRITTEN.items() for name in names]
+)
+def test_every_name_dbstack_touches_refuses_every_kind_of_non_file(
+    places: tuple[Path, Path], command: tuple[str, ...], name: str, kind: str
+) -> None:
+    """The whole class, not the examples above: each name, each kind of non-file, even with --force."""
+    out, outside = places
+    victim = _gitconfig(outside)
+    make, refusal = HOSTILE_KINDS[kind]
+    make(out / name, victim)
+    before = snapshot(out.parent)
+    result = run(*command, "--force", "-o", str(out))
+    assert result.returncode == 1
+    assert re.fullmatch(f"dbstack: error: {re.escape(str(out / name))}: {refusal}\n", result.stderr), result.stderr
+    assert snapshot(out.parent) == before
+
+
 # --------------------------------------------------------------------------- all or nothing, real failures
 
 
