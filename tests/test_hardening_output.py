@@ -281,7 +281,12 @@ NAMES_READ_OR_WRITTEN = {
 
 @pytest.mark.parametrize("kind", HOSTILE_KINDS)
 @pytest.mark.parametrize(
-    ("command", "name"), [(command, name) for command, names in NAMES_READ_OR_WRITTEN.items() for name in names]
+    ("command", "name"),
+    [
+        pytest.param(command, name, id=f"{' '.join(command)}-{name}")
+        for command, names in NAMES_READ_OR_WRITTEN.items()
+        for name in names
+    ],
 )
 def test_every_name_dbstack_touches_refuses_every_kind_of_non_file(
     places: tuple[Path, Path], command: tuple[str, ...], name: str, kind: str
