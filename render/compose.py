@@ -291,7 +291,7 @@ def render_service(
         volumes.append(
             {
                 "type": "bind",
-                "source": str(tls_dir.resolve()),
+                "source": compose_escape(str(tls_dir.resolve())),  # the folder's name, not a variable
                 "target": container.tls.certificate_dir,
                 "read_only": True,
             }

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from dbstack.loader.errors import CatalogError, Problem
-from dbstack.loader.yaml_source import YamlSourceError, load_mapping
+from dbstack.loader.yaml_source import YamlSourceError, parse_text
+
+from .files import read_regular
 
 LOCK_FILE = "images.lock"
 _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
@@ -21,11 +23,18 @@ _IMAGE = re.compile(r"[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def load_lock(path: Path) -> dict[str, str]:
-    """``image:tag`` -> digest; a missing file is an empty lock; every bad line is reported."""
-    if not path.exists():
+    """``image:tag`` -> digest; a missing file is an empty lock; every bad line is reported.
+
+    The lock lives in the output folder, so it is read as every file there is: only a regular
+    file, never through a link, at most ``MAX_READ_BYTES`` (UnsafeFileError otherwise).
+    """
+    existing = read_regular(path)
+    if existing is None:
         return {}
     try:
-        doc = load_mapping(path)
+        doc = parse_text(_decode(existing.data))
+        if not isinstance(doc.data, dict):
+            raise YamlSourceError(f"top level must be a mapping, not {type(doc.data).__name__}", 1, 1)
     except YamlSourceError as exc:
         raise CatalogError([Problem(path, exc.line, exc.column, "", str(exc))]) from None
     problems = []
@@ -38,6 +47,14 @@ def load_lock(path: Path) -> dict[str, str]:
     if problems:
         raise CatalogError(problems)
     return {str(k): str(v) for k, v in doc.data.items()}
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise YamlSourceError("file is not valid UTF-8", line, 1) from None
 
 
 def pin_images(compose: Mapping[str, Any], lock: Mapping[str, str]) -> list[str]:

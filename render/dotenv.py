@@ -41,6 +41,9 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+
+from .files import read_regular
 
 __all__ = [
     "DotenvDocument",
@@ -160,14 +163,15 @@ def parse(text: str, environ: Mapping[str, str] | None = None) -> DotenvDocument
 
 
 def read(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> DotenvDocument:
-    """Parse the file at ``path``; a missing file is an empty document."""
-    try:
-        # newline="" keeps CRLF and lone CR exactly as written, so the text round-trips.
-        with open(path, encoding="utf-8", newline="") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        text = ""
-    return DotenvDocument(text, environ)
+    """Parse the file at ``path``; a missing file is an empty document.
+
+    Only a regular file of at most ``files.MAX_READ_BYTES`` is read: a symbolic link, a
+    named pipe or a device at ``path`` raises ``files.UnsafeFileError`` (never followed,
+    never waited on).  Invalid UTF-8 raises UnicodeDecodeError.
+    """
+    existing = read_regular(Path(path))
+    # Decoded as is: CRLF and lone CR stay exactly as written, so the text round-trips.
+    return DotenvDocument(existing.data.decode("utf-8") if existing else "", environ)
 
 
 class DotenvDocument:

@@ -1,10 +1,19 @@
-"""The ``dbstack`` command line. Exit codes: 0 ok, 1 invalid input or failure, 2 usage error."""
+"""The ``dbstack`` command line.
+
+Exit codes:
+  0  ok (also when stdout is a pipe closed early, as in ``dbstack demo | head -1``)
+  1  invalid input or a refused request: one ``dbstack: error:`` line per problem, nothing written
+  2  usage error (unknown command or flag)
+  3  internal error (a bug in dbstack): one line, no traceback unless DBSTACK_DEBUG=1
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +29,8 @@ from dbstack.output import WriteReport
 from dbstack.render import text
 from dbstack.render.compose import environment_names
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+DEBUG_ENV = "DBSTACK_DEBUG"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -118,6 +128,12 @@ def cmd_compose(args: argparse.Namespace) -> int:
     registry = _registry(args)
     spec = registry.spec(args.id)
     values = parse_assignments(args.set or [])
+    empty = [n for n, p in spec.parameters.items() if p.secret and values.get(n) == ""]
+    if empty:
+        raise DbstackError(
+            f"--set {empty[0]}=: a secret cannot be empty (Compose refuses to start the service when "
+            f"{env_var_name(spec.id, empty[0])} is empty); give it a value, or leave it out to have one generated"
+        )
     adapter = registry.get_adapter(spec.id, values)
     existing = read_env(args.output) if args.output else None
     if existing is not None:  # a database keeps the password it was created with
@@ -297,10 +313,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; the exit code is returned (see the module docstring), never raised."""
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # now, not at interpreter exit where a closed pipe cannot be handled
+        return status
+    except BrokenPipeError:
+        # The reader (``| head -1``) has all it wanted. Python flushes stdout again at exit and would
+        # complain on stderr: point stdout at /dev/null so that last flush has somewhere to go.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_OK
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler = args.handler
     try:
         return handler(args)
+    except BrokenPipeError:
+        raise
     except DbstackError as exc:
         for line in str(exc).splitlines():
             print(f"dbstack: error: {line}", file=sys.stderr)
@@ -311,8 +347,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV) == "1":
+            raise
+        print(f"dbstack: internal error: {_where(exc)}; {DEBUG_ENV}=1 shows the traceback", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _where(exc: BaseException) -> str:
+    """The exception's type and the innermost dbstack line it came from: enough for a bug report.
+
+    Its message is left out: it may quote a value, and values can be secrets.
+    """
+    place = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        path = Path(frame.f_code.co_filename)
+        if "dbstack" in path.parts:
+            place = f" at {path.parent.name}/{path.name}:{line}"
+    return f"{type(exc).__name__}{place}"
 
 
 if __name__ == "__main__":

@@ -167,7 +167,7 @@ def test_output_problems_are_one_line(tmp_path: Path) -> None:
     stack = tmp_path / "stack"
     (stack / "compose.yaml").mkdir(parents=True)
     result = run("generate", "-o", str(stack))
-    assert result.returncode == 1 and "exists and is not a file" in result.stderr
+    assert result.returncode == 1 and "compose.yaml: is a folder, not a regular file" in result.stderr
     assert a_file.read_text(encoding="utf-8") == "x"
 
 

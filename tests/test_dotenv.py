@@ -410,25 +410,13 @@ def test_write_atomic_without_backup(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [".env"]
 
 
-def test_write_atomic_failure_keeps_original(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / ".env"
-    files.write_atomic(path, "original\n")
-
-    def broken_replace(src: str, dst: str) -> None:
-        raise OSError("disk trouble")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk trouble"):
-        files.write_atomic(path, "new\n", backup=False)
-    assert path.read_text() == "original\n"
-    assert [p.name for p in tmp_path.iterdir()] == [".env"]
-
-
-def test_write_atomic_follows_symlink(tmp_path: Path) -> None:
+def test_write_atomic_refuses_a_symlink(tmp_path: Path) -> None:
     real = tmp_path / "real.env"
     real.write_text("old\n")
     link = tmp_path / ".env"
     link.symlink_to(real)
-    backup = files.write_atomic(link, "new\n")
-    assert link.is_symlink() and real.read_text() == "new\n"
-    assert backup is not None and backup.name.startswith("real.env.bak-") and backup.read_text() == "old\n"
+    refusal = r"/\.env: is a symbolic link, not a regular file; dbstack never follows"
+    with pytest.raises(files.UnsafeFileError, match=refusal):
+        files.write_atomic(link, "new\n")
+    assert link.is_symlink() and real.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env", "real.env"]
