@@ -249,12 +249,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n(see '{self.prog} --help')\n")
 
 
+def path_argument(text: str) -> Path:
+    """A folder or file argument; a NUL byte (which no file name can hold) is a usage error, not a crash."""
+    if "\x00" in text:
+        raise argparse.ArgumentTypeError("a path cannot contain a NUL byte")
+    return Path(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dbstack", description=__doc__)
     parser.add_argument(
         "--catalog",
         action="append",
-        type=Path,
+        type=path_argument,
         metavar="DIR",
         help="add a catalog folder (repeatable; also DBSTACK_CATALOG_PATH)",
     )
@@ -287,8 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("id", metavar="ID")
     compose.add_argument("--env", choices=environments, default="development")
     compose.add_argument("--set", action="append", metavar="KEY=VALUE", help="set a parameter (repeatable)")
-    compose.add_argument("--tls-dir", type=Path, metavar="DIR", help="server.crt, server.key and ca.crt for server TLS")
-    compose.add_argument("-o", "--output", type=Path, metavar="DIR", help="write compose.yaml and .env into DIR")
+    compose.add_argument(
+        "--tls-dir", type=path_argument, metavar="DIR", help="server.crt, server.key and ca.crt for server TLS"
+    )
+    compose.add_argument(
+        "-o", "--output", type=path_argument, metavar="DIR", help="write compose.yaml and .env into DIR"
+    )
     compose.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
     compose.set_defaults(handler=cmd_compose)
 
@@ -297,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--env", choices=environments, default="development")
     generate.add_argument("--use", action="append", metavar="ROLE=ID", help="database for a role (or auto)")
     generate.add_argument("--without", action="append", metavar="ROLE", help="leave an optional role out")
-    generate.add_argument("-o", "--output", type=Path, metavar="DIR", help="output folder (default: APP-ENV)")
+    generate.add_argument("-o", "--output", type=path_argument, metavar="DIR", help="output folder (default: APP-ENV)")
     generate.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
     generate.set_defaults(handler=cmd_generate)
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
+import shutil
 import tempfile
 import unicodedata
 from collections.abc import Sequence
@@ -101,7 +103,13 @@ def secrets_of(folder: Path) -> list[str]:
 
 
 def assert_stack_is_clean(folder: Path, stdout: str, expected_shape: dict[str, Any]) -> None:
-    result = compose_config(folder / "compose.yaml", env_file=folder / ".env", fmt="json")
+    # Compose cannot run from a folder whose name holds a control character (it builds a URL of the path):
+    # it reads byte-for-byte copies of the two files in a plainly named folder instead.
+    with tempfile.TemporaryDirectory(prefix="dbstack-fuzz-compose-") as plain:
+        for path in folder.iterdir():
+            if path.is_file():
+                shutil.copyfile(path, Path(plain, path.name))
+        result = compose_config(Path(plain, "compose.yaml"), env_file=Path(plain, ".env"), fmt="json")
     assert result.returncode == 0, result.stderr
     assert result.model is not None
     assert shape(result.model) == expected_shape
@@ -112,12 +120,12 @@ def assert_stack_is_clean(folder: Path, stdout: str, expected_shape: dict[str, A
 
 
 def assert_ended_cleanly(code: int, err: str) -> None:
-    """Exit 0, 1 or 2, every stderr line dbstack's own, and a failure said in exactly one error line."""
+    """Exit 0, 1 or 2, every stderr line dbstack's own, and a failure said in error lines (one per problem)."""
     assert code in (0, 1, 2), (code, err)
     lines = err.splitlines()
-    assert all(line.startswith("dbstack: ") for line in lines), err
-    errors = [line for line in lines if line.startswith("dbstack: error: ")]
-    assert len(errors) == (0 if code == 0 else 1), err
+    assert all(line.startswith(("dbstack: ", "dbstack ", "(see 'dbstack ")) for line in lines), err
+    errors = [line for line in lines if re.match(r"dbstack[^:]*: error: ", line)]
+    assert bool(errors) == (code != 0), err
 
 
 @contextlib.contextmanager
