@@ -17,7 +17,8 @@ from .validation import value_problem
 _SECRET_WORDS = ("password", "secret", "key", "token")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")  # longer digit runs stay text: out of any parameter's range, and
+# past 4,300 digits int() itself refuses them (a traceback): value_problem reports them as not an integer
 _ALPHABETS = {
     "alphanumeric": string.ascii_letters + string.digits,
     "hex": "0123456789abcdef",

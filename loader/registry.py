@@ -27,6 +27,7 @@ class LoadResult:
     specs: dict[str, DatabaseSpec] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    replaced: dict[str, Path] = field(default_factory=dict)  # id -> the built-in file a user entry replaced
 
 
 def env_catalog_folders() -> list[Path]:
@@ -47,7 +48,7 @@ def load_file(path: Path) -> tuple[DatabaseSpec | None, LocatedDocument | None, 
     try:
         doc = load_mapping(path)
     except YamlSourceError as exc:
-        return None, None, [Problem(path, exc.line, exc.column, "", str(exc))]
+        return None, None, [Problem(path, exc.line, exc.column, exc.field, str(exc))]
     problems = check_entry(path, doc)
     if problems:
         return None, doc, problems
@@ -96,6 +97,7 @@ def _add(
         return
     if existing is not None:
         if spec.replaces_builtin and existing.id in builtin_ids and not existing.replaces_builtin:
+            result.replaced[spec.id] = existing.file
             result.specs[spec.id], aliases[spec.id] = (
                 spec,
                 [doc.position(("aliases", i)) for i in range(len(spec.aliases))],
@@ -157,6 +159,7 @@ class DatabaseAdapterRegistry:
         if loaded.problems:
             raise CatalogError(loaded.problems)
         self._specs: dict[str, DatabaseSpec] = dict(sorted(loaded.specs.items()))
+        self._replaced = dict(sorted(loaded.replaced.items()))
         self._names: dict[str, str] = {}
         for spec in self._specs.values():
             for name in (spec.id, *spec.aliases):
@@ -174,6 +177,18 @@ class DatabaseAdapterRegistry:
     @property
     def ids(self) -> list[str]:
         return list(self._specs)
+
+    @property
+    def replaced(self) -> Mapping[str, Path]:
+        """Ids whose built-in entry a user file replaced (``replaces_builtin: true``), with the built-in file."""
+        return dict(self._replaced)
+
+    def replacement_notices(self) -> list[str]:
+        """One line per replaced built-in: which file replaced which, so a replacement is never silent."""
+        return [
+            f"{self._specs[id_].file} replaces the built-in entry {id_!r} ({builtin})"
+            for id_, builtin in self._replaced.items()
+        ]
 
     def resolve_id(self, name: str) -> str:
         """The id for an id or alias; an unknown name raises with 'did you mean' suggestions."""

@@ -10,6 +10,7 @@ what the located, one-line-per-problem report needs.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import re2  # type: ignore[import-untyped]
 import yaml
 
 from dbstack.render.sandbox import TemplateError, render, variables
 
 from .errors import Problem
-from .yaml_source import LocatedDocument, Path_
+from .yaml_source import MAX_INTEGER, LocatedDocument, Path_
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 TLS_MODES = ("disable", "require", "verify-ca", "verify-full")
@@ -57,7 +59,38 @@ def validator(name: str = "database") -> Any:
 
     loaded = schema(name)
     jsonschema.Draft202012Validator.check_schema(loaded)
-    return jsonschema.Draft202012Validator(loaded, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    formats = jsonschema.FormatChecker(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
+    # A catalog's pattern is compiled by the engine that will match it: Python's re would recurse (and fail
+    # with a RecursionError) on a few hundred nested parentheses.
+    formats.checks("regex", raises=re2.error)(
+        lambda pattern: not isinstance(pattern, str) or bool(linear_regex(pattern))
+    )
+    return jsonschema.Draft202012Validator(loaded, format_checker=formats)
+
+
+@cache
+def linear_regex(pattern: str) -> Any:
+    """A user-supplied regular expression, compiled by RE2: matching takes time linear in the text, so no
+    pattern can backtrack for ever (``([A-Za-z0-9]+)+-``). Raises re2.error for what RE2 cannot match
+    (backreferences, lookaround) or a pattern too large for its memory cap."""
+    options = re2.Options()
+    options.log_errors = False  # the caller reports the error, located; RE2 would also print it to stderr
+    return re2.compile(pattern, options)
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be used, or None."""
+    try:
+        linear_regex(pattern)
+    except re2.error as exc:
+        reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else exc
+        return f"not a regular expression RE2 can match in linear time: {reason}"
+    return None
+
+
+def fullmatch(pattern: str, text: str) -> bool:
+    """Whether ``text`` matches ``pattern`` in full, in linear time (see linear_regex)."""
+    return linear_regex(pattern).fullmatch(text) is not None
 
 
 def dotted(path: Path_) -> str:
@@ -161,13 +194,27 @@ def fits_type(value: object, type_name: str) -> bool:
     return isinstance(value, _PYTHON_TYPES[type_name])
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages (a value may be 5,000 digits long)."""
+    text = (
+        repr(value)
+        if not isinstance(value, int) or abs(value) <= MAX_INTEGER
+        else f"<integer of {value.bit_length()} bits>"
+    )
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def value_problem(spec: Mapping[str, Any], value: object) -> str | None:
     """Why ``value`` does not fit a parameter spec, or None."""
     type_name = spec["type"]
     if not fits_type(value, type_name):
-        return f"expected {type_name}, got {type(value).__name__} {value!r}"
+        return f"expected {type_name}, got {type(value).__name__} {shown(value)}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        return f"must lie within ±{MAX_INTEGER}; got {shown(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number; got {value}"
     if "enum" in spec and value not in spec["enum"]:
-        return f"must be one of {', '.join(map(str, spec['enum']))}; got {value!r}"
+        return f"must be one of {', '.join(map(str, spec['enum']))}; got {shown(value)}"
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in spec and value < spec["minimum"]:
             return f"must be at least {spec['minimum']}; got {value}"
@@ -195,11 +242,9 @@ def _check_parameters(reporter: Reporter, parameters: Mapping[str, Any]) -> None
             reporter.add((*where, "generate"), "only secret string parameters can be generated")
         if "container_pattern" in spec and spec["type"] != "string":
             reporter.add((*where, "container_pattern"), "container_pattern only applies to string parameters")
-        if "container_pattern" in spec:
-            try:  # the schema's regex format is ECMA-262; dbstack matches with Python's re
-                re.compile(spec["container_pattern"])
-            except re.error as exc:
-                reporter.add((*where, "container_pattern"), f"not a Python regular expression: {exc}")
+        problem = regex_problem(spec["container_pattern"]) if "container_pattern" in spec else None
+        if problem:  # the schema's regex format is ECMA-262; dbstack matches with RE2 (see linear_regex)
+            reporter.add((*where, "container_pattern"), problem)
         for other in spec.get("required_when", {}):
             if other not in parameters:
                 reporter.add((*where, "required_when", other), f"parameter {other!r} is not declared")

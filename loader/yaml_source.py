@@ -9,6 +9,7 @@ value's line and column is kept for error messages.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,11 @@ import yaml
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 50_000  # values after alias expansion; a real catalog entry has a few hundred
 MAX_DEPTH = 64  # nesting; a real entry goes six deep, and Python's recursion limit is near 1,000
+# Catalog integers are ports, sizes and counts. 64 bits is what JSON tools and databases take; it also keeps
+# every integer far below Python's 4,300-digit limit on int/str conversion (a longer one was a traceback).
+MAX_INTEGER = 2**63 - 1
+_MAX_INTEGER_TEXT = 100  # characters of an integer's text (underscores included) read before the range check
+_SURROGATE = re.compile("[\ud800-\udfff]")  # "\ud800" in a double-quoted scalar: text no UTF-8 file can hold
 
 Path_ = tuple[str | int, ...]
 
@@ -30,6 +36,7 @@ _SCALAR_TAGS = {
 }
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"  # an unquoted date stays the text it was written as
 _STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
@@ -42,8 +49,8 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 class YamlSourceError(Exception):
     """The file is not a YAML document this loader accepts."""
 
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
-        self.line, self.column = line, column
+    def __init__(self, message: str, line: int | None = None, column: int | None = None, field: str = "") -> None:
+        self.line, self.column, self.field = line, column, field
         super().__init__(message)
 
 
@@ -73,6 +80,10 @@ class LocatedDocument:
             if path[:end] in self.values:
                 return _from_mark(self.values[path[:end]])
         return Position(1, 1)
+
+
+def _dotted(path: Path_) -> str:
+    return ".".join(str(part) for part in path)
 
 
 def _from_mark(mark: yaml.Mark) -> Position:
@@ -108,10 +119,41 @@ class _Converter:
             return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
         if node.tag == _STR or node.tag == _TIMESTAMP:  # most values: the text itself, no constructor needed
-            return node.value
+            return self._text(node, path)
         if node.tag not in _SCALAR_TAGS:
             self._bad_tag(node)
-        return self.constructor.construct_object(node, deep=True)
+        return self._scalar(node, path)
+
+    @staticmethod
+    def _text(node: yaml.ScalarNode, path: Path_) -> str:
+        if _SURROGATE.search(node.value):
+            pos = _position(node)
+            raise YamlSourceError(
+                "text holds a lone surrogate (\\ud800-\\udfff): not a Unicode character",
+                pos.line,
+                pos.column,
+                _dotted(path),
+            )
+        return str(node.value)
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        """A typed scalar (int, float, bool, null), integers checked against MAX_INTEGER before and after reading."""
+        if node.tag == _INT and len(node.value) > _MAX_INTEGER_TEXT:
+            self._out_of_range(node, path)
+        value = self.constructor.construct_object(node, deep=True)
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
+            self._out_of_range(node, path)
+        return value
+
+    @staticmethod
+    def _out_of_range(node: yaml.Node, path: Path_) -> None:
+        pos = _position(node)
+        raise YamlSourceError(
+            f"integer out of range: catalog integers lie within ±{MAX_INTEGER} (64 bits)",
+            pos.line,
+            pos.column,
+            _dotted(path),
+        )
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         if node.tag != _MAP:
@@ -124,7 +166,7 @@ class _Converter:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
                 pos = _position(key_node)
                 raise YamlSourceError("mapping keys must be plain scalars", pos.line, pos.column)
-            key = key_node.value if key_node.tag == _STR else str(self.constructor.construct_object(key_node))
+            key = self._text(key_node, path) if key_node.tag == _STR else str(self._scalar(key_node, path))
             if key in result:
                 pos, first = _position(key_node), self.doc.keys[(*path, key)]
                 raise YamlSourceError(f"duplicate key {key!r} (first at line {first.line + 1})", pos.line, pos.column)

@@ -19,7 +19,7 @@ import yaml
 
 from dbstack.loader.errors import DbstackError, Problem
 from dbstack.loader.model import Container, Healthcheck
-from dbstack.loader.validation import check_schema
+from dbstack.loader.validation import check_schema, fullmatch
 from dbstack.loader.yaml_source import YamlSourceError, load_mapping, parse_text
 
 from . import text
@@ -253,7 +253,7 @@ def render_service(
         if (
             parameter.container_pattern
             and isinstance(value, str)
-            and not re.fullmatch(parameter.container_pattern, value)
+            and not fullmatch(parameter.container_pattern, value)
         ):
             raise DbstackError(
                 f"{spec.id}: parameter {param_name!r} cannot be used in the {container.image} container: "

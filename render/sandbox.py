@@ -3,31 +3,123 @@
 Catalog files can come from strangers, so templates run in Jinja's immutable
 sandbox (no attribute tricks, no mutation), with no loader (no ``include`` or
 ``import``: no file reads), no globals, StrictUndefined (a typo is an error, not an
-empty string), an allow-list of filters, and caps on the operators that can build
-huge values. Catalog templates are also limited to expressions and ``{% if %}``:
-no loops, no calls (a string method such as ``ljust`` could build gigabytes), so
-their cost is bounded by their own size. dbstack's own templates (render/templates)
-are trusted to use loops.
+empty string) and allow-lists of filters and tests. Catalog templates are also
+limited to expressions and ``{% if %}``: no loops, no calls (a string method such as
+``ljust`` could build gigabytes). dbstack's own templates (render/templates) are
+trusted to use loops.
+
+Cost is bounded by construction, not by a list of bad examples:
+
+* at parse time, nesting (brackets, prefix operators, if-blocks) and the depth of
+  the parsed tree are capped, so neither Jinja's recursive parser nor its compiler
+  can exhaust the stack, and integer literals are capped in length;
+* at render time, every operator (``+ - * / // % **``, unary ``-``/``+`` and ``~``),
+  every filter and every test goes through one check: its arguments and its result
+  are measured (recursively: a list of lists counts every item, an integer its
+  digits) against MAX_VALUE, and operators that could build a huge value from small
+  inputs (``*``, ``**``, string ``%``) are refused *before* they run; filter and test
+  arguments that multiply output (``tojson(indent=...)``, ``'%9999999s' is odd``)
+  are checked by rule;
+* every measurement is charged to a per-render work budget (MAX_WORK), and the
+  output written so far to MAX_OUTPUT, so a template's time and memory are bounded
+  whatever its length.
 """
 
 from __future__ import annotations
 
+import functools
 import operator
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import _PassArg
 
 MAX_OUTPUT = 64 * 1024  # characters a single template may produce
-MAX_SEQUENCE = 10_000  # characters or items a `*` may build
+MAX_VALUE = 64 * 1024  # size (about the length of its text form) of any value a template builds or hands a filter
+MAX_WORK = 2 * 1024 * 1024  # size units all operators, filters and tests of one render may handle together
+MAX_INT_BITS = 4096  # about 1,230 digits: far below Python's 4,300-digit limit on int/str conversion
+MAX_INT_LITERAL = 100  # characters of an integer written in a template
+MAX_INDENT = 8  # tojson(indent=...)
+# Jinja's parser recurses on each open bracket, prefix operator and block, and its compiler on each level of
+# the parsed tree: caps far above what a catalog template needs and far below Python's recursion limit.
+MAX_NESTING = 24
+MAX_TREE_DEPTH = 48
 
 
 class TemplateError(Exception):
     """A template failed to compile or render; the message says why."""
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class _Budget:
+    work: int = 0
+    output: int = 0
+
+
+# The budget of the render in progress (render() sets a fresh one); None outside render().
+_budget: ContextVar[_Budget | None] = ContextVar("dbstack_template_budget", default=None)
+
+
+def _int_digits(value: int) -> int:
+    return value.bit_length() * 30103 // 100000 + 1  # log10(2) = 0.30103: decimal digits, rounded up
+
+
+def measure(value: object, limit: int = MAX_VALUE) -> tuple[int, int]:
+    """(size, depth) of a value: size is about the length of its text form (every item of every nested
+    list counts), depth how deeply lists and mappings nest. Counting stops just past ``limit``."""
+    size, depth = 0, 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending and size <= limit:
+        item, level = pending.pop()
+        depth = max(depth, level)
+        if isinstance(item, str | bytes):
+            size += len(item) + 2
+        elif isinstance(item, bool) or item is None:
+            size += 5
+        elif isinstance(item, int):
+            size += _int_digits(item) + 1
+        elif isinstance(item, Mapping):
+            size += 2 + 4 * len(item)
+            if size <= limit:
+                pending.extend((part, level + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list | tuple | set | frozenset):
+            size += 2 + 2 * len(item)
+            if size <= limit:
+                pending.extend((part, level + 1) for part in item)
+        else:  # float, Undefined, ...: short text
+            size += 24
+    return size, depth
+
+
+def _charge(size: int) -> None:
+    budget = _budget.get()
+    if budget is not None:
+        budget.work += size
+        if budget.work > MAX_WORK:
+            raise SecurityError(f"template does too much work (more than {MAX_WORK} units)")
+
+
+def _checked(value: T) -> T:
+    """``value`` if it is within the caps; its size is charged to the render's work budget."""
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise SecurityError(f"template builds an integer of more than {MAX_INT_BITS} bits")
+    size, _ = measure(value)
+    if size > MAX_VALUE:
+        raise SecurityError(f"template builds a value larger than {MAX_VALUE} characters")
+    _charge(size)
+    return value
 
 
 def userinfo(value: object) -> str:
@@ -74,8 +166,15 @@ def merge(left: Mapping[str, object], right: Mapping[str, object] | None) -> dic
     return {**left, **(right or {})}
 
 
-# Built-in filters catalog templates may use: none of them can grow a value much beyond its input.
+# Built-in filters catalog templates may use: none grows a value much beyond its input once its arguments are
+# checked (see _FILTER_RULES); every one is wrapped by _bounded.
 SAFE_BUILTIN_FILTERS = ("tojson", "lower", "upper", "trim", "default", "d", "string", "int", "length", "first", "last")
+# Built-in tests: type checks and comparisons; odd, even and divisibleby compute ``%`` (see _TEST_RULES).
+SAFE_BUILTIN_TESTS = (
+    *("defined", "undefined", "none", "boolean", "false", "true", "integer", "float", "number", "string"),
+    *("mapping", "sequence", "iterable", "lower", "upper", "sameas", "in", "odd", "even", "divisibleby"),
+    *("==", "eq", "equalto", "!=", "ne", ">", "gt", "greaterthan", ">=", "ge", "<", "lt", "lessthan", "<=", "le"),
+)
 # Node types a catalog template may contain: output, conditions and expressions.
 CATALOG_NODES = (
     nodes.Template,
@@ -122,14 +221,53 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _capped_mul(left: Any, right: Any) -> Any:
+def _tojson_rule(value: Any, indent: Any = None) -> None:
+    if indent is None:
+        return
+    width = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else None
+    if width is None or not 0 <= width <= MAX_INDENT:
+        raise SecurityError(f"tojson indent must be a number from 0 to {MAX_INDENT}")
+    size, depth = measure(value)
+    if size * (1 + width * depth) > MAX_VALUE:  # every item may start a line indented by its depth
+        raise SecurityError(f"tojson would write more than {MAX_VALUE} characters")
+
+
+def _numbers_rule(*arguments: Any) -> None:
+    if not all(isinstance(argument, int | float) for argument in arguments):  # '%999999999s' % 2 builds a string
+        raise SecurityError("odd, even and divisibleby test numbers only")
+
+
+_FILTER_RULES: dict[str, Callable[..., None]] = {"tojson": _tojson_rule}
+_TEST_RULES: dict[str, Callable[..., None]] = dict.fromkeys(("odd", "even", "divisibleby"), _numbers_rule)
+
+
+def _bounded(function: Callable[..., Any], rule: Callable[..., None] | None) -> Callable[..., Any]:
+    """``function`` (a filter or test) with every argument and its result checked against the caps."""
+    skip = 0 if _PassArg.from_obj(function) is None else 1  # the environment or context Jinja passes first
+
+    @functools.wraps(function)  # keeps jinja_pass_arg, so Jinja still passes what the function expects
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for argument in (*args[skip:], *kwargs.values()):
+            _checked(argument)
+        if rule is not None:
+            rule(*args[skip:], **kwargs)
+        return _checked(function(*args, **kwargs))
+
+    return bounded
+
+
+def _checked_mul(left: Any, right: Any) -> Any:
     for seq, times in ((left, right), (right, left)):
-        if isinstance(seq, str | list | tuple) and isinstance(times, int) and len(seq) * times > MAX_SEQUENCE:
-            raise SecurityError("template builds a value that is too large")
+        # measured before it is built (nested lists count every item); the brackets or quotes count once
+        sequence = isinstance(seq, str | bytes | list | tuple) and isinstance(times, int) and times > 0
+        if sequence and (measure(seq)[0] - 2) * times + 2 > MAX_VALUE:
+            raise SecurityError(f"template builds a value larger than {MAX_VALUE} characters")
+    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+        raise SecurityError(f"template builds an integer of more than {MAX_INT_BITS} bits")
     return operator.mul(left, right)
 
 
-def _capped_pow(left: Any, right: Any) -> Any:
+def _checked_pow(left: Any, right: Any) -> Any:
     if not (isinstance(left, int | float) and isinstance(right, int | float)) or abs(right) > 64 or abs(left) > 2**64:
         raise SecurityError("template raises to a power that is too large")
     return operator.pow(left, right)
@@ -141,41 +279,148 @@ def _numeric_mod(left: Any, right: Any) -> Any:
     return operator.mod(left, right)
 
 
-class CatalogSandbox(ImmutableSandboxedEnvironment):
-    """Immutable sandbox with capped ``*`` and ``**``."""
+_BINOPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": _checked_mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": _numeric_mod,
+    "**": _checked_pow,
+}
+_UNOPS: dict[str, Callable[[Any], Any]] = {"-": operator.neg, "+": operator.pos}
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+
+class _CheckedCodeGenerator(CodeGenerator):
+    """Jinja's compiler, with ``~`` (which it otherwise joins inline) going through the sandbox's check."""
+
+    @optimizeconst
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.checked_concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ ... }}`` output passes here: the output written so far is capped before it is built."""
+    size = len(value) if isinstance(value, str) else measure(value, MAX_OUTPUT)[0]
+    budget = _budget.get()
+    written = size + (budget.output if budget is not None else 0)
+    if written > MAX_OUTPUT:
+        raise SecurityError(f"template output is larger than {MAX_OUTPUT} characters")
+    if budget is not None:
+        budget.output = written
+    return value
+
+
+class CatalogSandbox(ImmutableSandboxedEnvironment):
+    """Immutable sandbox in which every operator's arguments and result are checked against the caps."""
+
+    code_generator_class = _CheckedCodeGenerator
+    intercepted_binops = frozenset(_BINOPS)
+    intercepted_unops = frozenset(_UNOPS)
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
-        if operator_name == "*":
-            return _capped_mul(left, right)
-        if operator_name == "**":
-            return _capped_pow(left, right)
-        if operator_name == "%":
-            return _numeric_mod(left, right)
-        return super().call_binop(context, operator_name, left, right)
+        return _checked(_BINOPS[operator_name](left, right))
+
+    def call_unop(self, context: Any, operator_name: str, arg: Any) -> Any:
+        return _checked(_UNOPS[operator_name](arg))
+
+    @staticmethod
+    def checked_concat(parts: tuple[Any, ...]) -> str:
+        """``a ~ b ~ c``: measured before the parts are turned to text and joined."""
+        if sum(measure(part)[0] for part in parts) > MAX_VALUE:
+            raise SecurityError(f"template builds a value larger than {MAX_VALUE} characters")
+        return _checked("".join(map(str, parts)))
 
 
 @lru_cache(maxsize=1)
 def environment() -> CatalogSandbox:
-    env = CatalogSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    builtin = {name: env.filters[name] for name in SAFE_BUILTIN_FILTERS}
+    env = CatalogSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_finalize)
+    filters: dict[str, Callable[..., Any]] = {name: env.filters[name] for name in SAFE_BUILTIN_FILTERS} | FILTERS
     env.filters.clear()
-    env.filters.update(builtin, **FILTERS)
+    env.filters.update({name: _bounded(f, _FILTER_RULES.get(name)) for name, f in filters.items()})
+    builtin_tests: Mapping[str, Any] = env.tests  # typeshed calls Jinja's tests "function"
+    tests = {name: builtin_tests[name] for name in SAFE_BUILTIN_TESTS}
+    env.tests.clear()
+    env.tests.update({name: _bounded(t, _TEST_RULES.get(name)) for name, t in tests.items()})
     env.globals.clear()  # no range(), dict(), lipsum(), cycler(), ...: templates need none of them
     return env
+
+
+_OPEN, _CLOSE = "([{", ")]}"
+_PREFIX_AFTER = frozenset({"not", "and", "or", "in", "is", "if", "else"})  # a - or + after these is unary
+_BLOCKS = frozenset({"if", "for", "macro", "call", "filter", "with", "block", "autoescape"})
+
+
+def _check_tokens(source: str) -> None:
+    """Refuse nesting Jinja's recursive parser could not take, and integers too long to convert, with the line."""
+    levels = [0]  # per open bracket: prefix operators (not, unary -, +, inline if/else) seen inside it
+    blocks = 0
+    previous: tuple[str, str] | None = None
+    for lineno, kind, value in environment().lexer.tokeniter(source, None):
+        if kind == "whitespace":
+            continue
+        if kind == "integer" and len(value.replace("_", "")) > MAX_INT_LITERAL:
+            raise TemplateError(f"integer longer than {MAX_INT_LITERAL} digits (line {lineno})")
+        if kind == "operator" and value in _OPEN:
+            levels.append(0)
+        elif kind == "operator" and value in _CLOSE:
+            levels = levels[:-1] or [0]
+        elif kind == "operator" and value in "-+" and _prefix_position(previous):
+            levels[-1] += 1
+        elif kind == "name" and previous is not None and previous[0] == "block_begin":
+            blocks += 1 if value in _BLOCKS else -1 if value.startswith("end") else 0
+        elif kind == "name" and value in ("not", "if", "else"):
+            levels[-1] += 1
+        elif kind in ("variable_end", "block_end"):
+            levels = [0]
+        if blocks + len(levels) - 1 + sum(levels) > MAX_NESTING:
+            raise TemplateError(
+                f"template nests too deeply (line {lineno}): more than {MAX_NESTING} brackets, "
+                "prefix operators and if-blocks open at once"
+            )
+        previous = (kind, value)
+
+
+def _prefix_position(previous: tuple[str, str] | None) -> bool:
+    if previous is None or previous[0] in ("variable_begin", "block_begin"):
+        return True
+    kind, value = previous
+    return (kind == "operator" and value not in _CLOSE) or (kind == "name" and value in _PREFIX_AFTER)
+
+
+def _walk(ast: nodes.Node) -> Iterator[nodes.Node]:
+    """Every node, refusing a tree deeper than MAX_TREE_DEPTH (iterative: the depth is not yet known to be safe)."""
+    pending = [(ast, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise TemplateError(
+                f"template nests too deeply (line {node.lineno}): its expression tree is more than "
+                f"{MAX_TREE_DEPTH} levels deep"
+            )
+        yield node
+        pending.extend(reversed([(child, depth + 1) for child in node.iter_child_nodes()]))  # in source order
 
 
 def _parse(source: str, *, trusted: bool) -> nodes.Template:
     env = environment()
     try:
+        _check_tokens(source)
         ast = env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template does not compile (line {exc.lineno}): {exc.message}") from None
-    for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
-        raise TemplateError(f"template may not load other templates (line {node.lineno})")
+    except RecursionError:  # the caps above keep well inside the limit; this is the last line of defence
+        raise TemplateError("template nests too deeply") from None
+    every = list(_walk(ast))
+    for node in every:
+        if isinstance(node, nodes.Extends | nodes.Include | nodes.Import | nodes.FromImport):
+            raise TemplateError(f"template may not load other templates (line {node.lineno})")
     if not trusted:
-        for node in _walk(ast):
+        for node in every:
             if not isinstance(node, CATALOG_NODES):
                 what = type(node).__name__.lower()
                 raise TemplateError(
@@ -184,13 +429,10 @@ def _parse(source: str, *, trusted: bool) -> nodes.Template:
             if isinstance(node, nodes.Filter) and node.name not in env.filters:
                 known = ", ".join(sorted(env.filters))
                 raise TemplateError(f"unknown filter {node.name!r} (line {node.lineno}); filters: {known}")
+            if isinstance(node, nodes.Test) and node.name not in env.tests:
+                known = ", ".join(sorted(env.tests))
+                raise TemplateError(f"unknown test {node.name!r} (line {node.lineno}); tests: {known}")
     return ast
-
-
-def _walk(node: nodes.Node) -> Any:
-    yield node
-    for child in node.iter_child_nodes():
-        yield from _walk(child)
 
 
 @lru_cache(maxsize=4096)
@@ -225,7 +467,16 @@ def attributes(source: str, name: str) -> frozenset[str] | None:
 
 @lru_cache(maxsize=4096)
 def _compiled(source: str, trusted: bool) -> Any:
-    return environment().from_string(_parse(source, trusted=trusted))
+    ast = _parse(source, trusted=trusted)
+    with warnings.catch_warnings():  # Python's SyntaxWarning on code such as 1[2]: the render reports the error
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return environment().from_string(ast)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message as one short line (a message can quote a value the template built)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def render(source: str, context: Mapping[str, object], *, trusted: bool = False) -> str:
@@ -233,6 +484,7 @@ def render(source: str, context: Mapping[str, object], *, trusted: bool = False)
 
     ``trusted`` is for dbstack's own templates (render/templates), which may use loops.
     """
+    budget = _budget.set(_Budget())
     try:
         text = str(_compiled(source, trusted).render(dict(context)))
     except TemplateError:
@@ -240,9 +492,11 @@ def render(source: str, context: Mapping[str, object], *, trusted: bool = False)
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template does not compile (line {exc.lineno}): {exc.message}") from None
     except SecurityError as exc:
-        raise TemplateError(f"template refused by the sandbox: {exc}") from None
+        raise TemplateError(f"template refused by the sandbox: {_one_line(exc)}") from None
     except Exception as exc:  # Jinja surfaces undefined names, bad filters and type errors this way
-        raise TemplateError(f"template failed: {exc}") from None
+        raise TemplateError(f"template failed: {_one_line(exc)}") from None
+    finally:
+        _budget.reset(budget)
     if len(text) > MAX_OUTPUT:
         raise TemplateError(f"template output is larger than {MAX_OUTPUT} characters")
     return text

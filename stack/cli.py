@@ -36,7 +36,10 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _registry(args: argparse.Namespace) -> DatabaseAdapterRegistry:
-    return DatabaseAdapterRegistry(args.catalog or ())
+    registry = DatabaseAdapterRegistry(args.catalog or ())
+    for notice in registry.replacement_notices():  # every command that loads the catalog says so
+        print(f"dbstack: note: {notice}", file=sys.stderr)
+    return registry
 
 
 class _TerminalDumper(yaml.SafeDumper):
@@ -83,13 +86,14 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
             "vector_search": s.capabilities.vector_search.support,
             "roles": list(s.workload.roles),
             "image": s.container.image_ref() if s.container else None,
+            "replaces": str(registry.replaced[s.id]) if s.id in registry.replaced else None,
         }
         for s in specs
     ]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    table = [["ID", "NAME", "CATEGORY", "PROTOCOLS", "VECTOR", "IMAGE"]]
+    table = [["ID", "NAME", "CATEGORY", "PROTOCOLS", "VECTOR", "IMAGE", "REPLACES"]]
     table += [
         [
             r["id"],
@@ -98,6 +102,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
             ",".join(r["protocols"]),
             r["vector_search"],
             r["image"] or "(embedded)",
+            "built-in" if r["replaces"] else "",
         ]
         for r in rows
     ]
