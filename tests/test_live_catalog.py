@@ -26,6 +26,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,45 @@ def login_pymemcache(server: str, adapter: DatabaseAdapter) -> object:
         client.close()
 
 
+def login_etcdctl(url: str, adapter: DatabaseAdapter) -> object:
+    """etcdctl (the entry's client) from the live server's package: a key written and read back."""
+    bin_dir = descriptions()["etcd"].bin_dir
+    assert bin_dir is not None
+    base = [str(Path(bin_dir) / "etcdctl"), f"--endpoints={url}", "--dial-timeout=5s", "--command-timeout=5s"]
+    env = {"PATH": "/usr/bin:/bin", "ETCDCTL_API": "3"}
+
+    def etcdctl(*args: str) -> str:
+        done = subprocess.run([*base, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, f"etcdctl {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    assert etcdctl("put", "dbstack-test", "v@lue é").strip() == "OK"
+    value = etcdctl("get", "--print-value-only", "dbstack-test").strip()
+    assert value == "v@lue é", value
+    return value
+
+
+def login_chromadb(url: str, adapter: DatabaseAdapter) -> object:
+    """chromadb.HttpClient with the URL's host and port (as the form's description says): a nearest neighbour."""
+    import chromadb  # imported here: it is heavy, and only this client needs it
+    from chromadb.config import Settings
+
+    parts = urllib.parse.urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None, url
+    client = chromadb.HttpClient(
+        host=parts.hostname,
+        port=parts.port,
+        ssl=parts.scheme == "https",
+        settings=Settings(anonymized_telemetry=False),
+    )
+    assert client.heartbeat() > 0
+    collection = client.get_or_create_collection("dbstack-test")
+    collection.upsert(ids=["near", "far"], embeddings=[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    found = collection.query(query_embeddings=[[0.9, 0.1, 0.0]], n_results=1)["ids"]
+    assert found == [["near"]], found
+    return found
+
+
 @dataclass(frozen=True)
 class Client:
     login: Callable[[str, DatabaseAdapter], object]  # connect, run a trivial query, return its result
@@ -124,6 +164,9 @@ CLIENTS: Mapping[str, Client] = {
     "redis-py": Client(login_redis, (redis.AuthenticationError, "WRONGPASS|invalid username-password")),
     # memcached has no users here (the image starts it without SASL): nothing to refuse
     "pymemcache": Client(login_pymemcache, None),
+    # The etcd and chroma entries run without authentication (development only): nothing to refuse
+    "etcdctl": Client(login_etcdctl, None),
+    "chromadb": Client(login_chromadb, None),
 }
 
 
