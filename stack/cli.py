@@ -195,14 +195,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_recommend(args: argparse.Namespace) -> int:
     engine = ConfigEngine(_registry(args))
-    ranked = engine._get_llm_recommendations(args.app, args.role)
+    ranked = engine._get_llm_recommendations(args.app, args.role, args.env)
     if args.format == "json":
         print(json.dumps({role: [c.as_dict() for c in candidates] for role, candidates in ranked.items()}, indent=2))
         return EXIT_OK
     for role, candidates in ranked.items():
         print(f"{text.terminal(role)}:")
         if not candidates:
-            print("  (no database in the catalog fits)")
+            print(f"  (no database in the catalog fits in {args.env})")
         for rank, candidate in enumerate(candidates, 1):
             default = " (default)" if candidate.default else ""
             print(f"  {rank}. {text.terminal(candidate.id)}{default}  score {candidate.score}")
@@ -320,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
     recommend = commands.add_parser("recommend", help="rank catalog databases for an app's roles")
     recommend.add_argument("--app", default="librechat")
     recommend.add_argument("--role", metavar="ROLE")
+    recommend.add_argument(
+        "--env",
+        choices=environments,
+        default="development",
+        help="rank only databases this environment allows (default: development, as generate's)",
+    )
     recommend.add_argument("--format", choices=("table", "json"), default="table")
     recommend.set_defaults(handler=cmd_recommend)
 

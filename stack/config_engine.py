@@ -73,12 +73,15 @@ class ConfigEngine:
     ) -> ComposeService:
         return adapter.compose_service(environment, name=name)
 
-    def _get_llm_recommendations(self, app: str = "librechat", role: str | None = None) -> dict[str, list[Candidate]]:
-        """Ranked candidates for each role of the app (or one role)."""
+    def _get_llm_recommendations(
+        self, app: str = "librechat", role: str | None = None, environment: str = "development"
+    ) -> dict[str, list[Candidate]]:
+        """Ranked candidates for each role of the app (or one role) that ``environment`` allows."""
         definition = load_app(app)
+        load_environment(environment)  # an unknown environment is refused, not ranked against
         roles = [self._role(definition, role)] if role else list(definition.roles.values())
         specs = list(self.registry)
-        return {r.name: rank(specs, r) for r in roles}
+        return {r.name: rank(specs, r, environment) for r in roles}
 
     # --- planning -------------------------------------------------------------------------------
 
@@ -89,22 +92,25 @@ class ConfigEngine:
         except KeyError:
             raise DbstackError(f"{app.id} has no role {name!r}; roles: {', '.join(app.roles)}") from None
 
-    def _choose(self, app: AppDefinition, role: Role, wanted: str) -> tuple[str, str]:
+    def _choose(self, app: AppDefinition, role: Role, wanted: str, environment: str) -> tuple[str, str]:
+        """The database for ``role``: the user's (when it can fill the role here) or the best that can."""
         if wanted != AUTO:
             spec = self.registry.spec(wanted)
-            problems = unmet_requirements(spec, role)
+            problems = unmet_requirements(spec, role, environment)
             if problems:
-                candidates = [c.id for c in rank(list(self.registry), role)]
+                candidates = [c.id for c in rank(list(self.registry), role, environment)]
                 raise DbstackError(
                     f"{spec.id} cannot be {app.name}'s {role.name}: {'; '.join(problems)}; "
                     f"candidates: {', '.join(candidates) or 'none in the catalog'}"
                 )
             return spec.id, "user"
-        if role.default in self.registry and not unmet_requirements(self.registry.spec(role.default), role):
+        if role.default in self.registry and not unmet_requirements(
+            self.registry.spec(role.default), role, environment
+        ):
             return self.registry.resolve_id(role.default), "auto"
-        ranked = rank(list(self.registry), role)
+        ranked = rank(list(self.registry), role, environment)
         if not ranked:
-            raise DbstackError(f"no database in the catalog can be {app.name}'s {role.name}")
+            raise DbstackError(f"no database in the catalog can be {app.name}'s {role.name} in {environment}")
         return ranked[0].id, "auto"
 
     def plan(self, request: StackRequest, existing_env: Mapping[str, str] | None = None) -> StackPlan:
@@ -125,7 +131,9 @@ class ConfigEngine:
                 role.optional and not role.enabled_by_default and role.name not in request.use
             ):
                 continue
-            database_id, chosen_by = self._choose(app, role, request.use.get(role.name, AUTO))
+            database_id, chosen_by = self._choose(
+                app, role, request.use.get(role.name, AUTO), environment.name
+            )
             roles[role.name] = RolePlan(role, self._role_adapter(database_id, role, existing), chosen_by)
         services = tuple(s for s in app.services.values() if all(r in roles for r in s.requires_roles))
         used = {name for service in services for name in _secrets_read(service, app)}

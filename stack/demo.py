@@ -13,7 +13,10 @@ from dbstack.render.compose import dump_compose
 from dbstack.render.sandbox import userinfo
 
 from .config_engine import ConfigEngine
-from .recommend import dimension_limit
+from .recommend import Candidate, dimension_limit, only_in
+
+# The environment the demo shows each entry in: the strictest one its catalog entry allows.
+SHOWN_ENVIRONMENT = "production"
 
 
 def _mask(text: str, secrets: list[str]) -> str:
@@ -23,8 +26,12 @@ def _mask(text: str, secrets: list[str]) -> str:
 
 
 def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
-    recommendations = engine._get_llm_recommendations()
+    recommendations: dict[str, dict[str, list[Candidate]]] = {}
     for spec in engine.registry:
+        allowed = only_in(spec)
+        environment = SHOWN_ENVIRONMENT if allowed is None or SHOWN_ENVIRONMENT in allowed else allowed[0]
+        if environment not in recommendations:
+            recommendations[environment] = engine._get_llm_recommendations(environment=environment)
         adapter = engine.get_database_adapter(spec.id).with_generated_secrets()
         secrets = [str(v) for k, v in adapter.config.items() if spec.parameters[k].secret]
         caps = spec.capabilities
@@ -46,6 +53,11 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
             if caps.has(name)
         ]
         out.write(f"   capabilities: {', '.join(flags) or 'none'}\n")
+        if allowed is not None:
+            out.write(
+                f"   environments: only {show(', '.join(allowed))} "
+                f"(the catalog allows no other; see its limitations: dbstack catalog show {spec.id})\n"
+            )
         if vector.support != "none":
             out.write(
                 f"   vector search: {vector.support}, vectors {dimension_limit(vector)}, "
@@ -62,16 +74,16 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
             out.write(f"   pool settings for the driver: {show(pool)}\n")
         places = [
             f"{role} #{rank}"
-            for role, candidates in recommendations.items()
+            for role, candidates in recommendations[environment].items()
             for rank, candidate in enumerate(candidates, 1)
             if candidate.id == spec.id
         ]
-        out.write(f"   recommended for LibreChat: {', '.join(places) or 'no role'}\n")
+        out.write(f"   recommended for LibreChat in {show(environment)}: {', '.join(places) or 'no role'}\n")
         if spec.container is None:
             out.write("   compose service: none (embedded in the application)\n\n")
             continue
-        service = adapter.compose_service("production")
-        out.write("   compose service (production):\n")
+        service = adapter.compose_service(environment)
+        out.write(f"   compose service ({show(environment)}):\n")
         for line in dump_compose({service.name: service.service}).splitlines():
             out.write(f"     {show(line)}\n")
         out.write("\n")

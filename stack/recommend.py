@@ -23,10 +23,33 @@ NO_SERVICE_CONDITIONS = {
 }
 
 
-def unmet_requirements(spec: DatabaseSpec, role: Role) -> list[str]:
-    """Why ``spec`` cannot fill ``role``; empty when it can."""
+def only_in(spec: DatabaseSpec) -> tuple[str, ...] | None:
+    """The environments a restricted entry is allowed in; None when it runs in every one."""
+    return spec.container.environments if spec.container else None
+
+
+def environment_restriction(spec: DatabaseSpec, environment: str) -> str | None:
+    """Why the catalog does not let ``spec`` run in ``environment`` (None when it does).
+
+    The same rule render/compose.py enforces when it renders the service: planning applies it first,
+    so that a stack is never planned around a database it would then refuse to render.
+    """
+    allowed = only_in(spec)
+    if allowed is None or environment in allowed:
+        return None
+    return (
+        f"it is allowed only in {', '.join(allowed)}, not in {environment} "
+        f"(see its limitations: dbstack catalog show {spec.id})"
+    )
+
+
+def unmet_requirements(spec: DatabaseSpec, role: Role, environment: str) -> list[str]:
+    """Why ``spec`` cannot fill ``role`` in ``environment``; empty when it can."""
     needs = role.requires
     reasons = []
+    restriction = environment_restriction(spec, environment)
+    if restriction:
+        reasons.append(restriction)
     if needs.protocols and not set(needs.protocols) & set(spec.protocols):
         wanted = " or ".join(needs.protocols)
         reasons.append(f"it needs the {wanted} wire protocol ({spec.id} speaks {', '.join(spec.protocols)})")
@@ -65,6 +88,7 @@ class Candidate:
     reasons: tuple[str, ...]
     tradeoffs: tuple[str, ...]
     default: bool
+    environments: tuple[str, ...] | None  # None: allowed in every environment
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -72,6 +96,7 @@ class Candidate:
             "name": self.name,
             "score": self.score,
             "default": self.default,
+            "environments": None if self.environments is None else list(self.environments),
             "reasons": list(self.reasons),
             "tradeoffs": list(self.tradeoffs),
         }
@@ -80,6 +105,9 @@ class Candidate:
 def score(spec: DatabaseSpec, role: Role) -> Candidate:
     reasons: list[str] = []
     tradeoffs: list[str] = list(spec.workload.limitations)
+    allowed = only_in(spec)
+    if allowed is not None:
+        tradeoffs.append(f"allowed only in {', '.join(allowed)}: dbstack renders no other environment for it")
     total = 0
     speaks = [p for p in role.requires.protocols if p in spec.protocols]
     if speaks:
@@ -124,10 +152,12 @@ def score(spec: DatabaseSpec, role: Role) -> Candidate:
     if spec.id == role.default:
         total += 1
         reasons.append("the app's own default")
-    return Candidate(spec.id, spec.name, total, tuple(reasons), tuple(tradeoffs), spec.id == role.default)
+    return Candidate(
+        spec.id, spec.name, total, tuple(reasons), tuple(tradeoffs), spec.id == role.default, allowed
+    )
 
 
-def rank(specs: list[DatabaseSpec], role: Role) -> list[Candidate]:
-    """Every spec that can fill the role, best first (ties by id, so the order is stable)."""
-    fitting = [score(spec, role) for spec in specs if not unmet_requirements(spec, role)]
+def rank(specs: list[DatabaseSpec], role: Role, environment: str) -> list[Candidate]:
+    """Every spec that can fill the role in ``environment``, best first (ties by id, so the order is stable)."""
+    fitting = [score(spec, role) for spec in specs if not unmet_requirements(spec, role, environment)]
     return sorted(fitting, key=lambda c: (-c.score, c.id))

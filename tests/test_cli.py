@@ -88,6 +88,11 @@ def test_url_encodes_a_hostile_password() -> None:
         (("compose", "sqlite"), "sqlite is embedded"),
         (("generate", "--use", "primary_store=postgresql"), "postgresql cannot be LibreChat's primary_store"),
         (("generate", "--use", "nonsense"), "--use expects ROLE=ID"),
+        (
+            ("generate", "--env", "production", "--use", "primary_store=ferretdb"),
+            "ferretdb cannot be LibreChat's primary_store: it is allowed only in development, not in production "
+            "(see its limitations: dbstack catalog show ferretdb); candidates: mongodb",
+        ),
         (("recommend", "--role", "chat"), "librechat has no role 'chat'"),
     ],
 )
@@ -146,12 +151,50 @@ def test_recommend_json_is_ranked() -> None:
     assert data["vector_store"][0]["reasons"]
 
 
+def test_recommend_ranks_for_the_environment_asked_for() -> None:
+    default = json.loads(run("recommend", "--format", "json").stdout)
+    development = json.loads(run("recommend", "--env", "development", "--format", "json").stdout)
+    production = json.loads(run("recommend", "--env", "production", "--format", "json").stdout)
+    assert default == development  # the default environment is generate's
+    assert [c["id"] for c in development["primary_store"]] == ["mongodb", "ferretdb"]
+    assert development["primary_store"][1]["environments"] == ["development"]
+    assert [c["id"] for c in production["primary_store"]] == ["mongodb"]
+    assert all(c["environments"] is None for candidates in production.values() for c in candidates)
+    table = run("recommend", "--role", "primary_store").stdout
+    assert "2. ferretdb" in table and "- allowed only in development" in table
+    assert "ferretdb" not in run("recommend", "--role", "primary_store", "--env", "staging").stdout
+    usage = run("recommend", "--env", "prod")
+    assert usage.returncode == 2 and "invalid choice: 'prod'" in usage.stderr
+
+
+def demo_sections(stdout: str) -> dict[str, str]:
+    """The demo's text per catalog id (each section starts with '== NAME (ID) - ...')."""
+    sections: dict[str, str] = {}
+    for section in stdout.split("\n== "):
+        header = section.removeprefix("== ").split("\n", 1)[0]
+        entry_id = header.split(" - ", 1)[0].rsplit("(", 1)[1].rstrip(")")
+        sections[entry_id] = section
+    return sections
+
+
 def test_demo_walks_every_entry_without_printing_secrets() -> None:
     result = run("demo")
-    assert result.returncode == 0
-    for path in BUILTIN_CATALOG.glob("*.yaml"):
-        assert f"({path.stem})" in result.stdout
+    assert result.returncode == 0, result.stderr
+    sections = demo_sections(result.stdout)
+    assert set(sections) == {path.stem for path in BUILTIN_CATALOG.glob("*.yaml")}
     assert "****" in result.stdout
+    for path in BUILTIN_CATALOG.glob("*.yaml"):
+        container = yaml.safe_load(path.read_text(encoding="utf-8")).get("container")
+        section = sections[path.stem]
+        if container is None:
+            assert "compose service: none (embedded in the application)" in section, path.stem
+        elif "environments" in container:
+            # Shown as it may run, and said to be restricted: never rendered for an environment it refuses.
+            allowed = container["environments"]
+            assert f"environments: only {', '.join(allowed)} (the catalog allows no other" in section, path.stem
+            assert f"compose service ({allowed[0]}):" in section and "(production)" not in section, path.stem
+        else:
+            assert "environments: only" not in section and "compose service (production):" in section, path.stem
 
 
 def test_output_problems_are_one_line(tmp_path: Path) -> None:

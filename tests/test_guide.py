@@ -1,6 +1,6 @@
 """catalog/README.md works as written.
 
-The guide's single ```yaml block is saved where the guide says (``my-catalog/valkey.yaml``) and
+The guide's single ```yaml block is saved where the guide says (``my-catalog/keydb.yaml``) and
 its commands are run exactly as the guide prints them, through the installed ``dbstack`` console
 script; the outputs the guide quotes must be what the commands print, and the generated LibreChat
 stack must pass the real Docker Compose binary (tests/compose_tools.py).
@@ -30,12 +30,12 @@ import compose_tools
 BUILTIN = Path(__file__).resolve().parent.parent / "catalog"
 GUIDE = BUILTIN / "README.md"
 DBSTACK = Path(sys.executable).parent / "dbstack"
-ENTRY = Path("my-catalog") / "valkey.yaml"  # relative to the folder the commands run in
+ENTRY = Path("my-catalog") / "keydb.yaml"  # relative to the folder the commands run in
 
 VALIDATE = "dbstack --catalog my-catalog catalog validate"
 VALIDATE_ENV = "DBSTACK_CATALOG_PATH=my-catalog dbstack catalog validate"
-URL = "dbstack --catalog my-catalog url valkey --set password=change-me"
-GENERATE = "dbstack --catalog my-catalog generate --use cache=valkey -o stack"
+URL = "dbstack --catalog my-catalog url keydb --set password=change-me"
+GENERATE = "dbstack --catalog my-catalog generate --use cache=keydb -o stack"
 COMMANDS = (VALIDATE, VALIDATE_ENV, URL, GENERATE)
 
 YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
@@ -74,7 +74,7 @@ def run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    """A folder holding the guide's entry at my-catalog/valkey.yaml, as step 1 says."""
+    """A folder holding the guide's entry at my-catalog/keydb.yaml, as step 1 says."""
     entry = tmp_path / ENTRY
     entry.parent.mkdir()
     entry.write_text(guide_entry_text(), encoding="utf-8")
@@ -92,14 +92,23 @@ def test_guide_shows_each_command_exactly_as_tested() -> None:
     assert f"`{ENTRY.as_posix()}`" in text
 
 
-def test_entry_is_the_valkey_example() -> None:
+def test_entry_is_the_keydb_example() -> None:
     entry = yaml.safe_load(guide_entry_text())
-    assert entry["id"] == "valkey" == ENTRY.stem
+    assert entry["id"] == "keydb" == ENTRY.stem
     assert "redis" in entry["protocols"]
-    assert entry["container"]["image"] == "valkey/valkey"
+    assert entry["container"]["image"] == "eqalpha/keydb"
     assert entry["container"]["tag"] not in ("latest", "stable")
     assert entry["license"] == "BSD-3-Clause"
     assert "cache" in entry["workload"]["roles"]
+
+
+def test_example_adds_a_database_the_catalog_does_not_have() -> None:
+    """The guide shows how to add a database: its entry must not collide with a built-in id or alias
+    (a collision needs replaces_builtin, which the guide's steps do not use)."""
+    entry = yaml.safe_load(guide_entry_text())
+    assert "replaces_builtin" not in entry
+    builtin = DatabaseAdapterRegistry(use_env=False)
+    assert entry["id"] not in builtin and not any(alias in builtin for alias in entry.get("aliases", []))
 
 
 @pytest.mark.parametrize("command", [VALIDATE, VALIDATE_ENV])
@@ -120,7 +129,7 @@ def test_url(workdir: Path) -> None:
     assert f"`{url}`" in guide_text()
 
 
-def test_generate_runs_valkey_as_librechat_cache(workdir: Path) -> None:
+def test_generate_runs_keydb_as_librechat_cache(workdir: Path) -> None:
     entry = yaml.safe_load(guide_entry_text())
     proc = run(GENERATE, workdir)
     assert proc.returncode == 0, proc.stderr
@@ -135,9 +144,9 @@ def test_generate_runs_valkey_as_librechat_cache(workdir: Path) -> None:
     assert cache["image"] == f"{container['image']}:{container['tag']}"
     assert cache["cap_drop"] == ["ALL"]
     assert cache["cap_add"] == container["capabilities"]
-    assert cache["healthcheck"]["test"][:3] == ["CMD", "valkey-cli", "-e"]
+    assert cache["healthcheck"]["test"][:3] == ["CMD", "keydb-cli", "-e"]
     assert "--tls" not in cache["healthcheck"]["test"] and "" not in cache["healthcheck"]["test"]
-    assert cache["environment"]["VALKEYCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
+    assert cache["environment"]["REDISCLI_AUTH"].startswith("${REDIS_PASSWORD:?")
     assert {"source": "redis-data", "target": container["data_dir"], "type": "volume"} in cache["volumes"]
 
     # LibreChat's api turns the cache on; the URI carries the password, so it comes from .env.
@@ -152,7 +161,7 @@ def test_generate_runs_valkey_as_librechat_cache(workdir: Path) -> None:
     assert checked.stderr == ""
     model = compose_tools.compose_config(compose_file, env_file=env_file, fmt="json").check().model
     assert model is not None
-    password = compose_tools.service_environment(model, "redis")["VALKEYCLI_AUTH"]
+    password = compose_tools.service_environment(model, "redis")["REDISCLI_AUTH"]
     assert password and len(password) == entry["parameters"]["password"]["generate"]["length"]
     assert password not in compose_file.read_text(encoding="utf-8")
     api_env = compose_tools.service_environment(model, "api")
@@ -194,7 +203,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> DatabaseAdapterRegistry
 def test_example_renders_for_every_environment_and_compose_accepts_it(
     example: DatabaseAdapterRegistry, environment: str, tmp_path: Path
 ) -> None:
-    svc = example.get_adapter("valkey", {}).compose_service(environment)
+    svc = example.get_adapter(ENTRY.stem, {}).compose_service(environment)
     compose_file = tmp_path / "compose.yaml"
     compose_file.write_text(dump_compose(svc.document()), encoding="utf-8")
     (tmp_path / ".env").write_text("".join(format_entry(k, v) + "\n" for k, v in svc.env_entries.items()), "utf-8")
@@ -211,3 +220,16 @@ def test_example_renders_for_every_environment_and_compose_accepts_it(
         # pinned: the images lock adds one). The CL-0020 a literal --requirepass argument raised is gone.
         significant = compose_tools.significant_findings(findings, "medium", ignore=("CL-0019",))
         assert significant == [], "\n".join(map(str, significant))
+
+
+def test_example_as_librechat_cache_passes_the_production_gate(workdir: Path) -> None:
+    """The guide's generate step with --env production: the stack passes the lint gate test_stack.py sets."""
+    proc = run(f"{GENERATE} --env production", workdir)
+    assert proc.returncode == 0, proc.stderr
+    compose_file, env_file = workdir / "stack" / "compose.yaml", workdir / "stack" / ".env"
+    compose: dict[str, Any] = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
+    assert compose["services"]["redis"]["image"].startswith("eqalpha/keydb:")
+    assert "ports" not in compose["services"]["redis"]
+    checked = compose_tools.compose_config(compose_file, env_file=env_file)
+    assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+    assert compose_tools.significant_findings(compose_tools.compose_lint(compose_file)) == []

@@ -7,12 +7,14 @@ import os
 import re
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from dbstack import CatalogError, DatabaseAdapterRegistry, UnknownDatabaseError
 from dbstack.loader import load_catalog
+from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.loader.validation import schema
 from dbstack.loader.yaml_source import MAX_FILE_BYTES
@@ -338,13 +340,41 @@ def test_unknown_name_suggests_close_ones() -> None:
         registry.get_adapter("zzzz")
 
 
+def raw_builtin_entries() -> list[dict[str, Any]]:
+    """The built-in catalog files as plain YAML data: the filters' expectations come from here, not the loader."""
+    return [yaml.safe_load(path.read_text(encoding="utf-8")) for path in sorted(BUILTIN_CATALOG.glob("*.yaml"))]
+
+
+def raw_has(entry: dict[str, Any], capability: str) -> bool:
+    value = entry["capabilities"][capability]
+    return value["support"] != "none" if capability == "vector_search" else value is True
+
+
 def test_filters() -> None:
     registry = DatabaseAdapterRegistry(use_env=False)
-    vector = {s.id for s in registry.find(capability="vector_search")}
-    assert {"pgvector", "qdrant"} <= vector and "postgresql" not in vector
-    assert {s.id for s in registry.find(protocol="postgresql")} >= {"postgresql", "pgvector"}
-    assert "mongodb" in {s.id for s in registry.find(role="primary_store")}
-    assert {s.id for s in registry.find(capability="vector_search", protocol="postgresql")} == {"pgvector"}
+    entries = raw_builtin_entries()
+
+    def found(**filters: str) -> set[str]:
+        return {s.id for s in registry.find(**filters)}
+
+    for capability in CAPABILITY_NAMES:
+        assert found(capability=capability) == {e["id"] for e in entries if raw_has(e, capability)}, capability
+    protocols = sorted({p for e in entries for p in e["protocols"]})
+    assert list(registry.protocols()) == protocols
+    for protocol in protocols:
+        assert found(protocol=protocol) == {e["id"] for e in entries if protocol in e["protocols"]}, protocol
+        assert found(protocol=protocol.upper()) == found(protocol=protocol)  # case does not matter
+    for role in ROLE_NAMES:
+        assert found(role=role) == {e["id"] for e in entries if role in e["workload"]["roles"]}, role
+    vectors_over_postgresql = found(capability="vector_search", protocol="postgresql")
+    assert vectors_over_postgresql == {
+        e["id"] for e in entries if raw_has(e, "vector_search") and "postgresql" in e["protocols"]
+    }
+    # The catalog holds the cases that make the filters mean something: a PostgreSQL without vectors.
+    assert {"pgvector", "cockroachdb", "timescaledb"} <= vectors_over_postgresql
+    assert "postgresql" in found(protocol="postgresql") - vectors_over_postgresql
+    assert {"pgvector", "qdrant"} <= found(capability="vector_search")
+    assert "mongodb" in found(role="primary_store") and "redis" not in found(role="primary_store")
 
 
 def test_adapters_and_specs_are_immutable() -> None:

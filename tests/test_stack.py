@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,11 @@ GENERATOR = StackGenerator(ENGINE)
 APP = load_app("librechat")
 
 
-def role_choices() -> list[tuple[tuple[str, str], ...]]:
-    """Every valid database per role, optional roles also left out: the product of all choices."""
+def role_choices(env: str) -> list[tuple[tuple[str, str], ...]]:
+    """Every database per role that ``env`` allows, optional roles also left out: the product of all choices."""
     per_role = []
     for role in APP.roles.values():
-        options: list[tuple[str, str]] = [(role.name, c.id) for c in rank(list(REGISTRY), role)]
+        options: list[tuple[str, str]] = [(role.name, c.id) for c in rank(list(REGISTRY), role, env)]
         if role.optional:
             options.append((role.name, "-"))
         per_role.append(options)
@@ -60,8 +61,18 @@ def interpolated(folder: Path) -> dict[str, Any]:
 # --- every environment x every valid choice --------------------------------------------------------
 
 
-@pytest.mark.parametrize("env", environment_names())
-@pytest.mark.parametrize("choice", role_choices(), ids=lambda c: "+".join(f"{r}={d}" for r, d in c))
+def choice_id(choice: tuple[tuple[str, str], ...]) -> str:
+    return "+".join(f"{role}={database}" for role, database in choice)
+
+
+@pytest.mark.parametrize(
+    ("env", "choice"),
+    [
+        pytest.param(env, choice, id=f"{choice_id(choice)}-{env}")
+        for env in environment_names()
+        for choice in role_choices(env)
+    ],
+)
 def test_all_environments(tmp_path: Path, env: str, choice: tuple[tuple[str, str], ...]) -> None:
     generate(tmp_path, request_for(env, choice))
     compose_file = tmp_path / "compose.yaml"
@@ -180,6 +191,41 @@ def test_impossible_choice_names_the_reason_and_the_candidates(tmp_path: Path) -
     assert not tmp_path.joinpath("compose.yaml").exists()
 
 
+DEVELOPMENT_ONLY = sorted(
+    s.id for s in REGISTRY if s.container and s.container.environments == ("development",)
+)
+
+
+def test_development_only_entries_are_choices_in_development_and_nowhere_else() -> None:
+    assert "ferretdb" in DEVELOPMENT_ONLY  # the entry the tests below ask for
+    chosen = {env: {db for choice in role_choices(env) for _, db in choice} for env in environment_names()}
+    assert "ferretdb" in chosen["development"]
+    for env in ("staging", "production"):
+        assert chosen[env] and not chosen[env] & set(DEVELOPMENT_ONLY), env
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_a_development_only_database_is_refused_elsewhere_with_the_candidates(tmp_path: Path, env: str) -> None:
+    message = (
+        f"ferretdb cannot be LibreChat's primary_store: it is allowed only in development, not in {env} "
+        "(see its limitations: dbstack catalog show ferretdb); candidates: mongodb"
+    )
+    with pytest.raises(DbstackError, match=f"^{re.escape(message)}$"):
+        generate(tmp_path, StackRequest(environment=env, use={"primary_store": "ferretdb"}))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_auto_choice_passes_over_a_default_the_environment_does_not_allow(tmp_path: Path) -> None:
+    text = APP.file.read_text(encoding="utf-8").replace("id: librechat", "id: ferretfirst", 1)
+    app_file = tmp_path / "ferretfirst.yaml"
+    text = text.replace("default: mongodb", "default: ferretdb", 1)
+    app_file.write_text(text, encoding="utf-8")
+    for env, expected in (("development", "ferretdb"), ("staging", "mongodb"), ("production", "mongodb")):
+        plan = ENGINE.plan(StackRequest(app=str(app_file), environment=env))
+        primary = plan.roles["primary_store"]
+        assert (primary.adapter.id, primary.chosen_by) == (expected, "auto"), env
+
+
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
@@ -249,11 +295,25 @@ def test_regenerate_with_nothing_changed_writes_nothing(tmp_path: Path) -> None:
 
 def test_recommendations_are_ranked_with_reasons() -> None:
     ranked = ENGINE._get_llm_recommendations()
+    assert ranked == ENGINE._get_llm_recommendations(environment="development")  # generate's default, too
     assert set(ranked) == set(APP.roles)
-    assert [c.id for c in ranked["primary_store"]] == ["mongodb"]
+    # FerretDB speaks the MongoDB protocol but its image is for development only: ranked there, below
+    # MongoDB, with the restriction among its trade-offs; not ranked where it cannot be deployed.
+    assert [c.id for c in ranked["primary_store"]] == ["mongodb", "ferretdb"]
+    ferretdb = ranked["primary_store"][1]
+    assert ferretdb.environments == ("development",) and ferretdb.as_dict()["environments"] == ["development"]
+    assert "allowed only in development: dbstack renders no other environment for it" in ferretdb.tradeoffs
+    mongodb = ranked["primary_store"][0]
+    assert mongodb.environments is None and mongodb.as_dict()["environments"] is None
+    for env in ("staging", "production"):
+        elsewhere = ENGINE._get_llm_recommendations(environment=env)
+        assert [c.id for c in elsewhere["primary_store"]] == ["mongodb"], env
+        assert all(c.environments is None for candidates in elsewhere.values() for c in candidates), env
     assert ranked["vector_store"][0].id == "pgvector"
     assert all(c.reasons and c.tradeoffs for candidates in ranked.values() for c in candidates)
     assert ENGINE._get_llm_recommendations() == ranked  # deterministic
+    with pytest.raises(DbstackError, match="unknown environment 'prod'"):
+        ENGINE._get_llm_recommendations(environment="prod")
 
 
 def test_database_type_is_built_from_the_catalog() -> None:
