@@ -13,9 +13,12 @@ until one is added to PARSERS (and, for an entry with TLS, to TLS_CHECKS).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import pwd
+import re
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -28,12 +31,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import clickhouse_connect.driver
+import duckdb
+import httpx
+import neo4j
 import psycopg
 import pymysql
 import pytest
 import redis
+import requests
 import sqlalchemy.exc
+import surrealdb
+import urllib3.util
+from chromadb.api.base_http_client import BaseHTTPClient
+from clickhouse_driver import Client as ClickHouseDriverClient
+from elasticsearch import Elasticsearch
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from opensearchpy import OpenSearch
 from psycopg.conninfo import conninfo_to_dict
+from pymemcache.client.base import normalize_server_spec
+from pymilvus.client.connection_manager import ConnectionConfig as MilvusConnectionConfig
 from pymongo.uri_parser import parse_uri
 from redis.backoff import NoBackoff
 from redis.connection import SSLConnection, parse_url
@@ -42,6 +59,8 @@ from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+from typesense.configuration import Node as TypesenseNode
+from weaviate.connect.base import ConnectionParams as WeaviateConnectionParams
 
 from dbstack import ConfigError, DatabaseAdapter, DatabaseAdapterRegistry, DbstackError
 from dbstack.loader.model import ConnectionForm, DatabaseSpec
@@ -57,12 +76,20 @@ HOSTILE_PASSWORD = live_servers.HOSTILE_PASSWORD
 # PyMySQL sends a str password as latin-1 (pymysql/connections.py): mysql's sqlalchemy form refuses a
 # non-ASCII password it could never log in with (see test_mysql_url_refuses_a_password_pymysql_cannot_send).
 ASCII_HOSTILE_PASSWORD = HOSTILE_PASSWORD.replace("é", "")
-PASSWORDS = {"mysql": ASCII_HOSTILE_PASSWORD}
 HOSTILE_USER = "us er@x:y/z%+é"
+# HTTP basic authentication ends the user name at the first ':' (RFC 7617), and requests sends it as latin-1
+# while CouchDB compares UTF-8 bytes: those forms refuse what could never log in
+# (test_forms_refuse_values_their_client_cannot_carry).
+BASIC_AUTH_USER = HOSTILE_USER.replace(":", "")
+PASSWORDS = {"mysql": ASCII_HOSTILE_PASSWORD, "couchdb": ASCII_HOSTILE_PASSWORD}
+USERNAMES = {"elasticsearch": BASIC_AUTH_USER, "couchdb": BASIC_AUTH_USER.replace("é", "")}
 HOSTS = ("db.example", "::1")
 DATABASE_NAME = "my db/x#?%&=+é"
 # MongoDB database names may not contain / \ . space " or $ (pymongo refuses them while parsing).
-DATABASE_NAMES = {"mongodb": "app-db#?%&=+é"}
+MONGODB_DATABASE_NAME = "app-db#?%&=+é"
+# Values a client cannot carry, for its forms only (the refusal itself is tested): clickhouse-driver does not
+# percent-decode the database in the URL path.
+CLIENT_VALUES: dict[str, dict[str, Any]] = {"clickhouse-driver": {"database": "analytics_db_7"}}
 DATABASE_NUMBER = 7  # for an integer `database` parameter (Redis)
 OPTION_VALUE = "my app&x=1#?%é"
 # `options` is handed to one client; each entry gets an option that client really reads.
@@ -208,6 +235,234 @@ def open_sqlalchemy_sqlite(text: str) -> Parsed:
     return Parsed(url.drivername, database=opened, query=dict(url.query))
 
 
+def bare_host(host: str | None) -> str | None:
+    """An IPv6 literal without the brackets a URL needs around it (urllib3 and httpx keep them)."""
+    return None if host is None else host.removeprefix("[").removesuffix("]")
+
+
+def basic_auth_as_the_server_reads_it(header: str | None) -> tuple[str | None, str | None]:
+    """An HTTP basic Authorization header decoded as servers do (RFC 7617): the user-id ends at the
+    first ':', and the bytes are UTF-8 (CouchDB and Elasticsearch compare them with UTF-8 ones)."""
+    if header is None:
+        return None, None
+    kind, _, token = header.partition(" ")
+    assert kind == "Basic", header
+    user, _, password = base64.b64decode(token).decode("utf-8").partition(":")
+    return user, password
+
+
+def parse_requests(text: str) -> Parsed:
+    """requests (CouchDB, and the plain HTTP APIs of Neo4j and SurrealDB): the request it prepares.
+
+    requests takes user and password from the URL (requests.utils.get_auth_from_url, percent-decoded)
+    and sends them as an HTTP basic Authorization header encoded as latin-1 (requests/auth.py
+    _basic_auth_str): the header is decoded here as the server reads it.
+    """
+    request = requests.Request("GET", text).prepare()
+    assert request.url is not None
+    url = urllib3.util.parse_url(request.url)
+    header = request.headers.get("Authorization")
+    username, password = basic_auth_as_the_server_reads_it(None if header is None else str(header))
+    return Parsed(str(url.scheme), bare_host(url.host), url.port, username, password, (url.path or "/")[1:] or None)
+
+
+def parse_elasticsearch(text: str) -> Parsed:
+    """elasticsearch-py: the NodeConfig elastic-transport makes of the URL (client_utils.url_to_node_config),
+    whose user and password become a basic Authorization header."""
+    client = Elasticsearch(hosts=[text])
+    try:
+        (node,) = client.transport.node_pool.all()
+    finally:
+        client.close()
+    node_config = node.config
+    username, password = basic_auth_as_the_server_reads_it(node_config.headers.get("authorization"))
+    database = node_config.path_prefix or None
+    return Parsed(node_config.scheme, node_config.host, node_config.port, username, password, database)
+
+
+def parse_opensearch(text: str) -> Parsed:
+    """opensearch-py: the host dict OpenSearch(hosts=[url]) keeps (client/utils.py _normalize_hosts)."""
+    client = OpenSearch(hosts=[text])
+    try:
+        (host,) = client.transport.hosts
+    finally:
+        client.close()
+    username, _, password = host.get("http_auth", ":").partition(":")
+    scheme = "https" if host.get("use_ssl") else "http"
+    return Parsed(scheme, host["host"], host.get("port"), username or None, password or None, host.get("url_prefix"))
+
+
+def parse_typesense(text: str) -> Parsed:
+    """typesense-python: nodes may be URL strings, read by configuration.Node.from_url."""
+    node = TypesenseNode.from_url(text)
+    return Parsed(node.protocol, node.host, int(node.port), database=node.path or None)
+
+
+def parse_pymilvus(text: str) -> Parsed:
+    """pymilvus: MilvusClient(uri=...) reads the URI with ConnectionConfig.from_uri (client/connection_manager.py)
+    into the gRPC address "host:port", a token from user:password and a database from the path."""
+    config = MilvusConnectionConfig.from_uri(text)
+    host, _, port = config.address.rpartition(":")
+    user, _, password = config.token.partition(":")
+    return Parsed(scheme_of(text), host, int(port), user or None, password or None, config.db_name or None)
+
+
+def parse_weaviate(text: str) -> Parsed:
+    """weaviate-client v4: ConnectionParams.from_url (connect/base.py), the parser behind connect_to_custom's
+    host/port/secure triple; the gRPC form's URL is read the same way for grpc_host and grpc_port."""
+    params = WeaviateConnectionParams.from_url(text, grpc_port=1)
+    return Parsed("https" if params.http.secure else "http", params.http.host, params.http.port)
+
+
+def parse_chromadb(text: str) -> Parsed:
+    """chromadb.HttpClient(host=url): a host starting with 'http' is a full URL (BaseHTTPClient.resolve_url,
+    api/base_http_client.py), which httpx then requests."""
+    url = httpx.URL(BaseHTTPClient.resolve_url(text, False, "/api/v2", 8000))
+    assert url.path == "/api/v2", url
+    return Parsed(url.scheme, url.host, url.port)
+
+
+def parse_clickhouse_connect(text: str) -> Parsed:
+    """clickhouse_connect.get_client(dsn=...): the DSN reading of driver/__init__.py _parse_connection_params;
+    the query arguments become get_client keyword arguments."""
+    kwargs: dict[str, Any] = {}
+    host, username, password, port, database, interface = clickhouse_connect.driver._parse_connection_params(
+        None, None, "", None, None, None, False, text, kwargs
+    )
+    return Parsed(interface, host, port, username, password, database, kwargs)
+
+
+def parse_clickhouse_driver(text: str) -> Parsed:
+    """clickhouse-driver Client.from_url (util/helpers.py parse_url): builds the client, does not connect."""
+    client = ClickHouseDriverClient.from_url(text)
+    connection = client.connection
+    ((host, port),) = connection.hosts
+    query = {"connect_timeout": connection.connect_timeout, "secure": connection.secure_socket}
+    scheme = "clickhouses" if connection.secure_socket else "clickhouse"
+    return Parsed(scheme, host, port, connection.user, connection.password, connection.database, query)
+
+
+def parse_sqlalchemy_dialect(text: str) -> Parsed:
+    """SQLAlchemy dialects: the keyword arguments the dialect hands to its driver's connect()."""
+    engine = create_engine(text, poolclass=NullPool)
+    try:
+        _, kwargs = engine.dialect.create_connect_args(engine.url)
+    finally:
+        engine.dispose()
+    query = dict(kwargs)
+    return Parsed(
+        engine.url.drivername,
+        query.pop("host", None),
+        query.pop("port", None),
+        query.pop("username", None),
+        query.pop("password", None),
+        query.pop("database", None),
+        query,
+    )
+
+
+def parse_neo4j(text: str) -> Parsed:
+    """The neo4j driver: GraphDatabase.driver parses the URI (scheme, address, routing context) without
+    connecting; credentials and database are arguments, never in the URI."""
+    driver = neo4j.GraphDatabase.driver(text)
+    try:
+        address = driver._pool.address
+        encrypted = driver._pool.pool_config.encrypted
+    finally:
+        driver.close()
+    return Parsed(scheme_of(text), address.host, address.port, query={"encrypted": encrypted})
+
+
+def parse_influxdb(text: str) -> Parsed:
+    """influxdb-client: InfluxDBClient(url=...) keeps the URL as its configuration's host, and its REST layer
+    hands it to urllib3 (client/_base.py, rest.py): parsed here as urllib3 does."""
+    client = InfluxDBClient(url=text, token="token", org="org")
+    try:
+        url = urllib3.util.parse_url(client.api_client.configuration.host)
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    return Parsed(str(url.scheme), bare_host(url.host), url.port, database=(url.path or "/")[1:] or None)
+
+
+def parse_surrealdb(text: str) -> Parsed:
+    """The surrealdb SDK: Surreal(url) picks its connection class by scheme and reads the URL with
+    connections/url.py Url (it drops '/rpc'); nothing connects until the first call."""
+    connection = surrealdb.Surreal(text)
+    url = connection.url
+    return Parsed(url.scheme.value, url.hostname, url.port, database=urlsplit(url.raw_url).path[1:] or None)
+
+
+def parse_pymemcache(text: str) -> Parsed:
+    """pymemcache's Client and HashClient read a "host:port" server string with base.normalize_server_spec."""
+    spec = normalize_server_spec(text)
+    assert isinstance(spec, tuple), spec
+    host, port = spec
+    return Parsed("", host, int(port))
+
+
+def split_contact_point(text: str) -> Parsed:
+    """cassandra-driver and scylla-driver take no connection string: Cluster(contact_points=[host], port=port)
+    (cassandra/cluster.py Cluster.__init__ pairs every contact point with the one `port`; both drivers ship
+    the same `cassandra` module, so they cannot be installed side by side). The catalog's "host:port" is split
+    as the drivers' documentation says to pass it: host without the IPv6 brackets, port as an integer."""
+    host, separator, port = text.rpartition(":")
+    assert separator and port.isdigit(), text
+    assert host.startswith("[") == host.endswith("]") and (":" not in host or host.startswith("[")), text
+    return Parsed("", bare_host(host), int(port))
+
+
+ETCDCTL_TARGET = re.compile(r'"target":"endpoint://[^/"]+/([^"]+)"')
+
+
+def parse_etcdctl(text: str) -> Parsed:
+    """etcdctl --endpoints URL: the dial target etcdctl derives from the URL, as it logs it.
+
+    Nothing listens on the address (or it does not resolve): etcdctl gives up after its short timeouts and
+    logs the gRPC target it dialled (clientv3/client.go parseEndpoint keeps the URL's host:port).
+    """
+    done = subprocess.run(
+        ["etcdctl", f"--endpoints={text}", "--dial-timeout=300ms", "--command-timeout=600ms", "endpoint", "health"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env={**os.environ, "ETCDCTL_API": "3"},
+    )
+    match = ETCDCTL_TARGET.search(done.stderr + done.stdout)
+    assert match, f"etcdctl logged no dial target for {text!r}: {done.stderr}"
+    host, _, port = match.group(1).rpartition(":")
+    return Parsed(scheme_of(text), bare_host(host), int(port))
+
+
+DUCKDB_MAIN_FILE = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+
+
+def duckdb_main_file(conn: duckdb.DuckDBPyConnection) -> str:
+    """The file DuckDB really opened for the current database."""
+    row = conn.execute(DUCKDB_MAIN_FILE).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def open_duckdb(text: str) -> Parsed:
+    """duckdb.connect(path) really opens (creates) the file; DuckDB says which file it opened."""
+    with closing(duckdb.connect(text)) as conn:
+        return Parsed("", database=duckdb_main_file(conn))
+
+
+def open_sqlalchemy_duckdb(text: str) -> Parsed:
+    """duckdb_engine: the URL opened through SQLAlchemy; the query is DuckDB configuration."""
+    url = make_url(text)
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            opened = str(conn.execute(sql(DUCKDB_MAIN_FILE)).scalar_one())
+            access_mode = conn.execute(sql("SELECT current_setting('access_mode')")).scalar_one()
+    finally:
+        engine.dispose()
+    return Parsed(url.drivername, database=opened, query={**url.query, "access_mode": str(access_mode).upper()})
+
+
 PARSERS: dict[str, Callable[[str], Parsed]] = {
     "psycopg": parse_libpq,
     "sqlalchemy+psycopg": parse_sqlalchemy,
@@ -219,6 +474,27 @@ PARSERS: dict[str, Callable[[str], Parsed]] = {
     "sqlite3": open_sqlite3,
     "meilisearch": parse_rfc3986,
     "qdrant-client": parse_rfc3986,
+    "requests": parse_requests,
+    "neo4j-http": parse_requests,  # the HTTP API: any HTTP client; requests is the one checked here
+    "surrealdb-http": parse_requests,
+    "elasticsearch-py": parse_elasticsearch,
+    "opensearch-py": parse_opensearch,
+    "typesense": parse_typesense,
+    "pymilvus": parse_pymilvus,
+    "weaviate-client": parse_weaviate,
+    "chromadb": parse_chromadb,
+    "clickhouse-connect": parse_clickhouse_connect,
+    "clickhouse-driver": parse_clickhouse_driver,
+    "sqlalchemy+clickhouse-connect": parse_sqlalchemy_dialect,
+    "neo4j": parse_neo4j,
+    "influxdb-client": parse_influxdb,
+    "surrealdb": parse_surrealdb,
+    "pymemcache": parse_pymemcache,
+    "cassandra-driver": split_contact_point,
+    "scylla-driver": split_contact_point,
+    "etcdctl": parse_etcdctl,
+    "duckdb": open_duckdb,
+    "sqlalchemy+duckdb_engine": open_sqlalchemy_duckdb,
 }
 
 
@@ -248,13 +524,17 @@ def hostile_config(spec: DatabaseSpec, workdir: Path, host: str | None = None) -
     for offset, name in enumerate(n for n in params if n == "port" or n.endswith("_port")):
         config[name] = 40001 + offset
     if "username" in params:
-        config["username"] = HOSTILE_USER
+        config["username"] = USERNAMES.get(spec.id, HOSTILE_USER)
     if "database" in params:
         integer = params["database"].type == "integer"
-        config["database"] = DATABASE_NUMBER if integer else DATABASE_NAMES.get(spec.id, DATABASE_NAME)
+        mongodb = any(form.client == "pymongo" for form in spec.forms.values())
+        config["database"] = DATABASE_NUMBER if integer else MONGODB_DATABASE_NAME if mongodb else DATABASE_NAME
     if "path" in params:
-        workdir.mkdir(parents=True, exist_ok=True)
-        config["path"] = str(workdir / "x y#?%&=+é.db")
+        # DuckDB takes a plain path, not a URI, and dbstack refuses white space in a rendered string.
+        plain_path = any(form.template.strip() == "{{ path }}" for form in spec.forms.values())
+        folder = workdir.with_name(workdir.name.replace(" ", "_")) if plain_path else workdir
+        folder.mkdir(parents=True, exist_ok=True)
+        config["path"] = str(folder / ("x_y#?%&=+é.db" if plain_path else "x y#?%&=+é.db"))
     if "options" in params and spec.id in OPTIONS:
         config["options"] = OPTIONS[spec.id]
     for name, param in params.items():
@@ -307,7 +587,7 @@ def test_every_form_decodes_back_exactly(entry: str, form_name: str, host: str |
     spec = REGISTRY.spec(entry)
     form = spec.forms[form_name]
     parse = parser_for(form, entry)
-    given = hostile_config(spec, tmp_path / "dir with spaces #?%", host)
+    given = hostile_config(spec, tmp_path / "dir with spaces #?%", host) | CLIENT_VALUES.get(form.client, {})
     adapter = adapter_for(entry, given)
     rendered = adapter.connection_string(form_name)
 
@@ -533,9 +813,11 @@ def check_mysqlsh_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
     expect_query(parse_rfc3986(text), present, absent)
 
 
-def check_http_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
+def check_http_tls(
+    text: str, mode: str, config: Mapping[str, Any], parse: Callable[[str], Parsed] = parse_rfc3986
+) -> None:
     # Certificate checking is a setting of the HTTP client; the URL only chooses the scheme.
-    parsed = parse_rfc3986(text)
+    parsed = parse(text)
     assert parsed.scheme == ("http" if mode == "disable" else "https")
     assert parsed.query == {}
     assert config["tls_ca_file"] not in text
@@ -550,6 +832,11 @@ TLS_CHECKS: dict[str, Callable[[str, str, Mapping[str, Any]], None]] = {
     "mysqlsh": check_mysqlsh_tls,
     "meilisearch": check_http_tls,
     "qdrant-client": check_http_tls,
+    "elasticsearch-py": lambda text, mode, config: check_http_tls(text, mode, config, parse_elasticsearch),
+    "influxdb-client": lambda text, mode, config: check_http_tls(text, mode, config, parse_influxdb),
+    "typesense": lambda text, mode, config: check_http_tls(text, mode, config, parse_typesense),
+    # The scheme of the URL; that etcdctl speaks TLS for https is test_etcdctl_speaks_tls_when_the_endpoint_says_so.
+    "etcdctl": check_http_tls,
 }
 
 
@@ -570,6 +857,60 @@ def test_tls_modes_as_the_client_parses_them(entry: str, form_name: str, mode: s
     config = tls_config(spec, mode, tls_files)
     adapter = adapter_for(entry, config)
     TLS_CHECKS[form.client](adapter.connection_string(form_name), mode, adapter.config)
+
+
+def first_bytes_received(listener: socket.socket, count: int) -> bytes:
+    conn, _ = listener.accept()
+    with conn:
+        conn.settimeout(20)
+        received = b""
+        while len(received) < count and (chunk := conn.recv(count - len(received))):
+            received += chunk
+    return received
+
+
+@pytest.mark.parametrize("mode", TLS_MODES)
+def test_etcdctl_speaks_tls_when_the_endpoint_says_so(mode: str, tls_files: dict[str, str]) -> None:
+    """etcdctl dials the rendered endpoint: a TLS ClientHello for https, the HTTP/2 preface of plain gRPC for http."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(30)
+        config = tls_config(REGISTRY.spec("etcd"), mode, tls_files) | {"host": "127.0.0.1"}
+        config["port"] = listener.getsockname()[1]
+        endpoint = adapter_for("etcd", config).connection_string("endpoint")
+        etcdctl = subprocess.Popen(
+            ["etcdctl", f"--endpoints={endpoint}", "--dial-timeout=5s", "--command-timeout=10s", "endpoint", "health"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ETCDCTL_API": "3"},
+        )
+        try:
+            received = first_bytes_received(listener, 14)
+        finally:
+            etcdctl.kill()
+            etcdctl.wait(timeout=30)
+    if mode == "disable":
+        assert received == b"PRI * HTTP/2.0", received
+    else:
+        assert received[:3] == b"\x16\x03\x01", received  # TLS record: handshake (ClientHello)
+
+
+REFUSALS = [
+    pytest.param("clickhouse", "native", {"database": DATABASE_NAME}, "does not percent-decode the database"),
+    pytest.param("couchdb", "url", {"username": "a:b"}, "ends the user name at the first colon"),
+    pytest.param("couchdb", "url", {"username": "adminé"}, "as latin-1"),
+    pytest.param("couchdb", "url", {"password": HOSTILE_PASSWORD}, "non-ASCII password cannot log in"),
+    pytest.param("elasticsearch", "url", {"username": HOSTILE_USER}, "ends the user name at the first colon"),
+]
+
+
+@pytest.mark.parametrize(("entry", "form", "values", "message"), REFUSALS)
+def test_forms_refuse_values_their_client_cannot_carry(
+    entry: str, form: str, values: dict[str, str], message: str
+) -> None:
+    """A value the form's client would decode wrongly (or the server never accept) is refused, never rendered."""
+    adapter = REGISTRY.get_adapter(entry, {"password": "pw", **values})
+    with pytest.raises(DbstackError, match=rf"forms\.{form}: .*{message}"):
+        adapter.connection_string(form)
 
 
 @pytest.mark.parametrize("mode", TLS_MODES)
