@@ -99,6 +99,15 @@ class DatabaseAdapter:
         missing = self.missing_required()
         if missing:
             raise ConfigError(self.id, [self._requirement(name) for name in missing])
+        for name, accepts in chosen.accepts.items():
+            from .validation import fullmatch  # RE2, loaded only for forms that restrict a value
+
+            value = self._config.get(name)
+            if isinstance(value, str) and not fullmatch(accepts.pattern, value):
+                raise DbstackError(
+                    f"{self._spec.file}: connection_strings.forms.{chosen.name}: this {name} cannot be carried: "
+                    f"{accepts.why}"
+                )
         try:
             text = render(chosen.template, self.template_context())
         except TemplateError as exc:

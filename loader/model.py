@@ -114,6 +114,13 @@ class ConnectionForm:
     description: str
     client: str | None
     template: str
+    accepts: Mapping[str, FormAccepts] = field(default_factory=dict)  # parameter -> what the client can carry
+
+
+@dataclass(frozen=True)
+class FormAccepts:
+    pattern: str  # RE2, over the whole value
+    why: str
 
 
 @dataclass(frozen=True)
@@ -277,7 +284,13 @@ class DatabaseSpec:
             pool=Pool(pool["in_uri"], frozen_map(pool["settings"])) if pool else None,
             forms=frozen_map(
                 {
-                    n: ConnectionForm(n, f["description"], f.get("client"), f["template"])
+                    n: ConnectionForm(
+                        n,
+                        f["description"],
+                        f.get("client"),
+                        f["template"],
+                        frozen_map({k: FormAccepts(a["pattern"], a["why"]) for k, a in f.get("accepts", {}).items()}),
+                    )
                     for n, f in strings["forms"].items()
                 }
             ),

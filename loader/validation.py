@@ -264,6 +264,14 @@ def _check_references(reporter: Reporter, entry: Mapping[str, Any]) -> None:
             ("connection_strings", "default"),
             f"names no form; forms: {', '.join(forms)}",
         )
+    for form_name, form in forms.items():
+        for parameter, accepts in form.get("accepts", {}).items():
+            where = ("connection_strings", "forms", form_name, "accepts", parameter)
+            if parameter not in parameters:
+                reporter.add(where, f"parameter {parameter!r} is not declared")
+            problem = regex_problem(accepts["pattern"])
+            if problem:
+                reporter.add((*where, "pattern"), problem)
     for key, parameter in entry.get("pool", {}).get("settings", {}).items():
         if parameter not in parameters:
             reporter.add(("pool", "settings", key), f"parameter {parameter!r} is not declared")

@@ -74,14 +74,15 @@ REGISTRY = DatabaseAdapterRegistry(use_env=False)
 
 HOSTILE_PASSWORD = live_servers.HOSTILE_PASSWORD
 # PyMySQL sends a str password as latin-1 (pymysql/connections.py): mysql's sqlalchemy form refuses a
-# non-ASCII password it could never log in with (see test_mysql_url_refuses_a_password_pymysql_cannot_send).
+# non-ASCII password it could never log in with (see test_mysql_url_refuses_a_password_pymysql_cannot_send);
+# mariadb's does too (tests/test_live_catalog.py test_pymysql_forms_print_no_url_that_cannot_log_in).
 ASCII_HOSTILE_PASSWORD = HOSTILE_PASSWORD.replace("é", "")
 HOSTILE_USER = "us er@x:y/z%+é"
 # HTTP basic authentication ends the user name at the first ':' (RFC 7617), and requests sends it as latin-1
 # while CouchDB compares UTF-8 bytes: those forms refuse what could never log in
 # (test_forms_refuse_values_their_client_cannot_carry).
 BASIC_AUTH_USER = HOSTILE_USER.replace(":", "")
-PASSWORDS = {"mysql": ASCII_HOSTILE_PASSWORD, "couchdb": ASCII_HOSTILE_PASSWORD}
+PASSWORDS = {"mysql": ASCII_HOSTILE_PASSWORD, "mariadb": ASCII_HOSTILE_PASSWORD, "couchdb": ASCII_HOSTILE_PASSWORD}
 USERNAMES = {"elasticsearch": BASIC_AUTH_USER, "couchdb": BASIC_AUTH_USER.replace("é", "")}
 HOSTS = ("db.example", "::1")
 DATABASE_NAME = "my db/x#?%&=+é"

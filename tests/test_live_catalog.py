@@ -296,17 +296,7 @@ def latin1_form_cases() -> Iterator[Any]:
     for case in form_cases():
         kind, entry, form = case.values
         if REGISTRY.spec(entry).forms[form].client in LATIN1_CLIENTS:
-            marks = []
-            if entry == "mariadb":
-                marks.append(
-                    pytest.mark.xfail(
-                        strict=True,
-                        raises=sqlalchemy.exc.OperationalError,
-                        reason="catalog/mariadb.yaml prints a mariadb+pymysql URL for a non-ASCII password that "
-                        "PyMySQL cannot log in with (mysql.yaml refuses it); open, see the report",
-                    )
-                )
-            yield pytest.param(kind, entry, form, id=case.id, marks=marks)
+            yield pytest.param(kind, entry, form, id=case.id)
 
 
 @pytest.mark.parametrize(("kind", "entry", "form"), list(latin1_form_cases()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,41 @@ def test_new_categories_validate(tmp_path: Path, category: str) -> None:
     text = PGVECTOR.replace("category: vector", f"category: {category}", 1)
     assert text != PGVECTOR
     assert catalog_with(tmp_path, "cat", text).spec("cat").category == category
+
+
+def entry_with_accepts(tmp_path: Path, accepts: str) -> list[str]:
+    marker = "      client: psycopg\n"
+    assert marker in PGVECTOR
+    text = PGVECTOR.replace(marker, marker + accepts, 1).replace("id: pgvector", "id: acc", 1)
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("aliases:"))
+    (tmp_path / "acc.yaml").write_text(text, encoding="utf-8")
+    return [str(p) for p in load_catalog([tmp_path / "acc.yaml"], builtin=False).problems]
+
+
+def test_a_form_refuses_a_value_its_client_cannot_carry(tmp_path: Path) -> None:
+    accepts = '      accepts:\n        password: {pattern: "[a-z]*", why: "this client sends lower case only"}\n'
+    assert entry_with_accepts(tmp_path, accepts) == []
+    adapter = DatabaseAdapterRegistry([tmp_path]).get_adapter("acc", {"password": "abc"})
+    assert adapter.connection_string().startswith("postgresql://postgres:abc@")
+    with pytest.raises(
+        DbstackError, match=r"forms\.uri: this password cannot be carried: this client sends lower case"
+    ):
+        adapter.with_config(password="ABC").connection_string()
+
+
+@pytest.mark.parametrize(
+    ("accepts", "problem"),
+    [
+        (
+            '      accepts:\n        nope: {pattern: "x", why: "w"}\n',
+            r"forms\.uri\.accepts\.nope: parameter 'nope' is not declared",
+        ),
+        (
+            '      accepts:\n        password: {pattern: "(?!a)b", why: "w"}\n',
+            r"forms\.uri\.accepts\.password(\.pattern)?: .*(RE2|regex)",
+        ),
+    ],
+)
+def test_accepts_names_declared_parameters_and_linear_patterns(tmp_path: Path, accepts: str, problem: str) -> None:
+    problems = entry_with_accepts(tmp_path, accepts)
+    assert len(problems) == 1 and re.search(problem, problems[0]), problems
