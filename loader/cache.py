@@ -46,11 +46,15 @@ def enabled() -> bool:
     return os.environ.get(NO_CACHE_ENV, "") not in ("1", "true", "yes")
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
+    """$XDG_CACHE_HOME/dbstack, else ~/.cache/dbstack; None when there is no home to put it in."""
     base = os.environ.get("XDG_CACHE_HOME", "")
-    # The XDG spec: a relative path is invalid and must be ignored.
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "dbstack"
+    if base and os.path.isabs(base):  # the XDG spec: a relative path is invalid and must be ignored
+        return Path(base) / "dbstack"
+    try:
+        return Path.home() / ".cache" / "dbstack"
+    except (RuntimeError, KeyError):  # no HOME and no password entry
+        return None
 
 
 @cache
@@ -74,6 +78,12 @@ def entry_key(path: Path, content: bytes) -> str:
     return digest.hexdigest()
 
 
+def entry_cache() -> EntryCache | None:
+    """The user's entry cache, or None when it is turned off (DBSTACK_NO_CACHE=1) or has no place."""
+    folder = cache_dir() if enabled() else None
+    return EntryCache(folder) if folder is not None else None
+
+
 def _trusted_dir(folder: Path) -> bool:
     """The folder is the user's own, a real folder, and nobody else may read or write in it."""
     try:
@@ -86,8 +96,8 @@ def _trusted_dir(folder: Path) -> bool:
 class EntryCache:
     """Validated catalog data by catalog file; ``get`` answers None for anything not certainly valid."""
 
-    def __init__(self, folder: Path | None = None) -> None:
-        self.folder = folder if folder is not None else cache_dir()
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self._usable: bool | None = None
 
     def _file(self, path: Path) -> Path:

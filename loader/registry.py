@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import EntryCache, enabled, entry_key
+from .cache import EntryCache, entry_cache, entry_key
 from .errors import CatalogError, DbstackError, Problem, UnknownDatabaseError
 from .model import CAPABILITY_NAMES, ROLE_NAMES, DatabaseSpec
 from .yaml_source import LocatedDocument, Path_, Position, YamlSourceError, decode, parse_mapping, read_bytes
@@ -120,7 +120,7 @@ def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> Lo
     """Load the built-in catalog (unless ``builtin`` is False) and then each user path, in order."""
     result = LoadResult()
     aliases: dict[str, Locate] = {}  # where each entry's aliases stand, for clash reports
-    entries = EntryCache() if enabled() else None
+    entries = entry_cache()
     builtin_ids: set[str] = set()
     sources: list[tuple[Path, bool]] = [(BUILTIN_CATALOG, True)] if builtin else []
     sources += [(Path(p), False) for p in user_paths]
