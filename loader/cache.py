@@ -71,9 +71,10 @@ def rules_fingerprint() -> bytes:
     return digest.digest()
 
 
-def entry_key(path: Path, content: bytes) -> str:
+def entry_key(resolved: Path, content: bytes) -> str:
+    """The key of a catalog file, by its resolved path and its content."""
     digest = hashlib.sha256(rules_fingerprint())
-    digest.update(os.fsencode(path.resolve()) + b"\0")
+    digest.update(os.fsencode(resolved) + b"\0")
     digest.update(content)
     return digest.hexdigest()
 
@@ -100,8 +101,8 @@ class EntryCache:
         self.folder = folder
         self._usable: bool | None = None
 
-    def _file(self, path: Path) -> Path:
-        name = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:40]
+    def _file(self, resolved: Path) -> Path:
+        name = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:40]
         return self.folder / f"{name}.json"
 
     def usable(self, create: bool = False) -> bool:
@@ -112,11 +113,11 @@ class EntryCache:
             self._usable = _trusted_dir(self.folder)
         return self._usable
 
-    def get(self, path: Path, key: str) -> dict[str, Any] | None:
+    def get(self, resolved: Path, key: str) -> dict[str, Any] | None:
         if not self.usable():
             return None
         try:
-            fd = os.open(self._file(path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(self._file(resolved), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:  # missing, or a symlink (ELOOP)
             return None
         try:
@@ -136,7 +137,7 @@ class EntryCache:
             os.close(fd)
         return _parse(raw, key)
 
-    def put(self, path: Path, key: str, data: dict[str, Any]) -> None:
+    def put(self, resolved: Path, key: str, data: dict[str, Any]) -> None:
         """Store an entry's data; a cache that cannot be written is simply not used."""
         if not self.usable(create=True):
             return
@@ -149,7 +150,7 @@ class EntryCache:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(json.dumps(header).encode("ascii") + b"\n" + payload)
-            os.replace(temporary, self._file(path))
+            os.replace(temporary, self._file(resolved))
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)

@@ -65,7 +65,7 @@ def cache_folder() -> Path:
 
 
 def cache_file(path: Path) -> Path:
-    return cache.EntryCache(cache_folder())._file(path)
+    return cache.EntryCache(cache_folder())._file(path.resolve())
 
 
 def load(folder: Path) -> dict[str, DatabaseSpec]:
@@ -205,7 +205,7 @@ def test_cached_data_for_another_id_is_not_used(catalog: Path, checked: Counter[
     stored = cache_file(catalog / "alpha.yaml")
     key = json.loads(stored.read_bytes().split(b"\n", 1)[0])["key"]
     payload = json.loads(stored.read_bytes().split(b"\n", 1)[1])
-    cache.EntryCache(cache_folder()).put(catalog / "alpha.yaml", key, {**payload, "id": "beta"})
+    cache.EntryCache(cache_folder()).put((catalog / "alpha.yaml").resolve(), key, {**payload, "id": "beta"})
     assert load(catalog)["alpha"].id == "alpha"
     assert checked["alpha.yaml"] == 2
 
