@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import difflib
+import gc
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .adapter import DatabaseAdapter
+from .cache import EntryCache, entry_cache, entry_key
 from .errors import CatalogError, DbstackError, Problem, UnknownDatabaseError
 from .model import CAPABILITY_NAMES, ROLE_NAMES, DatabaseSpec
-from .validation import check_entry
-from .yaml_source import LocatedDocument, Position, YamlSourceError, load_mapping
+from .yaml_source import LocatedDocument, Path_, Position, YamlSourceError, decode, parse_mapping, read_bytes
+
+if TYPE_CHECKING:  # the adapter (and the Jinja sandbox behind it) is imported when one is asked for
+    from .adapter import DatabaseAdapter
 
 BUILTIN_CATALOG = Path(__file__).resolve().parent.parent / "catalog"
 CATALOG_PATH_ENV = "DBSTACK_CATALOG_PATH"
@@ -44,21 +49,112 @@ def catalog_files(path: Path) -> tuple[list[Path], Problem | None]:
     return [], Problem(path, None, None, "", "no such file or folder")
 
 
+Locate = Callable[[Path_], Position]  # where a value of an entry stands (for problems found across files)
+
+
 def load_file(path: Path) -> tuple[DatabaseSpec | None, LocatedDocument | None, list[Problem]]:
+    """Read and check one catalog file, every check, no cache."""
     try:
-        doc = load_mapping(path)
+        return _check_text(path, decode(read_bytes(path)))
     except YamlSourceError as exc:
         return None, None, [Problem(path, exc.line, exc.column, exc.field, str(exc))]
+
+
+def _check_text(path: Path, text: str) -> tuple[DatabaseSpec | None, LocatedDocument | None, list[Problem]]:
+    from .validation import check_entry
+
+    doc = parse_mapping(text)
     problems = check_entry(path, doc)
     if problems:
         return None, doc, problems
     return DatabaseSpec.from_data(doc.data, path), doc, []
 
 
+def _load_entry(
+    path: Path, resolved: Path, entries: EntryCache | None
+) -> tuple[DatabaseSpec | None, Locate, list[Problem]]:
+    """One catalog file, from the cache when its content (and dbstack's rules) are those it was checked with."""
+    try:
+        raw = read_bytes(path)
+        key = entry_key(resolved, raw) if entries is not None else ""
+        cached = entries.get(resolved, key) if entries is not None else None
+        spec = _spec_from_cache(cached, path) if cached is not None else None
+        if spec is not None:
+            return spec, _locate_later(path), []
+        spec, doc, problems = _check_text(path, decode(raw))
+    except YamlSourceError as exc:
+        return None, _nowhere, [Problem(path, exc.line, exc.column, exc.field, str(exc))]
+    if spec is not None and doc is not None and entries is not None:
+        entries.put(resolved, key, doc.data)
+    return spec, _locate_in(doc), problems
+
+
+def _spec_from_cache(data: dict[str, Any], path: Path) -> DatabaseSpec | None:
+    """The entry cached data builds, or None: data that is not what a checked entry gives is not used."""
+    if data.get("id") != path.stem:
+        return None
+    try:
+        return DatabaseSpec.from_data(data, path)
+    except Exception:
+        return None
+
+
+def _nowhere(where: Path_) -> Position:
+    return Position(1, 1)
+
+
+def _locate_in(doc: LocatedDocument | None) -> Locate:
+    """Where the values a problem across files can name stand (id, replaces_builtin, aliases), taken now:
+    keeping every document's positions until the whole catalog is read would double the memory it takes."""
+    if doc is None:
+        return _nowhere
+    aliases = doc.data.get("aliases")
+    wheres: list[Path_] = [("id",), ("replaces_builtin",)]
+    wheres += [("aliases", index) for index in range(len(aliases) if isinstance(aliases, list) else 0)]
+    known = {where: doc.position(where) for where in wheres}
+    return lambda where: known[where] if where in known else _nowhere(where)
+
+
+def _locate_later(path: Path) -> Locate:
+    """Positions for a cached entry: its file is parsed again only if a problem needs one."""
+
+    @cache
+    def document() -> LocatedDocument | None:
+        try:
+            return parse_mapping(decode(read_bytes(path)))
+        except YamlSourceError:  # changed since: the problem is still reported, at the top of the file
+            return None
+
+    return lambda where: _locate_in(document())(where)
+
+
 def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> LoadResult:
     """Load the built-in catalog (unless ``builtin`` is False) and then each user path, in order."""
+    with _young_garbage_collection():
+        return _load_catalog(user_paths, builtin)
+
+
+@contextmanager
+def _young_garbage_collection() -> Iterator[None]:
+    """Loading builds many long-lived objects and few cycles: Python's collector would walk every one of them
+    again and again (a third of the loading time, measured). Off while loading, but for the young objects
+    every GC_EVERY files, so that Jinja's cyclic garbage still goes."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+GC_EVERY = 200
+
+
+def _load_catalog(user_paths: Iterable[Path], builtin: bool) -> LoadResult:
     result = LoadResult()
-    aliases: dict[str, list[Position]] = {}  # where each entry's aliases stand, for clash reports
+    aliases: dict[str, Locate] = {}  # where each entry's aliases stand, for clash reports
+    entries = entry_cache()
     builtin_ids: set[str] = set()
     sources: list[tuple[Path, bool]] = [(BUILTIN_CATALOG, True)] if builtin else []
     sources += [(Path(p), False) for p in user_paths]
@@ -68,42 +164,42 @@ def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> Lo
         if problem:
             result.problems.append(problem)
         for path in files:
-            if path.resolve() in seen:  # a folder named twice, or a built-in file named again
+            resolved = path.resolve()
+            if resolved in seen:  # a folder named twice, or a built-in file named again
                 continue
-            seen.add(path.resolve())
+            seen.add(resolved)
             result.files.append(path)
-            spec, doc, problems = load_file(path)
+            if len(result.files) % GC_EVERY == 0:
+                gc.collect(1)
+            spec, locate, problems = _load_entry(path, resolved, entries)
             result.problems.extend(problems)
-            if spec is None or doc is None:
+            if spec is None:
                 continue
-            _add(result, aliases, builtin_ids, spec, doc, is_builtin)
+            _add(result, aliases, builtin_ids, spec, locate, is_builtin)
     _check_aliases(result, aliases)
     return result
 
 
 def _add(
     result: LoadResult,
-    aliases: dict[str, list[Position]],
+    aliases: dict[str, Locate],
     builtin_ids: set[str],
     spec: DatabaseSpec,
-    doc: LocatedDocument,
+    locate: Locate,
     is_builtin: bool,
 ) -> None:
     existing = result.specs.get(spec.id)
     if spec.replaces_builtin and (is_builtin or spec.id not in builtin_ids):
-        pos = doc.position(("replaces_builtin",))
+        pos = locate(("replaces_builtin",))
         reason = "a built-in entry cannot replace another" if is_builtin else f"there is no built-in entry {spec.id!r}"
         result.problems.append(Problem(spec.file, pos.line, pos.column, "replaces_builtin", reason))
         return
     if existing is not None:
         if spec.replaces_builtin and existing.id in builtin_ids and not existing.replaces_builtin:
             result.replaced[spec.id] = existing.file
-            result.specs[spec.id], aliases[spec.id] = (
-                spec,
-                [doc.position(("aliases", i)) for i in range(len(spec.aliases))],
-            )
+            result.specs[spec.id], aliases[spec.id] = spec, locate
             return
-        pos = doc.position(("id",))
+        pos = locate(("id",))
         hint = "" if spec.replaces_builtin else " (set replaces_builtin: true to replace a built-in entry on purpose)"
         if spec.replaces_builtin:
             hint = " (it was already replaced once)"
@@ -117,18 +213,18 @@ def _add(
             )
         )
         return
-    result.specs[spec.id], aliases[spec.id] = spec, [doc.position(("aliases", i)) for i in range(len(spec.aliases))]
+    result.specs[spec.id], aliases[spec.id] = spec, locate
     if is_builtin:
         builtin_ids.add(spec.id)
 
 
-def _check_aliases(result: LoadResult, aliases: Mapping[str, list[Position]]) -> None:
+def _check_aliases(result: LoadResult, aliases: Mapping[str, Locate]) -> None:
     owner: dict[str, DatabaseSpec] = {spec.id: spec for spec in result.specs.values()}
     for spec in list(result.specs.values()):
         for index, alias in enumerate(spec.aliases):
             clash = owner.get(alias)
             if clash is not None and clash is not spec:
-                pos = aliases[spec.id][index]
+                pos = aliases[spec.id](("aliases", index))
                 what = "the id" if clash.id == alias else "an alias"
                 result.problems.append(
                     Problem(
@@ -204,6 +300,8 @@ class DatabaseAdapterRegistry:
 
     def get_adapter(self, name: str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
         """An adapter for the named database with the config checked and defaults filled in."""
+        from .adapter import DatabaseAdapter
+
         return DatabaseAdapter(self.spec(name), config)
 
     def find(

@@ -1,6 +1,8 @@
 """Checks a catalog entry: the JSON Schema first, then what a schema cannot express.
 
 Every problem found is reported with its location; nothing stops at the first.
+jsonschema-rs, RE2, PyYAML and the Jinja sandbox are imported where a check first needs
+them: a command that reads a cached, already validated catalog never pays for them.
 Schema checks take a fast path: jsonschema-rs decides whether a document is valid
 (about 50x faster than the Python validator, and its import is lighter); only an
 invalid document goes through the Python ``jsonschema`` package, whose errors carry
@@ -17,16 +19,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema_rs
-import re2  # type: ignore[import-untyped]
-import yaml
-
-from dbstack.render.sandbox import TemplateError, render, variables
+from typing import TYPE_CHECKING, Any
 
 from .errors import Problem
-from .yaml_source import MAX_INTEGER, LocatedDocument, Path_
+from .yaml_source import MAX_INTEGER, Path_
+
+if TYPE_CHECKING:
+    from .yaml_source import LocatedDocument
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 TLS_MODES = ("disable", "require", "verify-ca", "verify-full")
@@ -49,6 +48,8 @@ def schema(name: str = "database") -> dict[str, Any]:
 
 @cache
 def fast_validator(name: str = "database") -> Any:
+    import jsonschema_rs
+
     return jsonschema_rs.Draft202012Validator(schema(name), validate_formats=True)
 
 
@@ -56,6 +57,7 @@ def fast_validator(name: str = "database") -> Any:
 def validator(name: str = "database") -> Any:
     """The Python validator, for located error reports (imported only when a document is invalid)."""
     import jsonschema
+    import re2  # type: ignore[import-untyped]
 
     loaded = schema(name)
     jsonschema.Draft202012Validator.check_schema(loaded)
@@ -73,6 +75,8 @@ def linear_regex(pattern: str) -> Any:
     """A user-supplied regular expression, compiled by RE2: matching takes time linear in the text, so no
     pattern can backtrack for ever (``([A-Za-z0-9]+)+-``). Raises re2.error for what RE2 cannot match
     (backreferences, lookaround) or a pattern too large for its memory cap."""
+    import re2
+
     options = re2.Options()
     options.log_errors = False  # the caller reports the error, located; RE2 would also print it to stderr
     return re2.compile(pattern, options)
@@ -80,6 +84,8 @@ def linear_regex(pattern: str) -> Any:
 
 def regex_problem(pattern: str) -> str | None:
     """Why ``pattern`` cannot be used, or None."""
+    import re2
+
     try:
         linear_regex(pattern)
     except re2.error as exc:
@@ -310,6 +316,8 @@ def templates(entry: Mapping[str, Any]) -> Iterator[tuple[Path_, str, frozenset[
 
 
 def _check_templates(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    from dbstack.render.sandbox import TemplateError, variables
+
     declared = set(entry["parameters"])
     for path, source, extra in templates(entry):
         try:
@@ -499,11 +507,36 @@ def _secrets_changed(entry: Mapping[str, Any], names: Sequence[str]) -> dict[str
     return {name: secret_sample(entry["id"], name, other=True) for name in names}
 
 
+class _RenderMemo:
+    """Render outcomes shared by all renderings of one entry. A catalog template can read nothing but the
+    names it loads (no globals, no filter or test is given the context), so its output, or its failure, is
+    decided by its text and those names' values: renderings that give them the same values (most do, and
+    every one does for a name it reads that is not a secret) render it once."""
+
+    def __init__(self) -> None:
+        self._outcomes: dict[tuple[str, str], tuple[bool, str]] = {}  # -> (rendered, text or error message)
+
+    def render(self, source: str, context: Mapping[str, Any]) -> str:
+        from dbstack.render.sandbox import TemplateError, render, variables
+
+        read = sorted(variables(source))
+        key = (source, repr([(name, context[name]) if name in context else (name,) for name in read]))
+        if key not in self._outcomes:
+            try:
+                self._outcomes[key] = (True, render(source, context))
+            except TemplateError as exc:
+                self._outcomes[key] = (False, str(exc))
+        rendered, text = self._outcomes[key]
+        if not rendered:
+            raise TemplateError(text)
+        return text
+
+
 class _Renderer:
     """Renders one entry's container templates in one _Rendering, and again with secrets changed."""
 
-    def __init__(self, reporter: Reporter, entry: Mapping[str, Any], rendering: _Rendering) -> None:
-        self.reporter, self.entry, self.rendering = reporter, entry, rendering
+    def __init__(self, reporter: Reporter, entry: Mapping[str, Any], rendering: _Rendering, memo: _RenderMemo) -> None:
+        self.reporter, self.entry, self.rendering, self.memo = reporter, entry, rendering, memo
         self.secrets = [name for name, spec in entry["parameters"].items() if spec.get("secret")]
         self.failed = False
         self._rendered: dict[tuple[str, tuple[str, ...]], str | None] = {}
@@ -515,9 +548,11 @@ class _Renderer:
         return self._rendered[key]
 
     def _render(self, path: Path_, source: str, changed: Sequence[str]) -> str | None:
+        from dbstack.render.sandbox import TemplateError
+
         context = {**self.rendering.context, **_secrets_changed(self.entry, changed)}
         try:
-            return render(source, context)
+            return self.memo.render(source, context)
         except TemplateError as exc:
             if self.rendering.strict and not changed:
                 mode = f" with tls={self.rendering.tls}" if self.rendering.tls else ""
@@ -554,6 +589,8 @@ def _environment(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[P
 
 def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:
     """The command and entrypoint a compose_fragment sets (both are argument lists)."""
+    import yaml
+
     text = renderer.text(("container", "compose_fragment"), source, changed)
     if text is None:
         return None
@@ -572,6 +609,8 @@ def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str]
 
 
 def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    from dbstack.render.sandbox import variables
+
     container = entry["container"]
     check = container["healthcheck"]
     problems: dict[tuple[Path_, str], None] = {}  # ordered, each problem once whatever the rendering
@@ -582,8 +621,9 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
         problems.setdefault((path, message), None)
 
     uses_tls = any("tls" in variables(source) for path, source, _ in templates(entry) if path[0] == "container")
+    memo = _RenderMemo()
     for rendering in _renderings(entry, uses_tls):
-        renderer = _Renderer(reporter, entry, rendering)
+        renderer = _Renderer(reporter, entry, rendering, memo)
         tls_on = rendering.tls not in (None, "disable")
 
         # a) No secret on a command line, whatever way the template builds it.

@@ -198,15 +198,19 @@ def parse_text(text: str) -> LocatedDocument:
     return converter.doc
 
 
-def read_text(path: Path) -> str:
-    """Read a catalog file: at most 1 MiB, UTF-8."""
+def read_bytes(path: Path) -> bytes:
+    """Read a catalog file's bytes: at most 1 MiB."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise YamlSourceError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
-        raw = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise YamlSourceError(f"cannot read: {exc.strerror}") from None
+
+
+def decode(raw: bytes) -> str:
+    """A file's text, UTF-8; the first undecodable byte is located."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -215,9 +219,19 @@ def read_text(path: Path) -> str:
         raise YamlSourceError("file is not valid UTF-8", line, column) from None
 
 
-def load_mapping(path: Path) -> LocatedDocument:
-    """Load one file that must hold a single YAML mapping."""
-    doc = parse_text(read_text(path))
+def read_text(path: Path) -> str:
+    """Read a catalog file: at most 1 MiB, UTF-8."""
+    return decode(read_bytes(path))
+
+
+def parse_mapping(text: str) -> LocatedDocument:
+    """Parse a document that must hold a single YAML mapping."""
+    doc = parse_text(text)
     if not isinstance(doc.data, dict):
         raise YamlSourceError(f"top level must be a mapping, not {type(doc.data).__name__}", 1, 1)
     return doc
+
+
+def load_mapping(path: Path) -> LocatedDocument:
+    """Load one file that must hold a single YAML mapping."""
+    return parse_mapping(read_text(path))

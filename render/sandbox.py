@@ -435,6 +435,13 @@ def _parse(source: str, *, trusted: bool) -> nodes.Template:
     return ast
 
 
+# Trees variables() parsed, kept for _compiled() to take (once: compiling folds constants into the tree,
+# so no tree is read after it was compiled). Validation scans a template's names and then renders it:
+# this spares the second parse. Bounded; the oldest trees go first.
+_PARSED_FOR_COMPILE: dict[str, nodes.Template] = {}
+_MAX_PARSED_FOR_COMPILE = 256
+
+
 @lru_cache(maxsize=4096)
 def variables(source: str) -> frozenset[str]:
     """Names a catalog template reads from its context; TemplateError if it does not compile or is not allowed."""
@@ -443,6 +450,9 @@ def variables(source: str) -> frozenset[str]:
     # the same answer as jinja2.meta.find_undeclared_variables for catalog templates, at a third of the cost.
     loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
     bound = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    if len(_PARSED_FOR_COMPILE) >= _MAX_PARSED_FOR_COMPILE:
+        del _PARSED_FOR_COMPILE[next(iter(_PARSED_FOR_COMPILE))]
+    _PARSED_FOR_COMPILE[source] = ast
     return frozenset(loaded - bound)
 
 
@@ -467,7 +477,8 @@ def attributes(source: str, name: str) -> frozenset[str] | None:
 
 @lru_cache(maxsize=4096)
 def _compiled(source: str, trusted: bool) -> Any:
-    ast = _parse(source, trusted=trusted)
+    parsed = None if trusted else _PARSED_FOR_COMPILE.pop(source, None)
+    ast = parsed if parsed is not None else _parse(source, trusted=trusted)
     with warnings.catch_warnings():  # Python's SyntaxWarning on code such as 1[2]: the render reports the error
         warnings.simplefilter("ignore", SyntaxWarning)
         return environment().from_string(ast)

@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 
-from dbstack.config_engine import ConfigEngine
 from dbstack.loader import DatabaseAdapterRegistry, DbstackError, load_catalog
 from dbstack.loader.config import parse_assignments
 from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
@@ -180,7 +179,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from dbstack.config_engine import StackRequest
+    from dbstack.config_engine import ConfigEngine, StackRequest
     from dbstack.stack_generator import StackGenerator
 
     use = _role_assignments(args.use or [])
@@ -194,6 +193,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_recommend(args: argparse.Namespace) -> int:
+    from dbstack.config_engine import ConfigEngine
+
     engine = ConfigEngine(_registry(args))
     ranked = engine._get_llm_recommendations(args.app, args.role, args.env)
     if args.format == "json":
@@ -214,6 +215,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from dbstack.config_engine import ConfigEngine
     from dbstack.demo import walk_catalog
 
     walk_catalog(ConfigEngine(_registry(args)), sys.stdout)

@@ -49,6 +49,14 @@ LIVE_FIXTURES = frozenset(
 )
 
 
+@pytest.fixture(autouse=True)
+def _isolated_dbstack_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test its own dbstack cache folder (inherited by the dbstack processes it starts): no test reads
+    what another one cached, and none touches the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    monkeypatch.delenv("DBSTACK_NO_CACHE", raising=False)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "live: needs real database servers (tests/live_servers.py)")
 
