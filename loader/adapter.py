@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dbstack.render.sandbox import TemplateError, render
+from dbstack.sandbox import TemplateError, render
 
 from . import config as config_module
 from .config import DatabaseConfig

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dbstack.render.sandbox import TemplateError, variables
+from dbstack.sandbox import TemplateError, variables
 
 from .errors import CatalogError, DbstackError, Problem
 from .model import Healthcheck, frozen_map

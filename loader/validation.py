@@ -316,7 +316,7 @@ def templates(entry: Mapping[str, Any]) -> Iterator[tuple[Path_, str, frozenset[
 
 
 def _check_templates(reporter: Reporter, entry: Mapping[str, Any]) -> None:
-    from dbstack.render.sandbox import TemplateError, variables
+    from dbstack.sandbox import TemplateError, variables
 
     declared = set(entry["parameters"])
     for path, source, extra in templates(entry):
@@ -517,7 +517,7 @@ class _RenderMemo:
         self._outcomes: dict[tuple[str, str], tuple[bool, str]] = {}  # -> (rendered, text or error message)
 
     def render(self, source: str, context: Mapping[str, Any]) -> str:
-        from dbstack.render.sandbox import TemplateError, render, variables
+        from dbstack.sandbox import TemplateError, render, variables
 
         read = sorted(variables(source))
         key = (source, repr([(name, context[name]) if name in context else (name,) for name in read]))
@@ -548,7 +548,7 @@ class _Renderer:
         return self._rendered[key]
 
     def _render(self, path: Path_, source: str, changed: Sequence[str]) -> str | None:
-        from dbstack.render.sandbox import TemplateError
+        from dbstack.sandbox import TemplateError
 
         context = {**self.rendering.context, **_secrets_changed(self.entry, changed)}
         try:
@@ -609,7 +609,7 @@ def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str]
 
 
 def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> None:
-    from dbstack.render.sandbox import variables
+    from dbstack.sandbox import variables
 
     container = entry["container"]
     check = container["healthcheck"]

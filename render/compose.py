@@ -23,7 +23,7 @@ from dbstack.loader.validation import check_schema, fullmatch
 from dbstack.loader.yaml_source import YamlSourceError, load_mapping, parse_text
 
 from . import text
-from .sandbox import TemplateError, render
+from dbstack.sandbox import TemplateError, render
 
 if TYPE_CHECKING:
     from dbstack.loader.adapter import DatabaseAdapter

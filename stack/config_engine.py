@@ -17,7 +17,7 @@ from dbstack.loader.apps import AppDefinition, AppSecret, AppService, Role, load
 from dbstack.loader.config import generate_secret
 from dbstack.loader.model import Generate
 from dbstack.render.compose import ComposeService, DeployEnvironment, kept_secrets, load_environment
-from dbstack.render.sandbox import attributes
+from dbstack.sandbox import attributes
 
 from .recommend import Candidate, rank, unmet_requirements
 

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from dbstack.render import text
 from dbstack.render.compose import dump_compose
-from dbstack.render.sandbox import userinfo
+from dbstack.sandbox import userinfo
 
 from .config_engine import ConfigEngine
 from .recommend import Candidate, dimension_limit, only_in

@@ -29,7 +29,7 @@ from dbstack.render.compose import (
     service_from_template,
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
-from dbstack.render.sandbox import attributes, variables
+from dbstack.sandbox import attributes, variables
 
 from .config_engine import ConfigEngine, RolePlan, StackPlan, StackRequest
 from .output import (

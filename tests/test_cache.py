@@ -137,7 +137,7 @@ def test_a_new_dbstack_version_checks_everything_again(
     assert checked == {"alpha.yaml": 2, "beta.yaml": 2}
 
 
-@pytest.mark.parametrize("rule_file", ["schema/database.schema.json", "loader/validation.py", "render/sandbox.py"])
+@pytest.mark.parametrize("rule_file", ["schema/database.schema.json", "loader/validation.py", "sandbox/__init__.py"])
 def test_a_changed_schema_or_rule_checks_everything_again(
     catalog: Path, checked: Counter[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rule_file: str
 ) -> None:

@@ -47,7 +47,7 @@ from dbstack.render.compose import (
 )
 from dbstack.render.digests import pin_images
 from dbstack.render.dotenv import format_entry
-from dbstack.render.sandbox import render, variables
+from dbstack.sandbox import render, variables
 
 from compose_tools import (
     compose_config,

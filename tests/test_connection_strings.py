@@ -64,7 +64,7 @@ from weaviate.connect.base import ConnectionParams as WeaviateConnectionParams
 
 from dbstack import ConfigError, DatabaseAdapter, DatabaseAdapterRegistry, DbstackError
 from dbstack.loader.model import ConnectionForm, DatabaseSpec
-from dbstack.render.sandbox import variables
+from dbstack.sandbox import variables
 
 # tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
 import live_servers

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dbstack.render.sandbox import MAX_OUTPUT, TemplateError, query, render, uri_host, userinfo, variables
+from dbstack.sandbox import MAX_OUTPUT, TemplateError, query, render, uri_host, userinfo, variables
 
 HOSTILE = "p@ss:w/rd%#?&=+ é$'\""
 
@@ -165,7 +165,7 @@ def test_filters_encode_every_reserved_character() -> None:
 
 
 def test_attributes_tells_which_members_a_template_reads() -> None:
-    from dbstack.render.sandbox import attributes
+    from dbstack.sandbox import attributes
 
     assert attributes("{{ urls.uri }}", "urls") == {"uri"}
     assert attributes("{{ urls['sqlalchemy'] }}{{ urls.uri }}", "urls") == {"sqlalchemy", "uri"}
