@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dbstack.sandbox import TemplateError, render
 
@@ -11,9 +11,6 @@ from . import config as config_module
 from .config import DatabaseConfig
 from .errors import ConfigError, DbstackError
 from .model import Capabilities, ConnectionForm, Container, DatabaseSpec
-
-if TYPE_CHECKING:
-    from dbstack.render.compose import ComposeService, DeployEnvironment
 
 
 class DatabaseAdapter:
@@ -136,23 +133,3 @@ class DatabaseAdapter:
         if pool is None or pool.in_uri:
             return {}
         return {key: self._config.get(param) for key, param in pool.settings.items() if param in self._config}
-
-    def compose_service(
-        self,
-        config: Mapping[str, Any] | str | DeployEnvironment | None = None,
-        environment: str | DeployEnvironment = "development",
-        **options: Any,
-    ) -> ComposeService:
-        """The compose service (with the volumes, .env entries and secret names it needs).
-
-        Called as ``compose_service(config, environment)``; the config may be left out
-        (``compose_service("production")``), and then the adapter's own config is used.
-        Options: see dbstack.render.compose.render_service.
-        """
-        from dbstack.render.compose import DeployEnvironment, render_service
-
-        if isinstance(config, str | DeployEnvironment):
-            environment = config
-            config = None
-        adapter = self if config is None else self.with_config(config)
-        return render_service(adapter, environment, **options)

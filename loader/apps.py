@@ -11,10 +11,11 @@ from dbstack.sandbox import TemplateError, variables
 
 from .errors import CatalogError, DbstackError, Problem
 from .model import Healthcheck, frozen_map
+from .resources import package_folder
 from .validation import Reporter, check_schema, healthcheck_problems
 from .yaml_source import YamlSourceError, load_mapping
 
-BUILTIN_APPS = Path(__file__).resolve().parent.parent / "apps"
+BUILTIN_APPS = package_folder("apps")
 ROLE_CONTEXT = frozenset({"urls", "service"})
 SERVICE_CONTEXT = frozenset({"secrets", "services"})
 

@@ -10,7 +10,7 @@ checked again on every run. The file holds a one-line JSON header and then the e
     {"format": 1, "key": "<sha256>", "digest": "<sha256 of the data text>"}
     {...the entry's data...}
 
-The key is a hash of dbstack's version, of every file of dbstack's code, schema and templates (the rules an
+The key is a hash of every file of dbstack's code (its version included), schema and templates (the rules an
 entry was checked by), of the catalog file's resolved path (its id must equal its name) and of the catalog
 file's bytes: any change to one of them misses, and only the changed file is checked again.
 
@@ -29,17 +29,28 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 NO_CACHE_ENV = "DBSTACK_NO_CACHE"
 FORMAT = 1
 MAX_CACHE_FILE_BYTES = 8 * 1024 * 1024  # a catalog file is at most 1 MiB; its data as JSON is of the same order
-_PACKAGE = Path(__file__).resolve().parent.parent
-# What decides whether an entry is valid, beside the entry itself: dbstack's code, schema and templates.
+# What decides whether an entry is valid, beside the entry itself: dbstack's code (its version included),
+# schema and templates, as (folder in the package, file-name suffix, whether to descend into sub-folders).
 # (The catalog and apps folders are not among them: each catalog file is keyed by its own content.)
-_RULE_FILES = ("*.py", "loader/*.py", "render/*.py", "sandbox/*.py", "schema/*.json", "render/templates/*", "render/environments/*")
+_RULE_FILES = (
+    ("", ".py", False),
+    ("loader", ".py", False),
+    ("render", ".py", False),
+    ("sandbox", ".py", False),
+    ("schema", ".json", False),
+    ("render/templates", "", True),
+    ("render/environments", "", False),
+)
 
 
 def enabled() -> bool:
@@ -57,17 +68,34 @@ def cache_dir() -> Path | None:
         return None
 
 
+def _package_root() -> Traversable:
+    return files("dbstack")
+
+
+def _rule_files() -> Iterator[tuple[str, Traversable]]:
+    """Every rule file of the installed package, by its path in the package, in a fixed order."""
+    package = _package_root()
+
+    def walk(folder: Traversable, name: str, suffix: str, recursive: bool) -> Iterator[tuple[str, Traversable]]:
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if entry.is_file() and entry.name.endswith(suffix):
+                yield f"{name}{entry.name}", entry
+            elif recursive and entry.is_dir() and entry.name != "__pycache__":
+                yield from walk(entry, f"{name}{entry.name}/", suffix, recursive)
+
+    for folder, suffix, recursive in _RULE_FILES:
+        node = package.joinpath(*folder.split("/")) if folder else package
+        if node.is_dir():
+            yield from walk(node, f"{folder}/" if folder else "", suffix, recursive)
+
+
 @cache
 def rules_fingerprint() -> bytes:
     """A hash of dbstack's version and of every file holding the rules an entry is checked by."""
-    from dbstack import __version__
-
-    digest = hashlib.sha256(f"dbstack {__version__}\0".encode())
-    for pattern in _RULE_FILES:
-        for path in sorted(_PACKAGE.glob(pattern)):
-            if path.is_file():
-                digest.update(f"{path.relative_to(_PACKAGE)}\0".encode())
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest = hashlib.sha256(f"dbstack cache format {FORMAT}\0".encode())
+    for name, resource in _rule_files():
+        digest.update(f"{name}\0".encode())
+        digest.update(hashlib.sha256(resource.read_bytes()).digest())
     return digest.digest()
 
 

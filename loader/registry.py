@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 from .cache import EntryCache, entry_cache, entry_key
 from .errors import CatalogError, DbstackError, Problem, UnknownDatabaseError
 from .model import CAPABILITY_NAMES, ROLE_NAMES, DatabaseSpec
+from .resources import package_folder
 from .yaml_source import LocatedDocument, Path_, Position, YamlSourceError, decode, parse_mapping, read_bytes
 
 if TYPE_CHECKING:  # the adapter (and the Jinja sandbox behind it) is imported when one is asked for
     from .adapter import DatabaseAdapter
 
-BUILTIN_CATALOG = Path(__file__).resolve().parent.parent / "catalog"
+BUILTIN_CATALOG = package_folder("catalog")
 CATALOG_PATH_ENV = "DBSTACK_CATALOG_PATH"
 CATALOG_SUFFIXES = (".yaml", ".yml")
 

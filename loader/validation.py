@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Problem
+from .resources import package_folder
 from .yaml_source import MAX_INTEGER, Path_
 
 if TYPE_CHECKING:
     from .yaml_source import LocatedDocument
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
+SCHEMA_DIR = package_folder("schema")
 TLS_MODES = ("disable", "require", "verify-ca", "verify-full")
 CONTAINER_CONTEXT = frozenset({"container_port"})
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {

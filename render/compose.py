@@ -11,26 +11,26 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from dbstack.loader.errors import DbstackError, Problem
+from dbstack.loader.environments import DeployEnvironment, load_environment
+from dbstack.loader.errors import DbstackError
 from dbstack.loader.model import Container, Healthcheck
-from dbstack.loader.validation import check_schema, fullmatch
-from dbstack.loader.yaml_source import YamlSourceError, load_mapping, parse_text
+from dbstack.loader.validation import fullmatch
+from dbstack.loader.yaml_source import YamlSourceError, parse_text
+from dbstack.sandbox import TemplateError, render
 
 from . import text
-from dbstack.sandbox import TemplateError, render
 
 if TYPE_CHECKING:
     from dbstack.loader.adapter import DatabaseAdapter
 
-RENDER_DIR = Path(__file__).resolve().parent
-ENVIRONMENT_DIR = RENDER_DIR / "environments"
-SERVICE_TEMPLATE = RENDER_DIR / "templates" / "service.yaml.j2"
+SERVICE_TEMPLATE = files(__package__ or "dbstack.render").joinpath("templates", "service.yaml.j2")
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
 # What a catalog fragment may set. Everything that widens a container's privileges or
 # reaches the host (privileged, cap_add, devices, bind mounts, host namespaces) is not here.
@@ -52,51 +52,6 @@ FRAGMENT_KEYS = frozenset(
         "working_dir",
     }
 )
-
-
-@dataclass(frozen=True)
-class DeployEnvironment:
-    """One deployment environment, loaded from ``render/environments/NAME.yaml``."""
-
-    name: str
-    description: str
-    publish_ports: str
-    restart: str
-    depends_on_condition: str
-    resources: Mapping[str, Any]
-    security: Mapping[str, bool]
-    logging: Mapping[str, Any]
-
-    def as_context(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "publish_ports": self.publish_ports,
-            "restart": self.restart,
-            "depends_on_condition": self.depends_on_condition,
-            "resources": dict(self.resources),
-            "security": dict(self.security),
-            "logging": {"driver": self.logging["driver"], "options": dict(self.logging["options"])},
-        }
-
-
-def environment_names() -> list[str]:
-    return sorted(p.stem for p in ENVIRONMENT_DIR.glob("*.yaml"))
-
-
-@cache
-def load_environment(name: str) -> DeployEnvironment:
-    path = ENVIRONMENT_DIR / f"{name}.yaml"
-    if not path.is_file():
-        raise DbstackError(f"unknown environment {name!r}; known: {', '.join(environment_names())}")
-    try:
-        doc = load_mapping(path)
-    except YamlSourceError as exc:
-        raise DbstackError(str(Problem(path, exc.line, exc.column, "", str(exc)))) from None
-    problems = check_schema(path, doc, "environment")
-    if problems:
-        raise DbstackError("\n".join(map(str, problems)))
-    data = doc.data
-    return DeployEnvironment(**{key: data[key] for key in DeployEnvironment.__dataclass_fields__})
 
 
 def env_var_name(service: str, parameter: str) -> str:

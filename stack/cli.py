@@ -22,11 +22,11 @@ import yaml
 
 from dbstack.loader import DatabaseAdapterRegistry, DbstackError, load_catalog
 from dbstack.loader.config import parse_assignments
+from dbstack.loader.environments import environment_names
 from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
 from dbstack.loader.registry import env_catalog_folders
 from dbstack.output import WriteReport
 from dbstack.render import text
-from dbstack.render.compose import environment_names
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 DEBUG_ENV = "DBSTACK_DEBUG"
@@ -126,7 +126,7 @@ def cmd_url(args: argparse.Namespace) -> int:
 
 def cmd_compose(args: argparse.Namespace) -> int:
     from dbstack.output import COMPOSE_FILE, ENV_FILE, MARKER, OutputFile, read_env, write_folder
-    from dbstack.render.compose import dump_compose, env_var_name, kept_secrets
+    from dbstack.render.compose import dump_compose, env_var_name, kept_secrets, render_service
     from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 
     registry = _registry(args)
@@ -149,7 +149,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         adapter = adapter.with_config(**kept)
-    service = adapter.compose_service(args.env, tls_dir=args.tls_dir)
+    service = render_service(adapter, args.env, tls_dir=args.tls_dir)
     document = service.document()
     if args.output:
         pin_images(document, load_lock(args.output / LOCK_FILE))

@@ -15,8 +15,9 @@ from typing import Any
 from dbstack.loader import DatabaseAdapter, DatabaseAdapterRegistry, DatabaseConfig, DbstackError
 from dbstack.loader.apps import AppDefinition, AppSecret, AppService, Role, load_app
 from dbstack.loader.config import generate_secret
+from dbstack.loader.environments import DeployEnvironment, load_environment
 from dbstack.loader.model import Generate
-from dbstack.render.compose import ComposeService, DeployEnvironment, kept_secrets, load_environment
+from dbstack.render.compose import ComposeService, kept_secrets, render_service
 from dbstack.sandbox import attributes
 
 from .recommend import Candidate, rank, unmet_requirements
@@ -71,7 +72,7 @@ class ConfigEngine:
     def _get_database_service_from_adapter(
         self, adapter: DatabaseAdapter, environment: str = "development", name: str | None = None
     ) -> ComposeService:
-        return adapter.compose_service(environment, name=name)
+        return render_service(adapter, environment, name=name)
 
     def _get_llm_recommendations(
         self, app: str = "librechat", role: str | None = None, environment: str = "development"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from dbstack.render import text
-from dbstack.render.compose import dump_compose
+from dbstack.render.compose import dump_compose, render_service
 from dbstack.sandbox import userinfo
 
 from .config_engine import ConfigEngine
@@ -82,7 +82,7 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
         if spec.container is None:
             out.write("   compose service: none (embedded in the application)\n\n")
             continue
-        service = adapter.compose_service(environment)
+        service = render_service(adapter, environment)
         out.write(f"   compose service ({show(environment)}):\n")
         for line in dump_compose({service.name: service.service}).splitlines():
             out.write(f"     {show(line)}\n")

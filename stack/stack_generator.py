@@ -24,6 +24,7 @@ from dbstack.render.compose import (
     dump_compose,
     env_var_name,
     refuse_foreign_references,
+    render_service,
     render_text,
     secret_reference,
     service_from_template,
@@ -115,8 +116,8 @@ class StackGenerator:
                     number += 1
                 used_ports.add(number)
                 published[port.name] = number
-            services[role_plan.service] = adapter.compose_service(
-                plan.environment, name=role_plan.service, published_ports=published
+            services[role_plan.service] = render_service(
+                adapter, plan.environment, name=role_plan.service, published_ports=published
             )
         return services
 

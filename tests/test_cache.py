@@ -127,11 +127,27 @@ def test_same_content_elsewhere_is_checked_there(catalog: Path, tmp_path: Path, 
     assert problems == [f"{other / 'gamma.yaml'}:2:5: id: id 'alpha' must equal the file name 'gamma'"]
 
 
+def copy_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A copy of the installed rule files, made the package the cache fingerprints, so that one can be edited."""
+    package = tmp_path / "package"
+    for name, resource in cache._rule_files():
+        target = package / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(resource.read_bytes())
+    monkeypatch.setattr(cache, "_package_root", lambda: package)
+    cache.rules_fingerprint.cache_clear()
+    return package
+
+
 def test_a_new_dbstack_version_checks_everything_again(
-    catalog: Path, checked: Counter[str], monkeypatch: pytest.MonkeyPatch
+    catalog: Path, checked: Counter[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    package = copy_rules(monkeypatch, tmp_path)
     load(catalog)
-    monkeypatch.setattr(dbstack, "__version__", "99.0.0")
+    version_file = package / "__init__.py"
+    released = version_file.read_text(encoding="utf-8")
+    assert f'__version__ = "{dbstack.__version__}"' in released
+    version_file.write_text(released.replace(dbstack.__version__, "99.0.0"), encoding="utf-8")
     cache.rules_fingerprint.cache_clear()
     load(catalog)
     assert checked == {"alpha.yaml": 2, "beta.yaml": 2}
@@ -141,13 +157,7 @@ def test_a_new_dbstack_version_checks_everything_again(
 def test_a_changed_schema_or_rule_checks_everything_again(
     catalog: Path, checked: Counter[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rule_file: str
 ) -> None:
-    package = tmp_path / "package"  # a copy of the installed rules, so that one can be edited
-    for pattern in cache._RULE_FILES:
-        for source in cache._PACKAGE.glob(pattern):
-            target = package / source.relative_to(cache._PACKAGE)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, target)
-    monkeypatch.setattr(cache, "_PACKAGE", package)
+    package = copy_rules(monkeypatch, tmp_path)
     load(catalog)
     cache.rules_fingerprint.cache_clear()
     load(catalog)

@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 from dbstack.loader.adapter import DatabaseAdapter
+from dbstack.loader.environments import environment_names, load_environment
 from dbstack.loader.errors import DbstackError
 from dbstack.loader.model import Container, DatabaseSpec
 from dbstack.loader.registry import BUILTIN_CATALOG, DatabaseAdapterRegistry
@@ -42,8 +43,7 @@ from dbstack.render.compose import (
     TLS_FILES,
     ComposeService,
     dump_compose,
-    environment_names,
-    load_environment,
+    render_service,
 )
 from dbstack.render.digests import pin_images
 from dbstack.render.dotenv import format_entry
@@ -192,7 +192,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], R
         key = (database, environment)
         if key not in cache:
             adapter = REGISTRY.get_adapter(database, {})
-            svc = adapter.compose_service(environment)
+            svc = render_service(adapter, environment)
             compose_file = write_project(tmp_path_factory.mktemp(f"{database}-{environment}-"), svc)
             model = compose_config(compose_file, fmt="json").check().model
             assert model is not None
@@ -216,7 +216,7 @@ def test_the_matrix_is_not_empty() -> None:
 @pytest.mark.parametrize("database", EMBEDDED_IDS)
 def test_embedded_database_has_no_compose_service(database: str) -> None:
     with pytest.raises(DbstackError, match="embedded"):
-        REGISTRY.get_adapter(database, {}).compose_service("development")
+        render_service(REGISTRY.get_adapter(database, {}), "development")
 
 
 @pytest.mark.parametrize(("database", "environment"), CASES)
@@ -376,7 +376,7 @@ def refusal(database: str, environment: str) -> str:
 @pytest.mark.parametrize(("database", "environment"), REFUSED_CASES)
 def test_environment_the_entry_excludes_is_refused(database: str, environment: str) -> None:
     with pytest.raises(DbstackError, match=f"^{re.escape(refusal(database, environment))}$"):
-        REGISTRY.get_adapter(database, {}).compose_service(environment)
+        render_service(REGISTRY.get_adapter(database, {}), environment)
 
 
 def test_an_entry_limited_to_development_renders_there_only(tmp_path: Path) -> None:
@@ -389,7 +389,7 @@ def test_an_entry_limited_to_development_renders_there_only(tmp_path: Path) -> N
     folder.mkdir()
     (folder / "devonly.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), "utf-8")
     adapter = DatabaseAdapterRegistry([folder], use_env=False).get_adapter("devonly", {})
-    svc = adapter.compose_service("development")
+    svc = render_service(adapter, "development")
     compose_config(write_project(tmp_path / "development", svc)).check()
     for environment in ("staging", "production"):
         expected = (
@@ -397,7 +397,7 @@ def test_an_entry_limited_to_development_renders_there_only(tmp_path: Path) -> N
             "(see its limitations: dbstack catalog show devonly)"
         )
         with pytest.raises(DbstackError, match=f"^{re.escape(expected)}$"):
-            adapter.compose_service(environment)
+            render_service(adapter, environment)
 
 
 # --------------------------------------------------------------------------- 2. hostile values
@@ -430,7 +430,7 @@ def test_hostile_password_reaches_the_container_unchanged(database: str, tmp_pat
     if pattern and not re.fullmatch(pattern, HOSTILE_PASSWORD):
         # The image cannot take quotes/backslash (e.g. mysql): the renderer must refuse, not mangle.
         with pytest.raises(DbstackError, match=r"parameter 'password' cannot be used in the .* container"):
-            REGISTRY.get_adapter(database, {"password": HOSTILE_PASSWORD}).compose_service(deploy_environment(database))
+            render_service(REGISTRY.get_adapter(database, {"password": HOSTILE_PASSWORD}), deploy_environment(database))
         password = password_the_image_accepts(pattern)
         assert re.fullmatch(pattern, password), f"the fallback password {password!r} must be one the image accepts"
 
@@ -447,7 +447,7 @@ def test_hostile_password_reaches_the_container_unchanged(database: str, tmp_pat
         if not parameter.container_pattern or re.fullmatch(parameter.container_pattern, value):
             config[name] = value
     adapter = REGISTRY.get_adapter(database, config)
-    svc = adapter.compose_service(deploy_environment(database))
+    svc = render_service(adapter, deploy_environment(database))
     compose_file = write_project(tmp_path, svc)
     text = compose_file.read_text(encoding="utf-8")
     result = compose_config(compose_file, fmt="json")
@@ -567,7 +567,7 @@ def live_healthcheck(
         server: LiveServer = request.getfixturevalue(LIVE_FIXTURES[database])
         spec = with_container_port(REGISTRY.spec(database), server.port)
         config = live_config(spec, server)
-        svc = DatabaseAdapter(spec, config).compose_service(deploy_environment(database))
+        svc = render_service(DatabaseAdapter(spec, config), deploy_environment(database))
         result = compose_config(write_project(tmp_path, svc), fmt="json").check()
         assert result.model is not None and result.stderr == "", result.stderr
         test = [unescape(arg) for arg in result.model["services"][svc.name]["healthcheck"]["test"]]
@@ -636,7 +636,7 @@ def test_server_tls_is_refused_where_the_catalog_has_no_settings(database: str, 
     tls_dir = certificate_folder(tmp_path / "certs")
     adapter = REGISTRY.get_adapter(database, {"tls": "require"})
     with pytest.raises(DbstackError, match=rf"^{database}: the catalog says nothing about server TLS for this image$"):
-        adapter.compose_service(deploy_environment(database), tls_dir=tls_dir)
+        render_service(adapter, deploy_environment(database), tls_dir=tls_dir)
 
 
 @pytest.mark.parametrize("database", SERVER_TLS_IDS)
@@ -648,8 +648,8 @@ def test_server_tls_adds_the_catalog_settings_and_a_read_only_mount(database: st
     environment = deploy_environment(database)
     if container.tls is None or not spec.capabilities.tls:
         pytest.fail(f"{database}: a tls parameter, but no server TLS settings (see the test below for those)")
-    svc = adapter.compose_service(environment, tls_dir=tls_dir)
-    plain = REGISTRY.get_adapter(database, {}).compose_service(environment).service
+    svc = render_service(adapter, environment, tls_dir=tls_dir)
+    plain = render_service(REGISTRY.get_adapter(database, {}), environment).service
     context = literal_context(adapter, svc)
     tls_args = container_sees(container.tls.command, context)
 
@@ -684,10 +684,10 @@ def test_server_tls_needs_every_file_it_uses(database: str, tmp_path: Path) -> N
     extra = files_the_catalog_names(container)
     if extra:  # e.g. mongod's combined server.pem: the container would fail to start without it
         with pytest.raises(DbstackError, match=f"missing certificate file\\(s\\): {re.escape(', '.join(extra))}"):
-            adapter.compose_service(environment, tls_dir=tls_dir)
+            render_service(adapter, environment, tls_dir=tls_dir)
         for name in extra:
             (tls_dir / name).write_text("dummy\n", encoding="utf-8")
-    svc = adapter.compose_service(environment, tls_dir=tls_dir)
+    svc = render_service(adapter, environment, tls_dir=tls_dir)
     mounts = [v for v in svc.service["volumes"] if v["type"] == "bind"]
     assert mounts == [
         {"type": "bind", "source": str(tls_dir.resolve()), "target": container.tls.certificate_dir, "read_only": True}
@@ -701,12 +701,12 @@ def test_server_tls_refuses_incomplete_or_contradictory_settings(database: str, 
     for missing in TLS_FILES:
         folder = certificate_folder(tmp_path / f"without-{missing}", [f for f in TLS_FILES if f != missing])
         with pytest.raises(DbstackError, match=rf"missing certificate file\(s\): {re.escape(missing)}"):
-            tls_on.compose_service(environment, tls_dir=folder)
+            render_service(tls_on, environment, tls_dir=folder)
     complete = certificate_folder(tmp_path / "complete")
     with pytest.raises(DbstackError, match=r"tls=disable, certificates: .*complete"):
-        REGISTRY.get_adapter(database, {"tls": "disable"}).compose_service(environment, tls_dir=complete)
+        render_service(REGISTRY.get_adapter(database, {"tls": "disable"}), environment, tls_dir=complete)
     with pytest.raises(DbstackError, match=r"tls=require, certificates: none"):
-        tls_on.compose_service(environment)
+        render_service(tls_on, environment)
 
 
 # --------------------------------------------------------------------------- 5. hostile catalog fragments
@@ -740,7 +740,7 @@ def catalog_with_fragment(tmp_path: Path, fragment: str) -> tuple[DatabaseAdapte
 def test_fragment_that_widens_privileges_is_refused(tmp_path: Path, key: str, fragment: str) -> None:
     registry, database = catalog_with_fragment(tmp_path, "shm_size: 64mb\n" + fragment)
     with pytest.raises(DbstackError, match=rf"compose_fragment may not set {key}\b") as caught:
-        registry.get_adapter(database, {}).compose_service("production")
+        render_service(registry.get_adapter(database, {}), "production")
     assert str(tmp_path) in str(caught.value), "the error names the catalog file"
 
 
@@ -754,7 +754,7 @@ def test_fragment_cannot_read_other_compose_variables(tmp_path: Path) -> None:
     registry, database = catalog_with_fragment(tmp_path, 'environment:\n  LEAK: "${LIBRECHAT_JWT_SECRET}"\n')
     adapter = registry.get_adapter(database, {})
     try:
-        svc = adapter.compose_service("production")
+        svc = render_service(adapter, "production")
     except DbstackError as exc:
         assert "LIBRECHAT_JWT_SECRET" in str(exc)
         return
@@ -767,7 +767,7 @@ def test_fragment_cannot_read_other_compose_variables(tmp_path: Path) -> None:
 def test_allowed_fragment_is_merged(tmp_path: Path) -> None:
     fragment = 'shm_size: 256mb\nenvironment:\n  TZ: UTC\n  PRICE: "5$$"\n'
     registry, database = catalog_with_fragment(tmp_path, fragment)
-    svc = registry.get_adapter(database, {}).compose_service("production")
+    svc = render_service(registry.get_adapter(database, {}), "production")
     assert svc.service["shm_size"] == "256mb"
     # Deep merge: the catalog's own variables stay.
     assert svc.service["environment"]["TZ"] == "UTC"

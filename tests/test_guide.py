@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 import yaml
 
+from dbstack.loader.environments import environment_names
 from dbstack.loader.registry import DatabaseAdapterRegistry
 from dbstack.loader.validation import schema
-from dbstack.render.compose import FRAGMENT_KEYS, dump_compose, environment_names
+from dbstack.render.compose import FRAGMENT_KEYS, dump_compose, render_service
 from dbstack.render.dotenv import format_entry
 
 # tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
@@ -203,7 +204,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> DatabaseAdapterRegistry
 def test_example_renders_for_every_environment_and_compose_accepts_it(
     example: DatabaseAdapterRegistry, environment: str, tmp_path: Path
 ) -> None:
-    svc = example.get_adapter(ENTRY.stem, {}).compose_service(environment)
+    svc = render_service(example.get_adapter(ENTRY.stem, {}), environment)
     compose_file = tmp_path / "compose.yaml"
     compose_file.write_text(dump_compose(svc.document()), encoding="utf-8")
     (tmp_path / ".env").write_text("".join(format_entry(k, v) + "\n" for k, v in svc.env_entries.items()), "utf-8")

@@ -21,7 +21,7 @@ from dbstack import DatabaseAdapterRegistry, DbstackError
 from dbstack.config_engine import ConfigEngine, StackRequest
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import text
-from dbstack.render.compose import dump_compose, foreign_references
+from dbstack.render.compose import dump_compose, foreign_references, render_service
 from dbstack.stack_generator import StackGenerator
 
 from compose_tools import compose_config, service_environment
@@ -201,7 +201,7 @@ def test_a_long_s_variable_in_catalog_text_is_refused(tmp_path: Path) -> None:
     catalog = user_catalog(tmp_path / "cat", "redis", "redis2", edit)
     registry = DatabaseAdapterRegistry([catalog], use_env=False)
     with pytest.raises(DbstackError, match="does not own: \\$\u017fECRET"):
-        registry.get_adapter("redis2").compose_service("development")
+        render_service(registry.get_adapter("redis2"), "development")
 
 
 # --- 8. a secret in a field Compose does not interpolate ----------------------------------------------------
@@ -230,7 +230,7 @@ def test_a_port_bound_to_a_secret_parameter_is_refused_by_validate(tmp_path: Pat
 def test_a_value_reaches_the_container_exactly(tmp_path: Path, char: str) -> None:
     value = f"a{char}b"
     registry = DatabaseAdapterRegistry(use_env=False)
-    service = registry.get_adapter("postgresql", {"database": value}).compose_service("development")
+    service = render_service(registry.get_adapter("postgresql", {"database": value}), "development")
     (tmp_path / "compose.yaml").write_text(dump_compose(service.document()), encoding="utf-8")
     (tmp_path / ".env").write_text("".join(f"{k}=x\n" for k in service.env_entries), encoding="utf-8")
     assert (

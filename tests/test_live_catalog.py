@@ -47,7 +47,7 @@ from dbstack.loader.adapter import DatabaseAdapter
 from dbstack.loader.errors import DbstackError
 from dbstack.loader.model import DatabaseSpec
 from dbstack.loader.registry import DatabaseAdapterRegistry
-from dbstack.render.compose import dump_compose
+from dbstack.render.compose import dump_compose, render_service
 from dbstack.render.dotenv import format_entry
 
 from compose_tools import compose_config, service_environment
@@ -347,7 +347,7 @@ def resolved_healthcheck(case: Case, directory: Path, secrets: Callable[[str], s
     assert spec.container is not None
     allowed = spec.container.environments or ("production",)
     environment = "production" if "production" in allowed else allowed[0]
-    svc = DatabaseAdapter(spec, case.config()).compose_service(environment)
+    svc = render_service(DatabaseAdapter(spec, case.config()), environment)
     directory.mkdir()
     compose_file = directory / "compose.yaml"
     compose_file.write_text(dump_compose(svc.document()), encoding="utf-8")

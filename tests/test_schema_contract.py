@@ -11,6 +11,7 @@ from dbstack import DatabaseAdapterRegistry, DbstackError
 from dbstack.config_engine import ConfigEngine
 from dbstack.loader import load_catalog
 from dbstack.loader.registry import BUILTIN_CATALOG
+from dbstack.render.compose import render_service
 
 PGVECTOR = (BUILTIN_CATALOG / "pgvector.yaml").read_text(encoding="utf-8")
 
@@ -26,11 +27,11 @@ def test_an_entry_limited_to_development_renders_there_and_nowhere_else(tmp_path
     text = PGVECTOR.replace("container:\n", "container:\n  environments: [development]\n", 1)
     registry = catalog_with(tmp_path, "devonly", text)
     adapter = registry.get_adapter("devonly", {"password": "x"})
-    assert adapter.compose_service("development").service["image"].startswith("pgvector/pgvector:")
+    assert render_service(adapter, "development").service["image"].startswith("pgvector/pgvector:")
     with pytest.raises(
         DbstackError, match=r"^devonly: the catalog allows this image only in development, not in production"
     ):
-        adapter.compose_service("production")
+        render_service(adapter, "production")
 
 
 def test_unpublished_vector_limit_is_a_stated_fact_not_a_number(tmp_path: Path) -> None:

@@ -16,9 +16,9 @@ from pymongo.uri_parser import parse_uri
 from dbstack import DatabaseAdapterRegistry, DbstackError
 from dbstack.config_engine import ConfigEngine, StackRequest, get_database_adapter
 from dbstack.loader.apps import load_app
+from dbstack.loader.environments import environment_names
 from dbstack.recommend import rank
 from dbstack.render import dotenv
-from dbstack.render.compose import environment_names
 from dbstack.stack_generator import StackGenerator
 
 from compose_tools import compose_config, compose_lint, compose_schema_check, service_environment, significant_findings

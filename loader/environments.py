@@ -1,0 +1,64 @@
+"""Deployment environments (development, staging, production): data files loaded and checked like the catalog.
+
+The files are ``render/environments/NAME.yaml`` (they shape what is rendered, and ship beside the templates);
+loading them is the loader's job, so a renderer only ever receives a checked DeployEnvironment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from .errors import DbstackError, Problem
+from .resources import package_folder
+from .validation import check_schema
+from .yaml_source import YamlSourceError, load_mapping
+
+ENVIRONMENT_DIR = package_folder("render", "environments")
+
+
+@dataclass(frozen=True)
+class DeployEnvironment:
+    """One deployment environment, loaded from ``render/environments/NAME.yaml``."""
+
+    name: str
+    description: str
+    publish_ports: str
+    restart: str
+    depends_on_condition: str
+    resources: Mapping[str, Any]
+    security: Mapping[str, bool]
+    logging: Mapping[str, Any]
+
+    def as_context(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "publish_ports": self.publish_ports,
+            "restart": self.restart,
+            "depends_on_condition": self.depends_on_condition,
+            "resources": dict(self.resources),
+            "security": dict(self.security),
+            "logging": {"driver": self.logging["driver"], "options": dict(self.logging["options"])},
+        }
+
+
+def environment_names() -> list[str]:
+    return sorted(p.stem for p in ENVIRONMENT_DIR.glob("*.yaml"))
+
+
+@cache
+def load_environment(name: str) -> DeployEnvironment:
+    if name not in environment_names():
+        raise DbstackError(f"unknown environment {name!r}; known: {', '.join(environment_names())}")
+    path = ENVIRONMENT_DIR / f"{name}.yaml"
+    try:
+        doc = load_mapping(path)
+    except YamlSourceError as exc:
+        raise DbstackError(str(Problem(path, exc.line, exc.column, "", str(exc)))) from None
+    problems = check_schema(path, doc, "environment")
+    if problems:
+        raise DbstackError("\n".join(map(str, problems)))
+    data = doc.data
+    return DeployEnvironment(**{key: data[key] for key in DeployEnvironment.__dataclass_fields__})
