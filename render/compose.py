@@ -59,13 +59,33 @@ def env_var_name(service: str, parameter: str) -> str:
     return re.sub(r"[^A-Z0-9]+", "_", f"{service}_{parameter}".upper()).strip("_")
 
 
-def kept_secrets(adapter: DatabaseAdapter, service: str, env: Mapping[str, str]) -> dict[str, str]:
-    """Secret parameters whose values the output's .env already holds: the database was created with them."""
-    return {
-        name: env[var]
-        for name, parameter in adapter.spec.parameters.items()
-        if parameter.secret and (var := env_var_name(service, name)) in env
-    }
+@dataclass(frozen=True)
+class ResolvedSecrets:
+    """An adapter whose every secret has its value, and the given values that lost to kept ones."""
+
+    adapter: DatabaseAdapter
+    overridden: tuple[str, ...] = ()  # parameters given (--set) with a value other than the one kept in .env
+
+
+def resolve_secrets(
+    adapter: DatabaseAdapter, service: str, kept_env: Mapping[str, str] | None = None
+) -> ResolvedSecrets:
+    """The one rule for a secret's value: the one kept in the stack's .env (the database was created with it)
+    beats the one given (``--set``, the adapter's config), which beats a generated one. An empty given secret is
+    refused: Compose refuses to start a service whose ``${VAR:?}`` is empty."""
+    config = adapter.config
+    secrets = {name for name, parameter in adapter.spec.parameters.items() if parameter.secret}
+    for name in sorted(secrets):
+        if config.get(name) == "":
+            raise DbstackError(
+                f"--set {name}=: a secret cannot be empty (Compose refuses to start the service when "
+                f"{env_var_name(service, name)} is empty); give it a value, or leave it out to have one generated"
+            )
+    env = kept_env or {}
+    kept = {name: env[var] for name in secrets if (var := env_var_name(service, name)) in env}
+    overridden = tuple(sorted(name for name in kept if config.get(name) not in (None, kept[name])))
+    resolved = adapter.with_config(**kept) if kept else adapter
+    return ResolvedSecrets(resolved.with_generated_secrets(), overridden)
 
 
 def compose_escape(value: str) -> str:
@@ -202,7 +222,7 @@ def render_service(
     service_name = name or spec.id
     origin = str(spec.file)
 
-    adapter = adapter.with_generated_secrets()
+    adapter = resolve_secrets(adapter, service_name).adapter  # a no-op for an adapter already resolved
     for param_name, parameter in spec.parameters.items():
         value = adapter.config.get(param_name)
         if (

@@ -126,30 +126,24 @@ def cmd_url(args: argparse.Namespace) -> int:
 
 def cmd_compose(args: argparse.Namespace) -> int:
     from dbstack.output import COMPOSE_FILE, ENV_FILE, MARKER, OutputFile, read_env, write_folder
-    from dbstack.render.compose import dump_compose, env_var_name, kept_secrets, render_service
+    from dbstack.render.compose import dump_compose, env_var_name, render_service, resolve_secrets
     from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 
     registry = _registry(args)
     spec = registry.spec(args.id)
-    values = parse_assignments(args.set or [])
-    empty = [n for n, p in spec.parameters.items() if p.secret and values.get(n) == ""]
-    if empty:
-        raise DbstackError(
-            f"--set {empty[0]}=: a secret cannot be empty (Compose refuses to start the service when "
-            f"{env_var_name(spec.id, empty[0])} is empty); give it a value, or leave it out to have one generated"
-        )
-    adapter = registry.get_adapter(spec.id, values)
     existing = read_env(args.output) if args.output else None
-    if existing is not None:  # a database keeps the password it was created with
-        kept = kept_secrets(adapter, spec.id, existing.as_dict())
-        for name in sorted(name for name in kept if name in values and values[name] != kept[name]):
-            print(
-                f"dbstack: warning: kept {env_var_name(spec.id, name)} from {args.output / ENV_FILE}; "
-                f"--set {name} was ignored (the database was created with the kept value)",
-                file=sys.stderr,
-            )
-        adapter = adapter.with_config(**kept)
-    service = render_service(adapter, args.env, tls_dir=args.tls_dir)
+    resolved = resolve_secrets(
+        registry.get_adapter(spec.id, parse_assignments(args.set or [])),
+        spec.id,
+        existing.as_dict() if existing is not None else None,
+    )
+    for name in resolved.overridden:
+        print(
+            f"dbstack: warning: kept {env_var_name(spec.id, name)} from {args.output / ENV_FILE}; "
+            f"--set {name} was ignored (the database was created with the kept value)",
+            file=sys.stderr,
+        )
+    service = render_service(resolved.adapter, args.env, tls_dir=args.tls_dir)
     document = service.document()
     if args.output:
         pin_images(document, load_lock(args.output / LOCK_FILE))

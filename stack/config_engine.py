@@ -17,7 +17,7 @@ from dbstack.loader.apps import AppDefinition, AppSecret, AppService, Role, load
 from dbstack.loader.config import generate_secret
 from dbstack.loader.environments import DeployEnvironment, load_environment
 from dbstack.loader.model import Generate
-from dbstack.render.compose import ComposeService, kept_secrets, render_service
+from dbstack.render.compose import ComposeService, render_service, resolve_secrets
 from dbstack.sandbox import attributes
 
 from .recommend import Candidate, rank, unmet_requirements
@@ -152,7 +152,7 @@ class ConfigEngine:
                 values[port.parameter] = port.container
         known = {k: v for k, v in values.items() if k in spec.parameters}
         adapter = self.registry.get_adapter(database_id, DatabaseConfig(known))
-        return adapter.with_config(**kept_secrets(adapter, role.service, existing)).with_generated_secrets()
+        return resolve_secrets(adapter, role.service, existing).adapter
 
 
 def _secrets_read(service: AppService, app: AppDefinition) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from dbstack.render import text
-from dbstack.render.compose import dump_compose, render_service
+from dbstack.render.compose import dump_compose, render_service, resolve_secrets
 from dbstack.sandbox import userinfo
 
 from .config_engine import ConfigEngine
@@ -32,7 +32,7 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
         environment = SHOWN_ENVIRONMENT if allowed is None or SHOWN_ENVIRONMENT in allowed else allowed[0]
         if environment not in recommendations:
             recommendations[environment] = engine._get_llm_recommendations(environment=environment)
-        adapter = engine.get_database_adapter(spec.id).with_generated_secrets()
+        adapter = resolve_secrets(engine.registry.get_adapter(spec.id), spec.id).adapter
         secrets = [str(v) for k, v in adapter.config.items() if spec.parameters[k].secret]
         caps = spec.capabilities
         vector = caps.vector_search

@@ -105,7 +105,7 @@ class StackGenerator:
         services: dict[str, ComposeService] = {}
         used_ports = {s.published_port for s in plan.services if s.published_port}  # the app's front door
         for role_plan in plan.roles.values():
-            adapter = role_plan.adapter.with_config(self._select_database_config(role_plan))
+            adapter = role_plan.adapter
             container = adapter.container
             if container is None:
                 raise DbstackError(f"{adapter.id} is embedded and cannot run as the {role_plan.role.name} service")

@@ -7,6 +7,7 @@ import pytest
 from dbstack import ConfigError, DatabaseAdapterRegistry, DatabaseConfig, DbstackError
 from dbstack.loader.config import generate_secret, parse_assignments
 from dbstack.loader.model import Generate
+from dbstack.render.compose import resolve_secrets
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,23 @@ def test_generated_secrets_follow_the_catalog(registry: DatabaseAdapterRegistry)
     assert registry.get_adapter("postgresql").with_generated_secrets().config["password"] != password
     assert len(generate_secret(Generate(64, "hex"))) == 64
     assert set(generate_secret(Generate(64, "hex"))) <= set("0123456789abcdef")
+
+
+def test_one_rule_decides_a_secret_kept_beats_given_beats_generated(registry: DatabaseAdapterRegistry) -> None:
+    given = registry.get_adapter("postgresql", {"password": "from-set"})
+    kept = resolve_secrets(given, "db", {"DB_PASSWORD": "from-env", "OTHER_PASSWORD": "not-ours"})
+    assert kept.adapter.config["password"] == "from-env"
+    assert kept.overridden == ("password",)
+    assert resolve_secrets(given, "db", {}).adapter.config["password"] == "from-set"
+    assert resolve_secrets(given, "db", {}).overridden == ()
+    generated = resolve_secrets(registry.get_adapter("postgresql"), "db", {"OTHER_PASSWORD": "x"}).adapter
+    rule = registry.spec("postgresql").parameters["password"].generate
+    assert rule is not None
+    assert len(generated.config["password"]) == rule.length
+    same = registry.get_adapter("postgresql", {"password": "from-env"})
+    assert resolve_secrets(same, "db", {"DB_PASSWORD": "from-env"}).overridden == ()  # no warning for equal values
+    with pytest.raises(DbstackError, match=r"^--set password=: a secret cannot be empty .*DB_PASSWORD is empty"):
+        resolve_secrets(registry.get_adapter("postgresql", {"password": ""}), "db")
 
 
 def test_secrets_are_masked_in_repr(registry: DatabaseAdapterRegistry) -> None:
