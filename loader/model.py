@@ -205,9 +205,13 @@ class Container:
             single_node=data.get("single_node"),
         )
 
-    def image_ref(self, digest: str | None = None) -> str:
-        """``image:tag``, pinned by digest when one is known."""
-        digest = digest or self.digest
+    @property
+    def image_ref(self) -> str:
+        """``image:tag``, pinned by the catalog's digest when it gives one."""
+        return self.pinned_to(self.digest)
+
+    def pinned_to(self, digest: str | None) -> str:
+        """``image:tag@digest`` (``image:tag`` for None)."""
         return f"{self.image}:{self.tag}@{digest}" if digest else f"{self.image}:{self.tag}"
 
     @property

@@ -288,7 +288,7 @@ def render_service(
 
     service = service_from_template(
         env,
-        image=container.image_ref(image_digest),
+        image=container.pinned_to(image_digest) if image_digest else container.image_ref,
         command=command,
         user=container.user,
         environment=container_environment,

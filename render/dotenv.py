@@ -31,7 +31,7 @@ interpolation of the compose file; that is Compose's rule, not this module's.
 
 Public API: :func:`quote`, :func:`format_entry`, :func:`parse`, :func:`read`,
 :class:`DotenvDocument` (``get``/``keys``/``as_dict``/``merged``), :class:`Entry`,
-:class:`Problem`, :class:`DotenvError`.  Writing files safely is ``render/files.py``.
+:class:`DotenvProblem`, :class:`DotenvError`.  Writing files safely is ``render/files.py``.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from .files import read_regular
 __all__ = [
     "DotenvDocument",
     "DotenvError",
+    "DotenvProblem",
     "Entry",
-    "Problem",
     "format_entry",
     "is_valid_key",
     "parse",
@@ -85,7 +85,7 @@ class DotenvError(ValueError):
 
 
 @dataclass(frozen=True)
-class Problem:
+class DotenvProblem:
     """Something wrong or surprising in a ``.env`` file, with its 1-based line number."""
 
     line: int
@@ -184,11 +184,11 @@ class DotenvDocument:
 
     def __init__(self, text: str, environ: Mapping[str, str] | None = None) -> None:
         self.text = text
-        parser = _Parser(text, dict(environ or {}))
+        parser = _DotenvParser(text, dict(environ or {}))
         parser.run()
         self.entries: tuple[Entry, ...] = tuple(parser.entries)
-        self.problems: tuple[Problem, ...] = tuple(parser.problems)
-        self.warnings: tuple[Problem, ...] = tuple(parser.warnings)
+        self.problems: tuple[DotenvProblem, ...] = tuple(parser.problems)
+        self.warnings: tuple[DotenvProblem, ...] = tuple(parser.warnings)
 
     def __contains__(self, key: object) -> bool:
         return any(entry.key == key for entry in self.entries)
@@ -248,7 +248,7 @@ class _ParseError(Exception):
         self.pos = pos
 
 
-class _Parser:
+class _DotenvParser:
     """A port of compose-go's dotenv parser that also records where each statement is.
 
     It follows the same steps on the same text: skip whitespace and ``#`` comment lines,
@@ -262,8 +262,8 @@ class _Parser:
         self.environ = environ
         self.values: dict[str, str] = {}  # what interpolation sees, as compose's envMap
         self.entries: list[Entry] = []
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []
+        self.problems: list[DotenvProblem] = []
+        self.warnings: list[DotenvProblem] = []
 
     def line_of(self, pos: int) -> int:
         return self.text.count("\n", 0, pos) + 1
@@ -278,7 +278,7 @@ class _Parser:
             try:
                 pos = self.statement(pos)
             except _ParseError as exc:
-                self.problems.append(Problem(self.line_of(exc.pos), exc.message))
+                self.problems.append(DotenvProblem(self.line_of(exc.pos), exc.message))
                 line_end = text.find("\n", exc.pos)
                 pos = len(text) if line_end < 0 else line_end
 
@@ -313,7 +313,7 @@ class _Parser:
         else:
             # Text without '=' at the very end of the file: compose stores it under an
             # empty name that nothing can reference.  Keep the text, expose no entry.
-            self.warnings.append(Problem(self.line_of(start), "text without '=' is ignored"))
+            self.warnings.append(DotenvProblem(self.line_of(start), "text without '=' is ignored"))
             return len(text)
         key = _rstrip_go_space(text[key_start:pos])
         if " " in key:
@@ -369,7 +369,7 @@ class _Parser:
         try:
             return self.substitute(template, template, pos)
         except _ParseError as exc:
-            self.problems.append(Problem(self.line_of(exc.pos), exc.message))
+            self.problems.append(DotenvProblem(self.line_of(exc.pos), exc.message))
             return None
 
     def lookup(self, name: str) -> str | None:
@@ -410,7 +410,7 @@ class _Parser:
         value = self.lookup(name)
         if value is None:
             self.warnings.append(
-                Problem(self.line_of(pos), f"variable {name!r} is not set; Compose uses a blank string")
+                DotenvProblem(self.line_of(pos), f"variable {name!r} is not set; Compose uses a blank string")
             )
             return ""
         return value

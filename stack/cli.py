@@ -84,7 +84,7 @@ def cmd_catalog_list(args: argparse.Namespace) -> int:
             "protocols": list(s.protocols),
             "vector_search": s.capabilities.vector_search.support,
             "roles": list(s.workload.roles),
-            "image": s.container.image_ref() if s.container else None,
+            "image": s.container.image_ref if s.container else None,
             "replaces": str(registry.replaced[s.id]) if s.id in registry.replaced else None,
         }
         for s in specs
@@ -190,7 +190,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from dbstack.config_engine import ConfigEngine
 
     engine = ConfigEngine(_registry(args))
-    ranked = engine._get_llm_recommendations(args.app, args.role, args.env)
+    ranked = engine.recommend(args.app, args.role, args.env)
     if args.format == "json":
         print(json.dumps({role: [c.as_dict() for c in candidates] for role, candidates in ranked.items()}, indent=2))
         return EXIT_OK
@@ -243,7 +243,7 @@ def _print_report(report: WriteReport) -> None:
         print(f"replace the placeholder in .env before starting: {', '.join(report.to_fill)}")
 
 
-class _Parser(argparse.ArgumentParser):
+class _ArgumentParser(argparse.ArgumentParser):
     """argparse, with the usage error on one line and exit code 2."""
 
     def error(self, message: str) -> Any:
@@ -258,7 +258,7 @@ def path_argument(text: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="dbstack", description=__doc__)
+    parser = _ArgumentParser(prog="dbstack", description=__doc__)
     parser.add_argument(
         "--catalog",
         action="append",
@@ -266,10 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="add a catalog folder (repeatable; also DBSTACK_CATALOG_PATH)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
 
     catalog = commands.add_parser("catalog", help="validate, list and show catalog entries")
-    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_Parser)
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_ArgumentParser)
     validate = catalog_commands.add_parser("validate", help="check catalog files against the schema and each other")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="extra catalog files or folders")
     validate.set_defaults(handler=cmd_catalog_validate)

@@ -6,10 +6,8 @@ they connect all come from the catalog; what the app needs comes from apps/*.yam
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from dbstack.loader import DatabaseAdapter, DatabaseAdapterRegistry, DatabaseConfig, DbstackError
@@ -17,7 +15,7 @@ from dbstack.loader.apps import AppDefinition, AppSecret, AppService, Role, load
 from dbstack.loader.config import generate_secret
 from dbstack.loader.environments import DeployEnvironment, load_environment
 from dbstack.loader.model import Generate
-from dbstack.render.compose import ComposeService, render_service, resolve_secrets
+from dbstack.render.compose import resolve_secrets
 from dbstack.sandbox import attributes
 
 from .recommend import Candidate, rank, unmet_requirements
@@ -61,20 +59,7 @@ class ConfigEngine:
     def __init__(self, registry: DatabaseAdapterRegistry | None = None) -> None:
         self.registry = registry or DatabaseAdapterRegistry()
 
-    # --- the interface the older code base called ---------------------------------------------
-
-    def get_database_adapter(
-        self, db_type: enum.Enum | str, config: Mapping[str, Any] | None = None
-    ) -> DatabaseAdapter:
-        name = db_type.value if isinstance(db_type, enum.Enum) else db_type
-        return self.registry.get_adapter(name, config)
-
-    def _get_database_service_from_adapter(
-        self, adapter: DatabaseAdapter, environment: str = "development", name: str | None = None
-    ) -> ComposeService:
-        return render_service(adapter, environment, name=name)
-
-    def _get_llm_recommendations(
+    def recommend(
         self, app: str = "librechat", role: str | None = None, environment: str = "development"
     ) -> dict[str, list[Candidate]]:
         """Ranked candidates for each role of the app (or one role) that ``environment`` allows."""
@@ -169,33 +154,3 @@ def _new_secret(secret: AppSecret) -> str:
         return secret.placeholder
     assert secret.length is not None and secret.alphabet is not None  # the schema requires one or the other
     return generate_secret(Generate(secret.length, secret.alphabet))
-
-
-# The old code base's enum of database types, now built from the catalog on first use.
-DatabaseType: type[enum.Enum]
-
-
-@cache
-def _default_engine() -> ConfigEngine:
-    """One engine (one catalog load) for the module-level functions older callers use."""
-    return ConfigEngine()
-
-
-def _build_database_type() -> type[enum.Enum]:
-    ids = _default_engine().registry.ids
-    members = {i.upper().replace("-", "_"): i for i in ids}
-    database_type: type[enum.Enum] = enum.Enum("DatabaseType", members)  # type: ignore[misc]
-    return database_type
-
-
-def get_database_adapter(db_type: enum.Enum | str, config: Mapping[str, Any] | None = None) -> DatabaseAdapter:
-    """Module-level form of ConfigEngine.get_database_adapter, as older callers use it."""
-    return _default_engine().get_database_adapter(db_type, config)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "DatabaseType":
-        value = _build_database_type()
-        globals()["DatabaseType"] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

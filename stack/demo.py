@@ -31,7 +31,7 @@ def walk_catalog(engine: ConfigEngine, out: TextIO) -> None:
         allowed = only_in(spec)
         environment = SHOWN_ENVIRONMENT if allowed is None or SHOWN_ENVIRONMENT in allowed else allowed[0]
         if environment not in recommendations:
-            recommendations[environment] = engine._get_llm_recommendations(environment=environment)
+            recommendations[environment] = engine.recommend(environment=environment)
         adapter = resolve_secrets(engine.registry.get_adapter(spec.id), spec.id).adapter
         secrets = [str(v) for k, v in adapter.config.items() if spec.parameters[k].secret]
         caps = spec.capabilities

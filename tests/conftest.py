@@ -44,7 +44,7 @@ def _start(kind: live_servers.Kind, password: str = live_servers.HOSTILE_PASSWOR
     pytest.fail(f"live {kind} server: {error}", pytrace=False)  # outside `except`: no chaining
 
 
-LIVE_FIXTURES = frozenset(
+LIVE_SERVER_FIXTURES = frozenset(
     {"postgres_server", "pgvector_server", "mariadb_server", "redis_server", "live_server_of", "live_server_factory"}
 )
 
@@ -64,7 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses a live-server fixture `live` (deselect: -m "not live")."""
     for item in items:
-        if LIVE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if LIVE_SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.live)
 
 

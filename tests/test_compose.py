@@ -478,14 +478,14 @@ def test_hostile_password_reaches_the_container_unchanged(database: str, tmp_pat
 # --------------------------------------------------------------------------- 3. healthchecks on real servers
 
 # Catalog id -> the live-server fixture that runs the same server (MariaDB stands in for MySQL).
-LIVE_FIXTURES = {
+LIVE_SERVER_OF_ENTRY = {
     "postgresql": "postgres_server",
     "pgvector": "pgvector_server",
     "mysql": "mariadb_server",
     "redis": "redis_server",
 }
 # Every live-tested entry's healthcheck authenticates: a wrong secret must turn it red.
-AUTHENTICATING_HEALTHCHECKS = set(LIVE_FIXTURES)
+AUTHENTICATING_HEALTHCHECKS = set(LIVE_SERVER_OF_ENTRY)
 # The account made on the live MariaDB for the mysql entry, whose image refuses the hostile password.
 QUOTELESS_USER = "dbstack_quoteless"
 
@@ -564,7 +564,7 @@ def live_healthcheck(
     environment and the password the container was given."""
 
     def make(database: str) -> tuple[LiveServer, list[str], dict[str, str], str]:
-        server: LiveServer = request.getfixturevalue(LIVE_FIXTURES[database])
+        server: LiveServer = request.getfixturevalue(LIVE_SERVER_OF_ENTRY[database])
         spec = with_container_port(REGISTRY.spec(database), server.port)
         config = live_config(spec, server)
         svc = render_service(DatabaseAdapter(spec, config), deploy_environment(database))
@@ -577,7 +577,7 @@ def live_healthcheck(
     yield make
 
 
-@pytest.mark.parametrize("database", sorted(LIVE_FIXTURES))
+@pytest.mark.parametrize("database", sorted(LIVE_SERVER_OF_ENTRY))
 def test_healthcheck_against_a_real_server(
     live_healthcheck: Callable[[str], tuple[LiveServer, list[str], dict[str, str], str]], database: str
 ) -> None:

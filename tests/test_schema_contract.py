@@ -39,7 +39,7 @@ def test_unpublished_vector_limit_is_a_stated_fact_not_a_number(tmp_path: Path) 
     assert text != PGVECTOR
     registry = catalog_with(tmp_path, "vecunknown", text)
     assert registry.spec("vecunknown").capabilities.vector_search.max_dimensions == "unpublished"
-    ranked = ConfigEngine(registry)._get_llm_recommendations("librechat", "vector_store")["vector_store"]
+    ranked = ConfigEngine(registry).recommend("librechat", "vector_store")["vector_store"]
     candidate = next(c for c in ranked if c.id == "vecunknown")
     assert any(
         r.startswith("vectors of a dimension limit the documentation does not publish; ") for r in candidate.reasons

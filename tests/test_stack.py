@@ -14,7 +14,8 @@ import yaml
 from pymongo.uri_parser import parse_uri
 
 from dbstack import DatabaseAdapterRegistry, DbstackError
-from dbstack.config_engine import ConfigEngine, StackRequest, get_database_adapter
+from dbstack.compat import get_database_adapter
+from dbstack.config_engine import ConfigEngine, StackRequest
 from dbstack.loader.apps import load_app
 from dbstack.loader.environments import environment_names
 from dbstack.recommend import rank
@@ -294,8 +295,8 @@ def test_regenerate_with_nothing_changed_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_recommendations_are_ranked_with_reasons() -> None:
-    ranked = ENGINE._get_llm_recommendations()
-    assert ranked == ENGINE._get_llm_recommendations(environment="development")  # generate's default, too
+    ranked = ENGINE.recommend()
+    assert ranked == ENGINE.recommend(environment="development")  # generate's default, too
     assert set(ranked) == set(APP.roles)
     # FerretDB speaks the MongoDB protocol but its image is for development only: ranked there, below
     # MongoDB, with the restriction among its trade-offs; not ranked where it cannot be deployed.
@@ -306,22 +307,25 @@ def test_recommendations_are_ranked_with_reasons() -> None:
     mongodb = ranked["primary_store"][0]
     assert mongodb.environments is None and mongodb.as_dict()["environments"] is None
     for env in ("staging", "production"):
-        elsewhere = ENGINE._get_llm_recommendations(environment=env)
+        elsewhere = ENGINE.recommend(environment=env)
         assert [c.id for c in elsewhere["primary_store"]] == ["mongodb"], env
         assert all(c.environments is None for candidates in elsewhere.values() for c in candidates), env
     assert ranked["vector_store"][0].id == "pgvector"
     assert all(c.reasons and c.tradeoffs for candidates in ranked.values() for c in candidates)
-    assert ENGINE._get_llm_recommendations() == ranked  # deterministic
+    assert ENGINE.recommend() == ranked  # deterministic
     with pytest.raises(DbstackError, match="unknown environment 'prod'"):
-        ENGINE._get_llm_recommendations(environment="prod")
+        ENGINE.recommend(environment="prod")
 
 
 def test_database_type_is_built_from_the_catalog() -> None:
-    from dbstack.config_engine import DatabaseType
+    from dbstack import compat
+    from dbstack.compat import DatabaseType
 
     assert {member.value for member in DatabaseType} == set(REGISTRY.ids)
     assert get_database_adapter(DatabaseType.POSTGRESQL).id == "postgresql"
-    service = ENGINE._get_database_service_from_adapter(ENGINE.get_database_adapter("redis"), "production")
+    legacy = compat.ConfigEngine(REGISTRY)
+    service = legacy._get_database_service_from_adapter(legacy.get_database_adapter("redis"), "production")
+    assert legacy._get_llm_recommendations() == ENGINE.recommend()
     assert service.service["image"].startswith("redis:")
 
 
