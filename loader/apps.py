@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dbstack.sandbox import TemplateError, variables
-
-from .errors import CatalogError, DbstackError, Problem
+from .errors import CatalogError, DbstackError
 from .model import Healthcheck, frozen_map
 from .resources import package_folder
-from .validation import Reporter, check_schema, healthcheck_problems
+from .validation import Reporter, check_id_is_file_name, check_schema, check_template, healthcheck_problems
 from .yaml_source import YamlSourceError, load_mapping
 
 BUILTIN_APPS = package_folder("apps")
@@ -138,43 +136,40 @@ def _semantic_problems(reporter: Reporter, data: Mapping[str, Any]) -> None:
     roles, services = data["roles"], data["services"]
     service_names = set(services) | {role["service"] for role in roles.values()}
     if len(service_names) != len(services) + len(roles):
-        reporter.add(("roles",), "role services and app services must all have different names")
+        reporter.add("DBS501", ("roles",), "role services and app services must all have different names")
     for role_name, role in roles.items():
         for key in ("environment", "absent_environment"):
             for service, env in role.get(key, {}).items():
                 if service not in services:
-                    reporter.add(("roles", role_name, key, service), f"no app service {service!r}")
+                    reporter.add("DBS501", ("roles", role_name, key, service), f"no app service {service!r}")
                 for var, source in env.items():
                     _check_template(reporter, ("roles", role_name, key, service, var), source, None)
     secrets = set(data.get("secrets", {}))
     for service_name, service in services.items():
         for role_name in service.get("requires_roles", []):
             if role_name not in roles:
-                reporter.add(("services", service_name, "requires_roles"), f"no role {role_name!r}")
+                reporter.add("DBS501", ("services", service_name, "requires_roles"), f"no role {role_name!r}")
         for other in service.get("depends_on", []):
             if other not in services:
-                reporter.add(("services", service_name, "depends_on"), f"no app service {other!r}")
+                reporter.add("DBS501", ("services", service_name, "depends_on"), f"no app service {other!r}")
         for var, source in service.get("environment", {}).items():
             used = _check_template(reporter, ("services", service_name, "environment", var), source, SERVICE_CONTEXT)
             if "secrets" in used and not secrets:
-                reporter.add(("services", service_name, "environment", var), "uses secrets, and the app declares none")
+                reporter.add(
+                    "DBS501", ("services", service_name, "environment", var), "uses secrets, and the app declares none"
+                )
         if "env_file" in service and service["env_file"] not in data.get("settings_files", {}):
-            reporter.add(("services", service_name, "env_file"), f"{service['env_file']!r} is not in settings_files")
+            reporter.add(
+                "DBS501", ("services", service_name, "env_file"), f"{service['env_file']!r} is not in settings_files"
+            )
         for problem in healthcheck_problems(service["healthcheck"]["test"], service["image_has"]):
-            reporter.add(("services", service_name, "healthcheck", "test"), problem)
+            reporter.add("DBS402", ("services", service_name, "healthcheck", "test"), problem)
 
 
 def _check_template(
     reporter: Reporter, path: tuple[str, ...], source: str, allowed: frozenset[str] | None
 ) -> frozenset[str]:
-    try:
-        used = variables(source)
-    except TemplateError as exc:
-        reporter.add(path, str(exc))
-        return frozenset()
-    if allowed is not None and used - allowed:
-        reporter.add(path, f"template uses unknown name(s): {', '.join(sorted(used - allowed))}")
-    return used
+    return check_template(reporter, path, source, allowed, unknown="unknown name(s)")
 
 
 def load_app(name_or_path: str | Path) -> AppDefinition:
@@ -190,13 +185,12 @@ def load_app(name_or_path: str | Path) -> AppDefinition:
     try:
         doc = load_mapping(path)
     except YamlSourceError as exc:
-        raise CatalogError([Problem(path, exc.line, exc.column, "", str(exc))]) from None
+        raise CatalogError([exc.problem(path)]) from None
     problems = check_schema(path, doc, "app")
     if not problems:
         reporter = Reporter(path, doc)
         _semantic_problems(reporter, doc.data)
-        if doc.data["id"] != path.stem:
-            reporter.add(("id",), f"id {doc.data['id']!r} must equal the file name {path.stem!r}")
+        check_id_is_file_name(reporter, path, doc.data["id"])
         problems = reporter.problems
     if problems:
         raise CatalogError(problems)

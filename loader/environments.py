@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .errors import DbstackError, Problem
+from .errors import DbstackError
 from .resources import package_folder
 from .validation import check_schema
 from .yaml_source import YamlSourceError, load_mapping
@@ -56,7 +56,7 @@ def load_environment(name: str) -> DeployEnvironment:
     try:
         doc = load_mapping(path)
     except YamlSourceError as exc:
-        raise DbstackError(str(Problem(path, exc.line, exc.column, "", str(exc)))) from None
+        raise DbstackError(str(exc.problem(path))) from None
     problems = check_schema(path, doc, "environment")
     if problems:
         raise DbstackError("\n".join(map(str, problems)))

@@ -6,16 +6,35 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .rules import RULES_BY_ID, Severity
+
 
 @dataclass(frozen=True)
 class Problem:
-    """One located problem, printed as ``FILE:LINE:COL: field: message``."""
+    """One located problem, printed as ``FILE:LINE:COL: field: message``; ``rule`` is its id in loader/rules.py."""
 
     file: Path | None
     line: int | None
     column: int | None
     field: str
     message: str
+    rule: str
+
+    @property
+    def severity(self) -> Severity:
+        return RULES_BY_ID[self.rule].severity
+
+    def as_dict(self) -> dict[str, object]:
+        """The problem as ``catalog validate --format json`` reports it."""
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "file": str(self.file) if self.file else None,
+            "line": self.line,
+            "column": self.column if self.column or self.line is None else 1,
+            "path": self.field,
+            "message": self.message,
+        }
 
     def __str__(self) -> str:
         where = str(self.file) if self.file else "<config>"

@@ -47,7 +47,7 @@ def catalog_files(path: Path) -> tuple[list[Path], Problem | None]:
         return sorted(p for p in path.iterdir() if p.suffix in CATALOG_SUFFIXES and p.is_file()), None
     if path.is_file():
         return [path], None
-    return [], Problem(path, None, None, "", "no such file or folder")
+    return [], Problem(path, None, None, "", "no such file or folder", "DBS002")
 
 
 Locate = Callable[[Path_], Position]  # where a value of an entry stands (for problems found across files)
@@ -58,7 +58,7 @@ def load_file(path: Path) -> tuple[DatabaseSpec | None, LocatedDocument | None, 
     try:
         return _check_text(path, decode(read_bytes(path)))
     except YamlSourceError as exc:
-        return None, None, [Problem(path, exc.line, exc.column, exc.field, str(exc))]
+        return None, None, [exc.problem(path)]
 
 
 def _check_text(path: Path, text: str) -> tuple[DatabaseSpec | None, LocatedDocument | None, list[Problem]]:
@@ -84,7 +84,7 @@ def _load_entry(
             return spec, _locate_later(path), []
         spec, doc, problems = _check_text(path, decode(raw))
     except YamlSourceError as exc:
-        return None, _nowhere, [Problem(path, exc.line, exc.column, exc.field, str(exc))]
+        return None, _nowhere, [exc.problem(path)]
     if spec is not None and doc is not None and entries is not None:
         entries.put(resolved, key, doc.data)
     return spec, _locate_in(doc), problems
@@ -193,7 +193,7 @@ def _add(
     if spec.replaces_builtin and (is_builtin or spec.id not in builtin_ids):
         pos = locate(("replaces_builtin",))
         reason = "a built-in entry cannot replace another" if is_builtin else f"there is no built-in entry {spec.id!r}"
-        result.problems.append(Problem(spec.file, pos.line, pos.column, "replaces_builtin", reason))
+        result.problems.append(Problem(spec.file, pos.line, pos.column, "replaces_builtin", reason, "DBS103"))
         return
     if existing is not None:
         if spec.replaces_builtin and existing.id in builtin_ids and not existing.replaces_builtin:
@@ -211,6 +211,7 @@ def _add(
                 pos.column,
                 "id",
                 f"id {spec.id!r} is already defined in {existing.file}{hint}",
+                "DBS103",
             )
         )
         return
@@ -234,6 +235,7 @@ def _check_aliases(result: LoadResult, aliases: Mapping[str, Locate]) -> None:
                         pos.column,
                         f"aliases.{index}",
                         f"alias {alias!r} is already {what} of {clash.id!r} ({clash.file})",
+                        "DBS103",
                     )
                 )
             else:

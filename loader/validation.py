@@ -111,9 +111,9 @@ class Reporter:
         self.file, self.doc = file, doc
         self.problems: list[Problem] = []
 
-    def add(self, path: Path_, message: str, *, key: bool = False) -> None:
+    def add(self, rule: str, path: Path_, message: str, *, key: bool = False) -> None:
         pos = self.doc.position(path, key=key)
-        self.problems.append(Problem(self.file, pos.line, pos.column, dotted(path), message))
+        self.problems.append(Problem(self.file, pos.line, pos.column, dotted(path), message, rule))
 
 
 def _schema_problems(reporter: Reporter, schema_name: str) -> None:
@@ -123,10 +123,10 @@ def _schema_problems(reporter: Reporter, schema_name: str) -> None:
     errors = sorted(validator(schema_name).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     for error in errors:
         for path, message, key in _explain(error):
-            reporter.add(path, message, key=key)
+            reporter.add("DBS101", path, message, key=key)
     if not errors:  # the two validators disagree: report what the fast one saw rather than nothing
         for rs_error in fast_validator(schema_name).iter_errors(data):
-            reporter.add(tuple(rs_error.instance_path), rs_error.message)
+            reporter.add("DBS101", tuple(rs_error.instance_path), rs_error.message)
 
 
 def _explain(error: Any) -> Iterator[tuple[Path_, str, bool]]:
@@ -139,9 +139,12 @@ def _explain(error: Any) -> Iterator[tuple[Path_, str, bool]]:
                 yield (*path, extra), f"unknown key {extra!r}{hint}", True
         return
     if error.validator in ("anyOf", "oneOf") and error.context:
-        best = min(error.context, key=lambda e: len(list(e.absolute_path)))
-        yield from _explain(best)
-        return
+        from jsonschema.exceptions import best_match  # jsonschema's own choice of the most relevant branch error
+
+        best = best_match(error.context)
+        if best is not None:
+            yield from _explain(best)
+            return
     yield path, error.message, False
 
 
@@ -158,8 +161,7 @@ def check_entry(file: Path | None, doc: LocatedDocument) -> list[Problem]:
     if reporter.problems:
         return reporter.problems
     entry: dict[str, Any] = doc.data
-    if file is not None and entry["id"] != file.stem:
-        reporter.add(("id",), f"id {entry['id']!r} must equal the file name {file.stem!r}")
+    check_id_is_file_name(reporter, file, entry["id"])
     _check_parameters(reporter, entry["parameters"])
     _check_references(reporter, entry)
     _check_templates(reporter, entry)
@@ -170,7 +172,7 @@ def check_entry(file: Path | None, doc: LocatedDocument) -> list[Problem]:
         _check_rendered_container(reporter, entry)
     vector = entry["capabilities"]["vector_search"]
     if vector["support"] == "extension" and "extension" not in vector:
-        reporter.add(("capabilities", "vector_search"), "support 'extension' needs the extension's name")
+        reporter.add("DBS204", ("capabilities", "vector_search"), "support 'extension' needs the extension's name")
     return reporter.problems
 
 
@@ -190,7 +192,7 @@ def _check_integers(reporter: Reporter, entry: Mapping[str, Any]) -> None:
         integers += [(("container", "ports", i, "container"), p["container"]) for i, p in enumerate(container["ports"])]
     for path, number in integers:
         if isinstance(number, float):
-            reporter.add(path, f"must be written as an integer (without a fraction); got {number!r}")
+            reporter.add("DBS203", path, f"must be written as an integer (without a fraction); got {number!r}")
 
 
 def fits_type(value: object, type_name: str) -> bool:
@@ -236,31 +238,33 @@ def _check_parameters(reporter: Reporter, parameters: Mapping[str, Any]) -> None
         if "default" in spec:
             problem = value_problem(spec, spec["default"])
             if problem:
-                reporter.add((*where, "default"), f"default does not fit: {problem}")
+                reporter.add("DBS201", (*where, "default"), f"default does not fit: {problem}")
             if spec.get("secret"):
-                reporter.add((*where, "default"), "a secret parameter may not have a default (it would be shared)")
+                reporter.add(
+                    "DBS201", (*where, "default"), "a secret parameter may not have a default (it would be shared)"
+                )
         for bound in ("minimum", "maximum"):
             if bound in spec and spec["type"] not in ("integer", "number"):
-                reporter.add((*where, bound), f"{bound} only applies to integer and number parameters")
+                reporter.add("DBS201", (*where, bound), f"{bound} only applies to integer and number parameters")
         for index, choice in enumerate(spec.get("enum", [])):
             if not fits_type(choice, spec["type"]):
-                reporter.add((*where, "enum", index), f"choice {choice!r} is not a {spec['type']}")
+                reporter.add("DBS201", (*where, "enum", index), f"choice {choice!r} is not a {spec['type']}")
         if "generate" in spec and (spec["type"] != "string" or not spec.get("secret")):
-            reporter.add((*where, "generate"), "only secret string parameters can be generated")
+            reporter.add("DBS201", (*where, "generate"), "only secret string parameters can be generated")
         if "container_pattern" in spec and spec["type"] != "string":
-            reporter.add((*where, "container_pattern"), "container_pattern only applies to string parameters")
+            reporter.add("DBS201", (*where, "container_pattern"), "container_pattern only applies to string parameters")
         problem = regex_problem(spec["container_pattern"]) if "container_pattern" in spec else None
         if problem:  # the schema's regex format is ECMA-262; dbstack matches with RE2 (see linear_regex)
-            reporter.add((*where, "container_pattern"), problem)
+            reporter.add("DBS201", (*where, "container_pattern"), problem)
         for other in spec.get("required_when", {}):
             if other not in parameters:
-                reporter.add((*where, "required_when", other), f"parameter {other!r} is not declared")
+                reporter.add("DBS202", (*where, "required_when", other), f"parameter {other!r} is not declared")
         if name == "port" and spec["type"] != "integer":
-            reporter.add((*where, "type"), "port must be an integer parameter")
+            reporter.add("DBS201", (*where, "type"), "port must be an integer parameter")
         if name == "port" and (spec.get("minimum", 1) < 1 or spec.get("maximum", 65535) > 65535):
-            reporter.add(where, "port bounds must lie within 1..65535")
+            reporter.add("DBS201", where, "port bounds must lie within 1..65535")
         if name == "tls" and tuple(spec.get("enum", ())) != TLS_MODES:
-            reporter.add((*where, "enum"), f"tls must be a string with enum exactly {list(TLS_MODES)}")
+            reporter.add("DBS201", (*where, "enum"), f"tls must be a string with enum exactly {list(TLS_MODES)}")
 
 
 def _check_references(reporter: Reporter, entry: Mapping[str, Any]) -> None:
@@ -268,6 +272,7 @@ def _check_references(reporter: Reporter, entry: Mapping[str, Any]) -> None:
     forms = entry["connection_strings"]["forms"]
     if entry["connection_strings"]["default"] not in forms:
         reporter.add(
+            "DBS202",
             ("connection_strings", "default"),
             f"names no form; forms: {', '.join(forms)}",
         )
@@ -275,23 +280,26 @@ def _check_references(reporter: Reporter, entry: Mapping[str, Any]) -> None:
         for parameter, accepts in form.get("accepts", {}).items():
             where = ("connection_strings", "forms", form_name, "accepts", parameter)
             if parameter not in parameters:
-                reporter.add(where, f"parameter {parameter!r} is not declared")
+                reporter.add("DBS202", where, f"parameter {parameter!r} is not declared")
             problem = regex_problem(accepts["pattern"])
             if problem:
-                reporter.add((*where, "pattern"), problem)
+                reporter.add("DBS202", (*where, "pattern"), problem)
     for key, parameter in entry.get("pool", {}).get("settings", {}).items():
         if parameter not in parameters:
-            reporter.add(("pool", "settings", key), f"parameter {parameter!r} is not declared")
+            reporter.add("DBS202", ("pool", "settings", key), f"parameter {parameter!r} is not declared")
     for index, port in enumerate(entry.get("container", {}).get("ports", [])):
         if "parameter" in port and port["parameter"] not in parameters:
-            reporter.add(("container", "ports", index, "parameter"), f"parameter {port['parameter']!r} is not declared")
+            reporter.add(
+                "DBS202", ("container", "ports", index, "parameter"), f"parameter {port['parameter']!r} is not declared"
+            )
         elif parameters.get(port.get("parameter"), {}).get("secret"):  # a published port is literal compose text
             reporter.add(
+                "DBS202",
                 ("container", "ports", index, "parameter"),
                 f"parameter {port['parameter']!r} is secret, and a published port is written into compose.yaml",
             )
     if entry["capabilities"]["tls"] and "tls" not in parameters:
-        reporter.add(("parameters",), "a database with the tls capability needs a 'tls' parameter")
+        reporter.add("DBS204", ("parameters",), "a database with the tls capability needs a 'tls' parameter")
 
 
 def templates(entry: Mapping[str, Any]) -> Iterator[tuple[Path_, str, frozenset[str]]]:
@@ -317,18 +325,35 @@ def templates(entry: Mapping[str, Any]) -> Iterator[tuple[Path_, str, frozenset[
 
 
 def _check_templates(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    declared = frozenset(entry["parameters"])
+    for path, source, extra in templates(entry):
+        check_template(reporter, path, source, declared | extra)
+
+
+def check_template(
+    reporter: Reporter,
+    path: Path_,
+    source: str,
+    allowed: frozenset[str] | None,
+    unknown: str = "undeclared parameter(s)",
+) -> frozenset[str]:
+    """The one template check (catalog entries and app definitions): it compiles in the sandbox and uses only
+    ``allowed`` names (any, for None). Returns the names it uses."""
     from dbstack.sandbox import TemplateError, variables
 
-    declared = set(entry["parameters"])
-    for path, source, extra in templates(entry):
-        try:
-            used = variables(source)
-        except TemplateError as exc:
-            reporter.add(path, str(exc))
-            continue
-        unknown = sorted(used - declared - extra)
-        if unknown:
-            reporter.add(path, f"template uses undeclared parameter(s): {', '.join(unknown)}")
+    try:
+        used = variables(source)
+    except TemplateError as exc:
+        reporter.add("DBS301", path, str(exc))
+        return frozenset()
+    if allowed is not None and used - allowed:
+        reporter.add("DBS301", path, f"template uses {unknown}: {', '.join(sorted(used - allowed))}")
+    return used
+
+
+def check_id_is_file_name(reporter: Reporter, file: Path | None, entry_id: str) -> None:
+    if file is not None and entry_id != file.stem:
+        reporter.add("DBS102", ("id",), f"id {entry_id!r} must equal the file name {file.stem!r}")
 
 
 # Program names that run a shell (a base name, maybe versioned: bash5.2, sh.distrib) and the HTTP
@@ -409,16 +434,18 @@ def seconds(duration: str) -> float:
 def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
     check = container["healthcheck"]
     if seconds(check["interval"]) < MIN_HEALTHCHECK_INTERVAL:
-        reporter.add(("container", "healthcheck", "interval"), f"must be at least {MIN_HEALTHCHECK_INTERVAL:g}s")
+        reporter.add(
+            "DBS401", ("container", "healthcheck", "interval"), f"must be at least {MIN_HEALTHCHECK_INTERVAL:g}s"
+        )
     if seconds(check["timeout"]) >= seconds(check["interval"]):
-        reporter.add(("container", "healthcheck", "timeout"), "must be shorter than the interval")
+        reporter.add("DBS401", ("container", "healthcheck", "timeout"), "must be shorter than the interval")
     for var in container.get("file_variants", {}):
         if var not in container.get("environment", {}):
-            reporter.add(("container", "file_variants", var), f"{var} is not in container.environment")
+            reporter.add("DBS401", ("container", "file_variants", var), f"{var} is not in container.environment")
     names = [port["name"] for port in container["ports"]]
     for index, name in enumerate(names):
         if names.index(name) != index:
-            reporter.add(("container", "ports", index, "name"), f"port name {name!r} is used twice")
+            reporter.add("DBS401", ("container", "ports", index, "name"), f"port name {name!r} is used twice")
 
 
 # --------------------------------------------------------------------------- rendered container text
@@ -557,7 +584,7 @@ class _Renderer:
         except TemplateError as exc:
             if self.rendering.strict and not changed:
                 mode = f" with tls={self.rendering.tls}" if self.rendering.tls else ""
-                self.reporter.add(path, f"does not render with the default values{mode}: {exc}")
+                self.reporter.add("DBS302", path, f"does not render with the default values{mode}: {exc}")
             self.failed = True
             return None
 
@@ -614,12 +641,12 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
 
     container = entry["container"]
     check = container["healthcheck"]
-    problems: dict[tuple[Path_, str], None] = {}  # ordered, each problem once whatever the rendering
+    problems: dict[tuple[str, Path_, str], None] = {}  # ordered, each problem once whatever the rendering
     unauthenticated: dict[str, set[str]] = {}
     checked_tests: set[tuple[str, ...]] = set()  # tls mode -> variables holding a secret
 
-    def add(path: Path_, message: str) -> None:
-        problems.setdefault((path, message), None)
+    def add(rule: str, path: Path_, message: str) -> None:
+        problems.setdefault((rule, path, message), None)
 
     uses_tls = any("tls" in variables(source) for path, source, _ in templates(entry) if path[0] == "container")
     memo = _RenderMemo()
@@ -634,6 +661,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                 names = ", ".join(repr(n) for n in reached)
                 advice = HEALTHCHECK_SECRET_ADVICE if what == "healthcheck" else SECRET_ADVICE % reached[0]
                 add(
+                    "DBS403",
                     path,
                     f"secret parameter {names} reaches the {what} "
                     f"(visible in the compose file, docker inspect and ps); {advice}",
@@ -643,6 +671,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
             interpolated = _COMPOSE_INTERPOLATION.findall(text.replace("$$", "")) if text else []
             if interpolated:
                 add(
+                    "DBS403",
                     path,
                     f"reads the compose variable {interpolated[0]} (a .env value on the command line); "
                     "write $$ for a literal $",
@@ -653,6 +682,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
             for name in renderer.secrets:
                 if plain is not None and _fragment_arguments(renderer, fragment_source, [name]) != plain:
                     add(
+                        "DBS403",
                         ("container", "compose_fragment"),
                         f"secret parameter {name!r} reaches the fragment's command or entrypoint; "
                         + SECRET_ADVICE % name,
@@ -669,7 +699,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
         if tuple(rendered_test) not in checked_tests:  # renderings often give the same test
             checked_tests.add(tuple(rendered_test))
             for message in healthcheck_problems(rendered_test, container["image_has"]):
-                add(("container", "healthcheck", "test"), message)
+                add("DBS402", ("container", "healthcheck", "test"), message)
 
         # c) Where the container gets a secret, the healthcheck must use it (and so fail on a wrong one).
         secret_vars = {
@@ -680,11 +710,12 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
         for index, var in enumerate(credentials):
             if var not in secret_vars:
                 where = "holds no secret parameter" if var in environment else "is not in container.environment"
-                add(("container", "healthcheck", "credentials_from", index), f"{var} {where}")
+                add("DBS402", ("container", "healthcheck", "credentials_from", index), f"{var} {where}")
         shell = shell_of(rendered_test) if len(rendered_test) > 1 else None
         expanded = {m for arg in rendered_test[1:] for m in _SHELL_VARIABLE.findall(arg)} & environment
         if expanded and not shell:
             add(
+                "DBS402",
                 ("container", "healthcheck", "test"),
                 f"writes $${sorted(expanded)[0]}, but runs no shell to expand it "
                 "(use CMD-SHELL, or credentials_from when the client reads the variable itself)",
@@ -693,8 +724,8 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
         if secret_vars and not authenticates:
             unauthenticated.setdefault(rendering.tls or "", set()).update(secret_vars)
 
-    for path, message in problems:
-        reporter.add(path, message)
+    for rule, path, message in problems:
+        reporter.add(rule, path, message)
     if unauthenticated:
         modes = [m for m in unauthenticated if m]
         if not uses_tls and "require" in modes:  # it stands for every mode with TLS on
@@ -702,6 +733,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
         when = f" with tls={', '.join(modes)}" if modes else ""
         holders = ", ".join(sorted(set().union(*unauthenticated.values())))
         reporter.add(
+            "DBS402",
             ("container", "healthcheck", "test"),
             f"cannot fail on a wrong secret{when}: it uses none of the container variables that hold one ({holders}); "
             'expand one in a shell ("$$VAR") or list the ones its client reads in healthcheck.credentials_from',

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from .errors import Problem
+
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 50_000  # values after alias expansion; a real catalog entry has a few hundred
 MAX_DEPTH = 64  # nesting; a real entry goes six deep, and Python's recursion limit is near 1,000
@@ -52,6 +54,10 @@ class YamlSourceError(Exception):
     def __init__(self, message: str, line: int | None = None, column: int | None = None, field: str = "") -> None:
         self.line, self.column, self.field = line, column, field
         super().__init__(message)
+
+    def problem(self, path: Path | None) -> Problem:
+        """The one conversion of a YAML error into a located problem (rule DBS001)."""
+        return Problem(path, self.line, self.column, self.field, str(self), "DBS001")
 
 
 @dataclass(frozen=True)

@@ -36,14 +36,16 @@ def load_lock(path: Path) -> dict[str, str]:
         if not isinstance(doc.data, dict):
             raise YamlSourceError(f"top level must be a mapping, not {type(doc.data).__name__}", 1, 1)
     except YamlSourceError as exc:
-        raise CatalogError([Problem(path, exc.line, exc.column, "", str(exc))]) from None
+        raise CatalogError([exc.problem(path)]) from None
     problems = []
     for image, digest in doc.data.items():
         pos = doc.position((image,))
         if not _IMAGE.fullmatch(str(image)):
-            problems.append(Problem(path, pos.line, pos.column, str(image), "key must be IMAGE:TAG"))
+            problems.append(Problem(path, pos.line, pos.column, str(image), "key must be IMAGE:TAG", "DBS601"))
         if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-            problems.append(Problem(path, pos.line, pos.column, str(image), "value must be sha256: and 64 hex digits"))
+            problems.append(
+                Problem(path, pos.line, pos.column, str(image), "value must be sha256: and 64 hex digits", "DBS601")
+            )
     if problems:
         raise CatalogError(problems)
     return {str(k): str(v) for k, v in doc.data.items()}

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from dbstack.loader import DatabaseAdapterRegistry, DbstackError, load_catalog
+from dbstack.loader import DatabaseAdapterRegistry, DbstackError, Problem, load_catalog
 from dbstack.loader.config import parse_assignments
 from dbstack.loader.environments import environment_names
 from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
@@ -63,14 +63,45 @@ def _dump(data: Any, fmt: str) -> str:
 def cmd_catalog_validate(args: argparse.Namespace) -> int:
     folders = env_catalog_folders() + list(args.catalog or ()) + [Path(p) for p in args.paths]
     result = load_catalog(folders)
+    failed = any(p.severity == "error" for p in result.problems)
+    if args.format == "json":
+        report = {
+            "valid": not failed,
+            "files": len(result.files),
+            "databases": len(result.specs),
+            "problems": [p.as_dict() for p in result.problems],
+        }
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return EXIT_INVALID if failed else EXIT_OK
     for problem in result.problems:
-        print(problem, file=sys.stderr)
+        if args.format == "github":  # workflow commands are read from stdout
+            print(github_annotation(problem))
+        else:
+            print(problem, file=sys.stderr)
     if result.problems:
         files = len({p.file for p in result.problems})
         print(f"{len(result.problems)} problem(s) in {files} file(s)", file=sys.stderr)
+    if failed:
         return EXIT_INVALID
     print(f"ok: {len(result.files)} file(s), {len(result.specs)} database(s)")
     return EXIT_OK
+
+
+def github_annotation(problem: Problem) -> str:
+    """A GitHub Actions workflow command: the problem shows on the file's line in a pull request."""
+
+    def data(value: str) -> str:
+        return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(value: str) -> str:
+        return data(value).replace(":", "%3A").replace(",", "%2C")
+
+    where = problem.as_dict()
+    props = [f"file={prop(str(where['file']))}"] if where["file"] else []
+    props += [f"{key}={where[name]}" for key, name in (("line", "line"), ("col", "column")) if where[name] is not None]
+    props.append(f"title={prop(problem.rule)}")
+    field = f"{problem.field}: " if problem.field else ""
+    return f"::{problem.severity} {','.join(props)}::{data(field + problem.message)}"
 
 
 def cmd_catalog_list(args: argparse.Namespace) -> int:
@@ -272,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, parser_class=_ArgumentParser)
     validate = catalog_commands.add_parser("validate", help="check catalog files against the schema and each other")
     validate.add_argument("paths", nargs="*", metavar="PATH", help="extra catalog files or folders")
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text: FILE:LINE:COL: field: message on stderr; json: every problem with its rule, severity and "
+        "location on stdout; github: GitHub Actions annotations (::error file=...,line=...,col=...,title=DBS101::...)",
+    )
     validate.set_defaults(handler=cmd_catalog_validate)
     listing = catalog_commands.add_parser("list", help="list databases, optionally filtered")
     listing.add_argument("--capability", choices=CAPABILITY_NAMES)
