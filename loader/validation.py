@@ -138,6 +138,12 @@ def _explain(error: Any) -> Iterator[tuple[Path_, str, bool]]:
                 hint = f"; expected one of: {', '.join(sorted(allowed))}" if allowed else ""
                 yield (*path, extra), f"unknown key {extra!r}{hint}", True
         return
+    if error.validator == "not" and set(error.validator_value) == {"required"} and isinstance(error.instance, dict):
+        # jsonschema would print the whole document; name the key that must go, and why (the schema's description)
+        why = error.schema.get("description", "the schema forbids it here") if isinstance(error.schema, dict) else ""
+        for name in error.validator_value["required"]:
+            yield (*path, name), f"{name!r} is not allowed: {why}", True
+        return
     if error.validator in ("anyOf", "oneOf") and error.context:
         from jsonschema.exceptions import best_match  # jsonschema's own choice of the most relevant branch error
 
