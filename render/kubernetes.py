@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,7 +195,9 @@ def validate_namespace(namespace: str, where: str = "--namespace") -> str:
     return namespace
 
 
-def database_workload(spec: DatabaseSpec, service: ComposeService, *, clients: Mapping[str, str] | None = None) -> WorkloadSpec:
+def database_workload(
+    spec: DatabaseSpec, service: ComposeService, *, clients: Mapping[str, str] | None = None
+) -> WorkloadSpec:
     """The workload of a catalog database, from the compose service rendered for it."""
     container = spec.container
     if container is None:
@@ -274,7 +276,9 @@ def render_tree(
             manifests[name] = doc
         if workload.secrets:
             env_file = f"{workload.name}-credentials.env"
-            secret_files[env_file] = {var: _env_file_value(var, value, workload.where) for var, value in workload.secrets.items()}
+            secret_files[env_file] = {
+                var: _env_file_value(var, value, workload.where) for var, value in workload.secrets.items()
+            }
             generators.append({"name": _secret_name(workload), "env_file": env_file, "labels": rendered.labels})
     labels = {"app.kubernetes.io/part-of": part_of, "app.kubernetes.io/managed-by": MANAGED_BY}
     # Pod Security admission: the namespace enforces the strictest standard every pod in it meets.
@@ -342,15 +346,23 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
         volumes.append({"name": volume, "emptyDir": {"medium": "Memory"}})
         mounts.append({"name": volume, "mountPath": path})
     if service.get("shm_size") is not None:
-        volumes.append({"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": _byte_size(service["shm_size"], where)}})
+        volumes.append(
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": _byte_size(service["shm_size"], where)}}
+        )
         mounts.append({"name": "shm", "mountPath": "/dev/shm"})
     claim = None
     for volume in service.get("volumes") or []:
-        if workload.data_dir is not None and volume.get("type") == "volume" and volume.get("target") == workload.data_dir:
+        if (
+            workload.data_dir is not None
+            and volume.get("type") == "volume"
+            and volume.get("target") == workload.data_dir
+        ):
             claim = {"name": "data", "size": env.storage_size, "storage_class": env.storage_class}
             mounts.append({"name": "data", "mountPath": workload.data_dir})
         else:
-            raise DbstackError(f"{where}: volume {volume.get('target')!r} has no Kubernetes form here (only the data directory)")
+            raise DbstackError(
+                f"{where}: volume {volume.get('target')!r} has no Kubernetes form here (only the data directory)"
+            )
     if workload.data_dir is not None and claim is None:
         raise DbstackError(f"{where}: the compose service mounts nothing at the data directory {workload.data_dir}")
     stateful = workload.data_dir is not None
@@ -414,11 +426,11 @@ def _environment(
     """
     service, where = workload.service, workload.where
     environment: Mapping[str, str] = service.get("environment") or {}
-    shell_text = " ".join(
-        str(part)
-        for key in ("command", "entrypoint")
-        for part in (service.get(key) or [])
-    ) + " " + " ".join((service.get("healthcheck") or {}).get("test", []))
+    shell_text = (
+        " ".join(str(part) for key in ("command", "entrypoint") for part in (service.get(key) or []))
+        + " "
+        + " ".join((service.get("healthcheck") or {}).get("test", []))
+    )
     entries: list[dict[str, Any]] = []
     files: list[str] = []
     for var, value in environment.items():
@@ -592,6 +604,6 @@ def _template(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-@lru_cache(maxsize=None)
+@cache
 def _template_source(path: Path) -> str:
     return path.read_text(encoding="utf-8")

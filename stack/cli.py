@@ -194,7 +194,8 @@ def _compose_kubernetes(args: argparse.Namespace, database: str, adapter: Any, e
     if args.namespace is not None:
         namespace = kubernetes.validate_namespace(args.namespace)
     else:
-        namespace = kubernetes.validate_namespace(args.output.resolve().name, f"{args.output} (the namespace by default)")
+        default = args.output.resolve().name
+        namespace = kubernetes.validate_namespace(default, f"{args.output} (the namespace by default)")
     service = adapter.compose_service(args.env)
     document = service.document()
     pin_images(document, load_lock(args.output / LOCK_FILE))
