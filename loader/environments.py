@@ -62,3 +62,36 @@ def load_environment(name: str) -> DeployEnvironment:
         raise DbstackError("\n".join(map(str, problems)))
     data = doc.data
     return DeployEnvironment(**{key: data[key] for key in DeployEnvironment.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class KubernetesEnvironment:
+    """The ``kubernetes`` block of ``render/environments/NAME.yaml``."""
+
+    name: str
+    storage_size: str
+    storage_class: str | None
+    resources: Mapping[str, Mapping[str, str]]
+    min_available: int | None
+    app_replicas: int
+    anti_affinity: bool
+
+
+@cache
+def load_kubernetes_environment(name: str) -> KubernetesEnvironment:
+    load_environment(name)  # the whole file, checked against its schema (one line per problem)
+    path = ENVIRONMENT_DIR / f"{name}.yaml"
+    try:
+        data = load_mapping(path).data["kubernetes"]
+    except YamlSourceError as exc:  # pragma: no cover - load_environment read the same file
+        raise DbstackError(str(exc.problem(path))) from None
+    budget = data["pod_disruption_budget"]
+    return KubernetesEnvironment(
+        name=name,
+        storage_size=data["storage"]["size"],
+        storage_class=data["storage"].get("storage_class"),
+        resources={kind: dict(values) for kind, values in data["resources"].items()},
+        min_available=budget["min_available"] if budget else None,
+        app_replicas=data["app_replicas"],
+        anti_affinity=data["anti_affinity"],
+    )

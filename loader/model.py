@@ -159,6 +159,21 @@ class ContainerTLS:
 
 
 @dataclass(frozen=True)
+class KubernetesFacts:
+    """What Kubernetes output needs to know about the image beyond compose (all optional, all sourced)."""
+
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    fs_group: int | None = None
+    read_only_root_filesystem: bool = False
+    writable_paths: tuple[str, ...] = ()
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> KubernetesFacts:
+        return cls(**{**data, "writable_paths": tuple(data.get("writable_paths", ()))})
+
+
+@dataclass(frozen=True)
 class Container:
     image: str
     tag: str
@@ -176,6 +191,7 @@ class Container:
     compose_fragment: str | None
     environments: tuple[str, ...] | None  # None: every environment
     single_node: str | None
+    kubernetes: KubernetesFacts = field(default_factory=KubernetesFacts)
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Container:
@@ -203,6 +219,7 @@ class Container:
             compose_fragment=data.get("compose_fragment"),
             environments=tuple(data["environments"]) if "environments" in data else None,
             single_node=data.get("single_node"),
+            kubernetes=KubernetesFacts.from_data(data.get("kubernetes", {})),
         )
 
     @property

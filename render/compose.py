@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,7 @@ import yaml
 from dbstack.loader.environments import DeployEnvironment, load_environment
 from dbstack.loader.errors import DbstackError
 from dbstack.loader.model import Container, Healthcheck
+from dbstack.loader.resources import package_folder
 from dbstack.loader.validation import fullmatch
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
 from dbstack.sandbox import TemplateError, render
@@ -30,7 +30,7 @@ from . import text
 if TYPE_CHECKING:
     from dbstack.loader.adapter import DatabaseAdapter
 
-SERVICE_TEMPLATE = files(__package__ or "dbstack.render").joinpath("templates", "service.yaml.j2")
+SERVICE_TEMPLATE = package_folder("render", "templates", "service.yaml.j2")
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
 # What a catalog fragment may set. Everything that widens a container's privileges or
 # reaches the host (privileged, cap_add, devices, bind mounts, host namespaces) is not here.

@@ -174,6 +174,8 @@ def cmd_compose(args: argparse.Namespace) -> int:
             f"--set {name} was ignored (the database was created with the kept value)",
             file=sys.stderr,
         )
+    if args.target == "kubernetes":
+        return _compose_kubernetes(args, spec.id, resolved.adapter, existing)
     service = render_service(resolved.adapter, args.env, tls_dir=args.tls_dir)
     document = service.document()
     if args.output:
@@ -200,6 +202,46 @@ def cmd_compose(args: argparse.Namespace) -> int:
         force=args.force,
     )
     _print_report(report)
+    return EXIT_OK
+
+
+def _compose_kubernetes(args: argparse.Namespace, database: str, adapter: Any, existing: Any) -> int:
+    """``dbstack compose ID --target kubernetes -o DIR``: a kustomize folder for one database."""
+    from dbstack.output import MARKER, OutputFile, write_folder
+    from dbstack.render import kubernetes
+    from dbstack.render.compose import render_service
+    from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
+
+    if args.output is None:
+        raise DbstackError("--target kubernetes writes a kustomize folder: give it with -o DIR")
+    if args.tls_dir is not None:
+        raise DbstackError("--tls-dir is for compose; on Kubernetes use your cluster's certificates (see README)")
+    if args.namespace is not None:
+        namespace = kubernetes.validate_namespace(args.namespace)
+    else:
+        default = args.output.resolve().name
+        namespace = kubernetes.validate_namespace(default, f"{args.output} (the namespace by default)")
+    service = render_service(adapter, args.env)
+    document = service.document()
+    pin_images(document, load_lock(args.output / LOCK_FILE))
+    workload = kubernetes.database_workload(adapter.spec, service)
+    tree = kubernetes.render_tree([workload], args.env, namespace=namespace)
+    owner = f"{MARKER} Kubernetes: {database};"
+    header = f"{owner} environment: {args.env}; namespace: {namespace}."
+    files = [
+        OutputFile(name, text, 0o600 if name in tree.secret_files else 0o644, owner=owner)
+        for name, text in tree.files(header).items()
+    ]
+    report = write_folder(
+        args.output,
+        files,
+        service.env_entries,
+        env_header=f"Added by dbstack for {database}. Keep these values: the database was created with them.",
+        existing=existing,
+        force=args.force,
+    )
+    _print_report(report)
+    print(f"next: kubectl apply -k {args.output}")
     return EXIT_OK
 
 
@@ -340,6 +382,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=path_argument, metavar="DIR", help="write compose.yaml and .env into DIR"
     )
     compose.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
+    compose.add_argument(
+        "--target", choices=("compose", "kubernetes"), default="compose", help="compose file or kustomize folder"
+    )
+    compose.add_argument("--namespace", metavar="NAME", help="Kubernetes namespace (default: the output folder's name)")
     compose.set_defaults(handler=cmd_compose)
 
     generate = commands.add_parser("generate", help="write a complete app stack: compose.yaml, .env, README.md")
