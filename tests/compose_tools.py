@@ -22,8 +22,7 @@ Three tools, all from PyPI, none needing a Docker engine:
     ``-o json`` gives ``{"status", "errors": [{"path", "message", ...}], "parse_errors"}``.
 
 ``compose-lint check --format json FILE`` (package ``compose-lint``)
-    Security rules CL-0001..CL-0030 (``--explain CL-XXXX`` documents each; see
-    /work/notes/compose-lint-rules.md).  Exit 0 when no finding reaches ``--fail-on``
+    Security rules CL-0001..CL-0030 (``--explain CL-XXXX`` documents each).  Exit 0 when no finding reaches ``--fail-on``
     (default ``high``), 1 when one does, 2 when a file cannot be linted (bad YAML, no
     ``services:``, missing file); the JSON document is printed on stdout in every case:
     ``{"findings": [{"rule_id", "severity", "line", "service", "message", ...}],

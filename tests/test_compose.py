@@ -14,8 +14,8 @@ touching this file. Each (database, environment) pair is rendered and written on
 
 Then: hostile values reach the container unchanged, the catalog's healthchecks run
 against real servers (tests/live_servers.py), server TLS, and hostile compose fragments.
-See tests/compose_tools.py for the validator wrappers and
-/work/notes/compose-lint-rules.md for the lint goal.
+See tests/compose_tools.py for the validator wrappers (and compose-lint's rules:
+``compose-lint --explain CL-XXXX``).
 """
 
 from __future__ import annotations

@@ -146,7 +146,9 @@ def test_shared_secrets_are_shared(full_stack: tuple[Path, dict[str, Any]]) -> N
     assert api["MEILI_MASTER_KEY"] == meili["MEILI_MASTER_KEY"] and len(api["MEILI_MASTER_KEY"]) >= 16
     assert api["JWT_SECRET"] == rag["JWT_SECRET"] and len(api["JWT_SECRET"]) == 64
     assert len(api["CREDS_KEY"]) == 64 and len(api["CREDS_IV"]) == 32
-    assert int(api["CREDS_KEY"], 16) >= 0 and int(api["CREDS_IV"], 16) >= 0
+    # LibreChat reads both as hex bytes (Buffer.from(value, "hex")): a 32-byte key and a 16-byte IV.
+    assert re.fullmatch("[0-9a-f]{64}", api["CREDS_KEY"]) and len(bytes.fromhex(api["CREDS_KEY"])) == 32
+    assert re.fullmatch("[0-9a-f]{32}", api["CREDS_IV"]) and len(bytes.fromhex(api["CREDS_IV"])) == 16
     assert api["SEARCH"] == "true" and api["MEILI_HOST"] == "http://meilisearch:7700"
     assert api["RAG_API_URL"] == "http://rag_api:8000"
     assert api["USE_REDIS"] == "true" and api["REDIS_URI"].startswith("redis://")
