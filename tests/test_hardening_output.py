@@ -274,7 +274,7 @@ HOSTILE_KINDS: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     "folder": (lambda path, victim: path.mkdir(), FOLDER),
 }
 NAMES_READ_OR_WRITTEN = {
-    ("generate",): [".env", "compose.yaml", "README.md", "librechat.env", "images.lock"],
+    ("generate",): [".env", "compose.yaml", "README.md", "librechat.env", "librechat.yaml", "images.lock"],
     ("compose", "redis"): [".env", "compose.yaml", "images.lock"],
 }
 
@@ -390,7 +390,13 @@ def test_umask_000_creates_private_folders_and_files(tmp_path: Path) -> None:
     assert _mode(out) == 0o700  # it holds .env
     assert _mode(out.parent) == 0o755  # a parent created on the way: never group or world writable
     modes = {p.name: _mode(p) for p in out.iterdir()}
-    assert modes == {".env": 0o600, "librechat.env": 0o600, "compose.yaml": 0o644, "README.md": 0o644}
+    assert modes == {
+        ".env": 0o600,
+        "librechat.env": 0o600,
+        "librechat.yaml": 0o644,
+        "compose.yaml": 0o644,
+        "README.md": 0o644,
+    }
 
 
 def test_umask_000_compose_output_folder_is_private(tmp_path: Path) -> None:
