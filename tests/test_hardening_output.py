@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from compose_tools import clean_env, compose_binary, compose_config
+from compose_tools import clean_env, compose_binary, compose_config, user_keys
 
 DBSTACK = Path(sys.executable).parent / "dbstack"
 ONE_MIB = 1024 * 1024
@@ -461,7 +461,7 @@ def test_an_override_file_compose_merges_is_named(tmp_path: Path, override: str,
     merged = subprocess.run(
         [str(compose_binary()), "config", "--services"],
         cwd=out,
-        env=clean_env(),
+        env=clean_env(user_keys()),  # a generated stack requires the keys only the user has
         capture_output=True,
         text=True,
         check=True,
