@@ -340,7 +340,7 @@ class StackGenerator:
         missing = stack.missing_keys(existing.as_dict())
         files = [
             OutputFile(COMPOSE_FILE, stack.compose_text(folder), owner=f"{MARKER} App: {stack.plan.app.id};"),
-            OutputFile(README_FILE, _stack_readme(stack, missing), owner=README_MARKER),
+            OutputFile(README_FILE, _stack_readme(stack), owner=README_MARKER),
         ]
         # Settings files may hold keys (0600); the config file holds none, and the api's user (not the
         # folder's owner) reads it through the read-only bind mount (0644).
@@ -421,7 +421,7 @@ def _reach(service: Mapping[str, Any]) -> str:
     return text.markdown_cell(", ".join(ports) or "compose network only")
 
 
-def _stack_readme(stack: Stack, missing: list[str]) -> str:
+def _stack_readme(stack: Stack) -> str:
     """The stack's README, from templates/stack_readme.md.j2; every value from a catalog, an app definition,
     the environment or the user goes through render.text, so none can add Markdown structure, HTML or a line."""
     plan, choices = stack.plan, stack.first_start
@@ -445,9 +445,6 @@ def _stack_readme(stack: Stack, missing: list[str]) -> str:
         )
     placeholders = {n: plan.app.secrets[n].description for n in stack.placeholders()}
     to_fill = [f"{code(n)}: {md(what)}" for n, what in {**placeholders, **stack.required_keys}.items()]
-    to_fill = [item + (" (not set yet)" if name in missing else "") for name, item in zip(
-        [*placeholders, *stack.required_keys], to_fill, strict=True
-    )]
     first = plan.app.first_start
     context: dict[str, Any] = {
         "marker": README_MARKER,
