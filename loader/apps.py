@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class Role:
     config: Mapping[str, Any]
     environment: Mapping[str, Mapping[str, str]]
     absent_environment: Mapping[str, Mapping[str, str]]
+    volume_by_version: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,63 @@ class AppService:
     user: str | None
     healthcheck: Healthcheck
     capabilities: tuple[str, ...]
+    wait_for: Mapping[str, Wait] = field(default_factory=dict)
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def image_ref(self) -> str:
         return f"{self.image}:{self.tag}"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """How long a service waits for another at start: until healthy or only started, and why."""
+
+    until: str
+    why: str
+
+
+@dataclass(frozen=True)
+class EndpointKey:
+    name: str
+    description: str
+    user_provided: bool  # the app accepts the literal value user_provided (each user enters a key)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    endpoint: str
+    keys: Mapping[str, EndpointKey]
+    custom: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class EmbeddingsProvider:
+    name: str
+    settings: Mapping[str, str]
+    required: Mapping[str, str]  # VAR -> what it is: only the user has it, so .env must hold it
+    unavailable: str | None
+
+
+@dataclass(frozen=True)
+class FirstStart:
+    """What a fresh stack needs before a person can use the app (apps/*.yaml ``first_start``)."""
+
+    settings_file: str
+    domain_default: str
+    domain_variables: tuple[str, ...]
+    secure_cookie_variable: str
+    registration_variable: str
+    registration_defaults: Mapping[str, str]
+    create_user: str
+    config_file: Mapping[str, Any] | None
+    endpoints_service: str | None
+    endpoints: Mapping[str, Endpoint]
+    embeddings_service: str | None
+    embeddings_variable: str | None
+    embeddings_default: str | None
+    embeddings: Mapping[str, EmbeddingsProvider]
 
 
 @dataclass(frozen=True)
@@ -84,6 +138,8 @@ class AppDefinition:
     services: Mapping[str, AppService]
     settings_files: Mapping[str, str]
     file: Path
+    first_start: FirstStart | None = None
+    upstream_differences: tuple[str, ...] = ()
 
 
 def _env_map(data: Mapping[str, Mapping[str, str]] | None) -> Mapping[str, Mapping[str, str]]:
@@ -109,6 +165,7 @@ def _role(name: str, data: Mapping[str, Any]) -> Role:
         config=frozen_map(data.get("config", {})),
         environment=_env_map(data.get("environment")),
         absent_environment=_env_map(data.get("absent_environment")),
+        volume_by_version=data.get("volume_by_version", False),
     )
 
 
@@ -129,6 +186,50 @@ def _service(name: str, data: Mapping[str, Any]) -> AppService:
         user=data.get("user"),
         healthcheck=Healthcheck.from_data(data["healthcheck"]),
         capabilities=tuple(data["capabilities"]),
+        wait_for=frozen_map({n: Wait(w["until"], w["why"]) for n, w in data.get("wait_for", {}).items()}),
+        extra_hosts=frozen_map(data.get("extra_hosts", {})),
+    )
+
+
+def _first_start(data: Mapping[str, Any] | None) -> FirstStart | None:
+    if data is None:
+        return None
+    domain, registration = data["domain"], data["registration"]
+    endpoints, embeddings = data.get("endpoints", {}), data.get("embeddings", {})
+    return FirstStart(
+        settings_file=data["settings_file"],
+        domain_default=domain["default"],
+        domain_variables=tuple(domain["variables"]),
+        secure_cookie_variable=domain["secure_cookie_variable"],
+        registration_variable=registration["variable"],
+        registration_defaults=frozen_map(registration["defaults"]),
+        create_user=registration["create_user"],
+        config_file=frozen_map(data["config_file"]) if "config_file" in data else None,
+        endpoints_service=endpoints.get("service"),
+        endpoints=frozen_map(
+            {
+                name: Endpoint(
+                    name,
+                    e["endpoint"],
+                    frozen_map(
+                        {k: EndpointKey(k, v["description"], v["user_provided"]) for k, v in e.get("keys", {}).items()}
+                    ),
+                    e.get("custom"),
+                )
+                for name, e in endpoints.get("providers", {}).items()
+            }
+        ),
+        embeddings_service=embeddings.get("service"),
+        embeddings_variable=embeddings.get("variable"),
+        embeddings_default=embeddings.get("default"),
+        embeddings=frozen_map(
+            {
+                name: EmbeddingsProvider(
+                    name, frozen_map(e.get("settings", {})), frozen_map(e.get("required", {})), e.get("unavailable")
+                )
+                for name, e in embeddings.get("providers", {}).items()
+            }
+        ),
     )
 
 
@@ -164,6 +265,31 @@ def _semantic_problems(reporter: Reporter, data: Mapping[str, Any]) -> None:
             )
         for problem in healthcheck_problems(service["healthcheck"]["test"], service["image_has"]):
             reporter.add("DBS402", ("services", service_name, "healthcheck", "test"), problem)
+        for other in service.get("wait_for", {}):
+            if other not in service_names:
+                reporter.add(
+                    "DBS501", ("services", service_name, "wait_for", other), f"no service {other!r} in the app"
+                )
+    first_start = data.get("first_start")
+    if first_start is not None:
+        _first_start_problems(reporter, first_start, data)
+
+
+def _first_start_problems(reporter: Reporter, first_start: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    services, settings_files = data["services"], data.get("settings_files", {})
+    if first_start["settings_file"] not in settings_files:
+        reporter.add(
+            "DBS501", ("first_start", "settings_file"), f"{first_start['settings_file']!r} is not in settings_files"
+        )
+    for section in ("config_file", "endpoints", "embeddings"):
+        service = first_start.get(section, {}).get("service")
+        if service is not None and service not in services:
+            reporter.add("DBS501", ("first_start", section, "service"), f"no app service {service!r}")
+    embeddings = first_start.get("embeddings")
+    if embeddings is not None:
+        default = embeddings["providers"].get(embeddings["default"])
+        if default is None or "unavailable" in default:
+            reporter.add("DBS501", ("first_start", "embeddings", "default"), "must name an available provider")
 
 
 def _check_template(
@@ -209,4 +335,6 @@ def load_app(name_or_path: str | Path) -> AppDefinition:
         services=frozen_map({n: _service(n, s) for n, s in data["services"].items()}),
         settings_files=frozen_map(data.get("settings_files", {})),
         file=path,
+        first_start=_first_start(data.get("first_start")),
+        upstream_differences=tuple(data.get("upstream_differences", ())),
     )

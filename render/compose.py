@@ -30,7 +30,8 @@ from . import text
 if TYPE_CHECKING:
     from dbstack.loader.adapter import DatabaseAdapter
 
-SERVICE_TEMPLATE = package_folder("render", "templates", "service.yaml.j2")
+TEMPLATES = package_folder("render", "templates")
+SERVICE_TEMPLATE = TEMPLATES / "service.yaml.j2"
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
 # What a catalog fragment may set. Everything that widens a container's privileges or
 # reaches the host (privileged, cap_add, devices, bind mounts, host namespaces) is not here.
@@ -367,6 +368,14 @@ def _join_surrogate_pairs(rendered: str) -> str:
         return f"{match.group(1)}\\U{0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00):08x}"
 
     return _SURROGATE_PAIR.sub(joined, rendered)
+
+
+def render_template(name: str, context: Mapping[str, Any]) -> str:
+    """One of dbstack's own text templates (render/templates: the stack README, settings files), rendered by the
+    trusted renderer. Every value in ``context`` is already made safe for its sink by render.text, render.dotenv
+    or tojson."""
+    path = TEMPLATES / name
+    return render_text(path.read_text(encoding="utf-8"), context, str(path), trusted=True) + "\n"
 
 
 @lru_cache(maxsize=1)

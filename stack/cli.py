@@ -250,7 +250,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from dbstack.stack_generator import StackGenerator
 
     use = _role_assignments(args.use or [])
-    request = StackRequest(app=args.app, environment=args.env, use=use, without=frozenset(args.without or []))
+    request = StackRequest(
+        app=args.app,
+        environment=args.env,
+        use=use,
+        without=frozenset(args.without or []),
+        name=args.name,
+        domain=args.domain,
+        registration=args.registration,
+        endpoints=tuple(dict.fromkeys(args.endpoint or [])),
+        embeddings=args.embeddings,
+    )
     folder = args.output or Path(f"{Path(args.app).stem}-{args.env}")
     generator = StackGenerator(ConfigEngine(_registry(args)))
     report = generator.generate(request, folder, force=args.force)
@@ -313,7 +323,7 @@ def _print_report(report: WriteReport) -> None:
     if report.added:
         print(f"new .env values (mode 0600): {', '.join(report.added)}")
     if report.to_fill:
-        print(f"replace the placeholder in .env before starting: {', '.join(report.to_fill)}")
+        print(f"set in .env before starting (see README.md): {', '.join(report.to_fill)}")
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -394,6 +404,15 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--use", action="append", metavar="ROLE=ID", help="database for a role (or auto)")
     generate.add_argument("--without", action="append", metavar="ROLE", help="leave an optional role out")
     generate.add_argument("-o", "--output", type=path_argument, metavar="DIR", help="output folder (default: APP-ENV)")
+    generate.add_argument("--name", metavar="NAME", help="compose project name (default: from the output folder)")
+    generate.add_argument("--domain", metavar="URL", help="address users open (default http://localhost:3080)")
+    generate.add_argument(
+        "--registration", choices=("open", "closed"), help="sign-up (default: open in development, else closed)"
+    )
+    generate.add_argument(
+        "--endpoint", action="append", metavar="PROVIDER", help="model provider to enable (repeatable)"
+    )
+    generate.add_argument("--embeddings", metavar="PROVIDER", help="rag_api embeddings provider (default openai)")
     generate.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
     generate.set_defaults(handler=cmd_generate)
 

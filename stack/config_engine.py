@@ -31,6 +31,12 @@ class StackRequest:
     environment: str = "development"
     use: Mapping[str, str] = field(default_factory=dict)
     without: frozenset[str] = frozenset()
+    # First-start options (the app's first_start section); None: what the stack's files hold, else the default.
+    name: str | None = None  # compose project name (default: from the output folder)
+    domain: str | None = None
+    registration: str | None = None  # open | closed
+    endpoints: tuple[str, ...] = ()
+    embeddings: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,18 @@ the user's own lines, writes atomically and backs up what it replaces.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
 
 from dbstack.loader import DatabaseConfig, DbstackError
-from dbstack.loader.apps import BUILTIN_APPS, AppService, Role
+from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, FirstStart, Role
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv, text
 from dbstack.render.compose import (
@@ -25,17 +30,18 @@ from dbstack.render.compose import (
     env_var_name,
     refuse_foreign_references,
     render_service,
+    render_template,
     render_text,
     secret_reference,
     service_from_template,
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
+from dbstack.render.files import read_regular
 from dbstack.sandbox import attributes, variables
 
 from .config_engine import ConfigEngine, RolePlan, StackPlan, StackRequest
 from .output import (
     COMPOSE_FILE,
-    ENV_FILE,
     MARKER,
     README_FILE,
     README_MARKER,
@@ -55,6 +61,8 @@ class Stack:
     env_entries: dict[str, str] = field(repr=False)  # VAR -> value: secrets and values derived from them
     derived: frozenset[str]  # the entries computed from other values (URIs with credentials)
     settings_files: dict[str, str]  # app settings file -> initial text
+    first_start: Choices | None = None
+    required_keys: dict[str, str] = field(default_factory=dict)  # VAR -> what it is: the user must put it in .env
 
     def regenerate_command(self, folder: Path) -> str:
         """The command that writes this stack again (user catalogs and app files included)."""
@@ -73,12 +81,21 @@ class Stack:
             for r in plan.app.roles
             if r not in plan.roles and plan.app.roles[r].enabled_by_default
         ]
+        if (choices := self.first_start) is not None:
+            words += [f"--name {text.shell_word(choices.project)}", f"--domain {text.shell_word(choices.domain)}"]
+            words += [f"--registration {text.shell_word(choices.registration)}"]
+            words += [f"--endpoint {text.shell_word(e)}" for e in choices.endpoints]
+            words += [f"--embeddings {text.shell_word(choices.embeddings)}"] if choices.embeddings else []
         return " ".join([*words, "-o", text.shell_word(folder.resolve())])
 
     def placeholders(self) -> list[str]:
         """App secrets still holding the placeholder the user must replace (an API key only they have)."""
         secrets = self.plan.app.secrets
         return [n for n, s in secrets.items() if s.placeholder is not None and self.env_entries.get(n) == s.placeholder]
+
+    def missing_keys(self, env: Mapping[str, str]) -> list[str]:
+        """Keys compose.yaml requires that ``env`` (the stack's .env) does not hold yet."""
+        return [name for name in self.required_keys if not env.get(name)]
 
     def compose_text(self, folder: Path) -> str:
         app, environment = text.comment(self.plan.app.id), text.comment(self.plan.environment.name)
@@ -116,9 +133,10 @@ class StackGenerator:
                     number += 1
                 used_ports.add(number)
                 published[port.name] = number
-            services[role_plan.service] = render_service(
-                adapter, plan.environment, name=role_plan.service, published_ports=published
-            )
+            service = render_service(adapter, plan.environment, name=role_plan.service, published_ports=published)
+            if role_plan.role.volume_by_version:
+                service = _versioned_volume(service, container.tag)
+            services[role_plan.service] = service
         return services
 
     def _role_environment(
@@ -217,9 +235,12 @@ class StackGenerator:
             owned[app_service.name] = own
         return services, derived, settings, owned
 
-    def build(self, plan: StackPlan) -> Stack:
+    def build(self, plan: StackPlan, choices: Choices | None = None) -> Stack:
         database_services = self._generate_database_services(plan)
         app_services, derived, settings, owned = self._build_service_configs(plan)
+        for app_service in plan.services:
+            _wait_and_hosts(app_services[app_service.name], app_service, plan.environment.depends_on_condition)
+        user_keys, required_keys = self._first_start(plan, choices, app_services, settings, owned)
         volumes: dict[str, Any] = {}
         for service in database_services.values():
             volumes.update(service.volumes)
@@ -227,6 +248,7 @@ class StackGenerator:
             volumes.update({name: {} for name in app_service.volumes})
         env_entries: dict[str, str] = {}
         sources = [("the app's secrets", plan.app_secrets), ("connection strings", derived)]
+        sources += [("endpoint keys", user_keys)]
         sources += [(f"service {s.name}", s.env_entries) for s in database_services.values()]
         for source, entries in sources:
             for key, value in entries.items():
@@ -237,7 +259,7 @@ class StackGenerator:
                     )
                 env_entries[key] = value
         services = {**{n: s.service for n, s in database_services.items()}, **app_services}
-        compose = {"name": plan.app.id, "services": services, "volumes": volumes}
+        compose = {"name": choices.project if choices else plan.app.id, "services": services, "volumes": volumes}
         # "A service interpolates only its own secrets", checked on the finished document: every value,
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
@@ -246,15 +268,61 @@ class StackGenerator:
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
         refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
-        return Stack(plan, compose, env_entries, frozenset(derived), settings)
+        return Stack(plan, compose, env_entries, frozenset(derived), settings, choices, required_keys)
+
+    def _first_start(
+        self,
+        plan: StackPlan,
+        choices: Choices | None,
+        services: dict[str, dict[str, Any]],
+        settings: dict[str, str],
+        owned: dict[str, set[str]],
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Wire the first-start choices into the app's services: the settings file's first text, the config
+        file (mounted read-only, found through its variable), the endpoint and embeddings keys as ${VAR:?}
+        references. Returns (.env entries: keys LibreChat accepts as user_provided; keys the user must add)."""
+        first = plan.app.first_start
+        if first is None or choices is None:
+            return {}, {}
+        if first.settings_file in settings:
+            settings[first.settings_file] = settings_file_text(plan.app.settings_files[first.settings_file], choices)
+        config = first.config_file
+        if config is not None and config["service"] in services:
+            service = services[config["service"]]
+            service.setdefault("environment", {})[config["variable"]] = compose_escape(config["target"])
+            mount = {"type": "bind", "source": f"./{config['name']}", "target": config["target"], "read_only": True}
+            service.setdefault("volumes", []).append(mount)
+            settings[config["name"]] = config_file_text(first, choices)
+        user_keys: dict[str, str] = {}
+        required: dict[str, str] = {}
+        wanted: dict[str, dict[str, str]] = {}  # service -> VAR -> what it is
+        if first.endpoints_service in services:
+            for name in choices.endpoints:
+                for key in first.endpoints[name].keys.values():
+                    wanted.setdefault(first.endpoints_service or "", {})[key.name] = key.description
+                    if key.user_provided:
+                        user_keys[key.name] = USER_PROVIDED
+                    else:
+                        required[key.name] = key.description
+        if choices.embeddings is not None and first.embeddings_service in services:
+            for var, what in first.embeddings[choices.embeddings].required.items():
+                wanted.setdefault(first.embeddings_service or "", {})[var] = what
+                required[var] = what
+        for service_name, keys in wanted.items():
+            environment = services[service_name].setdefault("environment", {})
+            for var in keys:
+                environment[var] = secret_reference(var)
+                owned[service_name].add(secret_reference(var))
+        return user_keys, required
 
     # --- writing ------------------------------------------------------------------------------
 
     def generate(self, request: StackRequest, folder: Path, *, force: bool = False) -> WriteReport:
-        """Plan, build and write a stack into ``folder``, reusing the secrets already there."""
+        """Plan, build and write a stack into ``folder``, reusing the secrets and settings already there."""
         existing = read_env(folder)
         plan = self.engine.plan(request, existing.as_dict())
-        return self.write(self.build(plan), folder, force=force, existing=existing)
+        choices = resolve_choices(request, plan, folder, existing.as_dict())
+        return self.write(self.build(plan, choices), folder, force=force, existing=existing)
 
     def write(
         self,
@@ -267,23 +335,67 @@ class StackGenerator:
         """Write the stack; refuses, touching nothing, if the folder holds files dbstack did not write."""
         lock = load_lock(folder / LOCK_FILE)
         pin_images(stack.compose, lock)
+        upgrade_notes = _keep_versioned_volumes(stack, _previous_compose(folder))
+        if existing is None:
+            existing = read_env(folder)
+        missing = stack.missing_keys(existing.as_dict())
         files = [
             OutputFile(COMPOSE_FILE, stack.compose_text(folder), owner=f"{MARKER} App: {stack.plan.app.id};"),
             OutputFile(README_FILE, _stack_readme(stack), owner=README_MARKER),
         ]
-        files += [OutputFile(name, text, 0o600, create_only=True) for name, text in stack.settings_files.items()]
+        # Settings files may hold keys (0600); the config file holds none, and the api's user (not the
+        # folder's owner) reads it through the read-only bind mount (0644).
+        config = stack.plan.app.first_start.config_file if stack.plan.app.first_start else None
+        readable = {config["name"]} if config else set()
+        files += [
+            OutputFile(name, text, 0o644 if name in readable else 0o600, create_only=True)
+            for name, text in stack.settings_files.items()
+        ]
         report = write_folder(
             folder,
             files,
             stack.env_entries,
             env_header=f"Added by dbstack for {stack.plan.app.id} ({stack.plan.environment.name}). "
             "Keep these values: the databases were created with them.",
-            existing=existing if existing is not None else read_env(folder),
+            existing=existing,
             derived=stack.derived,
             force=force,
         )
-        report.to_fill = stack.placeholders()
+        report.to_fill = stack.placeholders() + missing
+        report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *upgrade_notes]
         return report
+
+
+def _wait_and_hosts(service: dict[str, Any], app_service: AppService, healthy: str) -> None:
+    """depends_on as the app behaves (apps/*.yaml wait_for says why for each), and extra /etc/hosts entries."""
+    for name, dependency in service.get("depends_on", {}).items():
+        wait = app_service.wait_for.get(name)
+        dependency["condition"] = "service_started" if wait is not None and wait.until == "started" else healthy
+    if app_service.extra_hosts:
+        service["extra_hosts"] = [f"{host}:{address}" for host, address in app_service.extra_hosts.items()]
+
+
+def _keep_versioned_volumes(stack: Stack, previous: Mapping[str, Any]) -> list[str]:
+    """A versioned data volume (Meilisearch) whose version changed: the old one stays declared, and a note
+    says how to move the data (a dump from the old version, imported by the new one)."""
+    notes: list[str] = []
+    old_volumes = previous.get("volumes") if isinstance(previous.get("volumes"), dict) else {}
+    volumes = stack.compose["volumes"]
+    for role_plan in stack.plan.roles.values():
+        if not role_plan.role.volume_by_version:
+            continue
+        prefix = f"{role_plan.service}-data-v"
+        new = next((v for v in volumes if v.startswith(prefix)), None)
+        for old in old_volumes or {}:
+            if isinstance(old, str) and old.startswith(prefix) and old != new:
+                volumes[old] = {}
+                notes.append(
+                    f"{role_plan.service}: the image moved to {new}; the data stays in volume {old}, which the new "
+                    f"version cannot open. Before `docker compose up`: create a dump with the old version "
+                    f"(POST /dumps), start the new version with --import-dump on it, then remove {old} "
+                    "(see the stack's README.md, Upgrading)"
+                )
+    return notes
 
 
 def _role_of(plan: StackPlan, service: str) -> str | None:
@@ -311,62 +423,252 @@ def _reach(service: Mapping[str, Any]) -> str:
 
 
 def _stack_readme(stack: Stack) -> str:
-    """The stack's README; every value from a catalog, an app definition or the environment goes through
-    render.text, so none can add Markdown structure, HTML or a line."""
-    plan = stack.plan
+    """The stack's README, from templates/stack_readme.md.j2; every value from a catalog, an app definition,
+    the environment or the user goes through render.text, so none can add Markdown structure, HTML or a line."""
+    plan, choices = stack.plan, stack.first_start
     md, cell, code = text.markdown, text.markdown_cell, text.markdown_code
-    lines = [
-        f"{README_MARKER} Regenerating replaces this file; a backup is kept. -->",
-        f"# {md(plan.app.name)} stack ({md(plan.environment.name)})",
-        "",
-        md(plan.environment.description),
-        "",
-        "| service | image | role | reachable from the host |",
-        "|---|---|---|---|",
-    ]
     services = stack.compose["services"]
+    rows = []
     for role_name, role_plan in plan.roles.items():
-        service, what = services[role_plan.service], cell(f"{role_name} ({role_plan.adapter.name})")
-        image = code(service["image"], in_table=True)
-        lines.append(f"| {cell(role_plan.service)} | {image} | {what} | {_reach(service)} |")
+        service = services[role_plan.service]
+        what = cell(f"{role_name} ({role_plan.adapter.name})")
+        rows.append({"service": cell(role_plan.service), "image": code(service["image"], in_table=True), "what": what})
+        rows[-1]["reach"] = _reach(service)
     for app_service in plan.services:
         service = services[app_service.name]
-        image, what = code(service["image"], in_table=True), cell(app_service.description)
-        lines.append(f"| {cell(app_service.name)} | {image} | {what} | {_reach(service)} |")
-    volumes = ", ".join(code(v) for v in stack.compose["volumes"])
-    settings = ", ".join(code(n) for n in stack.settings_files)
-    to_fill = stack.placeholders()
-    lines += ["", "## Start", ""]
-    if to_fill:
-        lines += [
-            "First replace the placeholders in `.env`:",
-            "",
-            *(f"- {code(name)}: {md(plan.app.secrets[name].description)}" for name in to_fill),
-            "",
-        ]
-    lines += [
-        "```sh",
-        "docker compose up -d",
-        "docker compose ps        # every service should turn healthy",
-        "```",
-        "",
-        "## Secrets",
-        "",
-        f"`{ENV_FILE}` (mode 0600) holds every password and key; `compose.yaml` only references them as `${{VAR}}`.",
-        "Keep it: each database stored its password when it first started, so a new value would lock you out.",
-        "Regenerating the stack keeps every value already in it.",
+        rows.append(
+            {
+                "service": cell(app_service.name),
+                "image": code(service["image"], in_table=True),
+                "what": cell(app_service.description),
+                "reach": _reach(service),
+            }
+        )
+    placeholders = {n: plan.app.secrets[n].description for n in stack.placeholders()}
+    to_fill = [f"{code(n)}: {md(what)}" for n, what in {**placeholders, **stack.required_keys}.items()]
+    first = plan.app.first_start
+    context: dict[str, Any] = {
+        "marker": README_MARKER,
+        "title": f"{md(plan.app.name)} stack ({md(plan.environment.name)})",
+        "description": md(plan.environment.description),
+        "rows": rows,
+        "to_fill": to_fill,
+        "user_keys": ", ".join(code(k) for k, v in stack.env_entries.items() if v == USER_PROVIDED),
+        "first": None,
+        "waits": [
+            f"{code(other)}: {md(wait.until)}: {md(wait.why)}"
+            for app_service in plan.services
+            for other, wait in app_service.wait_for.items()
+            if other in services.get(app_service.name, {}).get("depends_on", {})
+        ],
+        "settings": ", ".join(code(n) for n in stack.settings_files if first is None or n != _config_name(first)),
+        "backup": ", ".join(code(n) for n in stack.settings_files),
+        "config_file": code(_config_name(first)) if first and _config_name(first) in stack.settings_files else "",
+        "volumes": ", ".join(code(v) for v in stack.compose["volumes"]),
+        "differences": [md(d) for d in plan.app.upstream_differences],
+        "versioned": "",
+    }
+    for role_plan in plan.roles.values():
+        if role_plan.role.volume_by_version:
+            context["versioned"] = md(role_plan.adapter.name)
+            prefix = f"{role_plan.service}-data-v"
+            context["versioned_volume"] = ", ".join(code(v) for v in stack.compose["volumes"] if v.startswith(prefix))
+    if first is not None and choices is not None:
+        context["first"] = {
+            "domain": code(choices.domain),
+            "https": choices.https,
+            "registration": choices.registration,
+            "registration_variable": text.visible(first.registration_variable),  # inside a code span
+            "settings_file": code(first.settings_file),
+            "create_user": text.visible(first.create_user),
+        }
+    return render_template("stack_readme.md.j2", context)
+
+
+def _config_name(first: FirstStart) -> str:
+    return str(first.config_file["name"]) if first.config_file else ""
+
+
+# --- first start: domain, sign-up, config file, endpoints, embeddings, project name ----------------------------
+
+# Compose's rule for project names (compose-go loader.NormalizeProjectName / the `name:` key).
+_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+REGISTRATION_CHOICES = ("open", "closed")
+USER_PROVIDED = "user_provided"
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The first-start options of one stack, resolved: what was asked, else what its files hold, else defaults."""
+
+    project: str
+    domain: str
+    registration: str
+    endpoints: tuple[str, ...]
+    embeddings: str | None
+    settings: dict[str, str]  # settings-file variable -> value, written once
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def https(self) -> bool:
+        return self.domain.startswith("https://")
+
+
+def project_name(name: str | None, folder: Path, app: AppDefinition) -> str:
+    """``name`` checked as Compose checks project names, or one made from the output folder's name as Compose does."""
+    if name is not None:
+        if not _PROJECT_NAME.fullmatch(name):
+            raise DbstackError(
+                f"--name {text.visible(name)}: a Compose project name holds only lowercase letters, digits, "
+                "'_' and '-', and starts with a letter or digit"
+            )
+        return name
+    normalized = re.sub(r"[^a-z0-9_-]", "", folder.resolve().name.lower()).lstrip("_-")
+    return normalized or app.id
+
+
+def checked_domain(domain: str) -> str:
+    """``scheme://host[:port]`` for LibreChat's DOMAIN_* variables; anything else is refused in one line."""
+    where = f"--domain {text.visible(domain)}"
+    if any(c.isspace() or not c.isprintable() for c in domain):  # urlsplit would drop tabs and line breaks
+        raise DbstackError(f"{where}: no spaces or control characters in an address")
+    try:
+        parts = urlsplit(domain)
+        port = parts.port
+    except ValueError as exc:
+        raise DbstackError(f"{where}: not a URL ({exc})") from None
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https"):
+        raise DbstackError(f"{where}: must start with http:// or https://")
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise DbstackError(f"{where}: only scheme, host and port (no user, query or fragment)")
+    if parts.path not in ("", "/"):
+        raise DbstackError(f"{where}: LibreChat is served at the root of its address; give no path")
+    if not host or not (_is_ip(host) or _HOST_NAME.fullmatch(host)):
+        raise DbstackError(f"{where}: the host must be a DNS name or an IP address")
+    shown = f"[{host}]" if ":" in host else host.lower()
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve_choices(
+    request: Any,
+    plan: StackPlan,
+    folder: Path,
+    existing_env: Mapping[str, str],
+) -> Choices | None:
+    """The request's first-start options, completed from the stack's own files (a regeneration keeps them)."""
+    first = plan.app.first_start
+    if first is None:
+        return None
+    settings_path = folder / first.settings_file
+    existing_settings = _read_settings(settings_path)
+    project = project_name(request.name, folder, plan.app)
+    domain = checked_domain(request.domain or existing_settings.get(first.domain_variables[0]) or first.domain_default)
+    registration = request.registration
+    if registration is None and first.registration_variable in existing_settings:
+        registration = "open" if existing_settings[first.registration_variable] == "true" else "closed"
+    registration = registration or first.registration_defaults.get(plan.environment.name, "closed")
+    if registration not in REGISTRATION_CHOICES:
+        raise DbstackError(f"--registration {text.visible(registration)}: choose open or closed")
+    endpoints = _endpoints(first, request.endpoints, existing_env)
+    embeddings = _embeddings(first, plan, request.embeddings, existing_settings)
+    settings = {name: domain for name in first.domain_variables}
+    settings[first.secure_cookie_variable] = "true" if domain.startswith("https://") else "false"
+    settings[first.registration_variable] = "true" if registration == "open" else "false"
+    if embeddings is not None and first.embeddings_variable:
+        settings[first.embeddings_variable] = embeddings
+        settings.update(first.embeddings[embeddings].settings)
+    changed = sorted(k for k, v in settings.items() if k in existing_settings and existing_settings[k] != v)
+    warnings = tuple(
+        f"{settings_path}: keeps your {key}={text.visible(existing_settings[key])} (dbstack never rewrites that "
+        f"file); this run asked for {text.visible(settings[key])}: change it there"
+        for key in changed
+    )
+    return Choices(project, domain, registration, endpoints, embeddings, settings, warnings)
+
+
+def _read_settings(path: Path) -> dict[str, str]:
+    existing = read_regular(path)
+    if existing is None:
+        return {}
+    try:
+        document = dotenv.parse(existing.data.decode("utf-8"), environ={})
+    except UnicodeDecodeError:
+        raise DbstackError(f"{path}: not valid UTF-8; fix or move it, dbstack reads its settings") from None
+    return document.as_dict()
+
+
+def _endpoints(first: FirstStart, asked: tuple[str, ...], existing_env: Mapping[str, str]) -> tuple[str, ...]:
+    unknown = [e for e in asked if e not in first.endpoints]
+    if unknown:
+        known = ", ".join(first.endpoints) or "none"
+        raise DbstackError(f"--endpoint {text.visible(unknown[0])}: unknown provider; known: {known}")
+    kept = [n for n, e in first.endpoints.items() if e.keys and all(k in existing_env for k in e.keys)]
+    return tuple(n for n in first.endpoints if n in asked or n in kept)
+
+
+def _embeddings(
+    first: FirstStart, plan: StackPlan, asked: str | None, existing_settings: Mapping[str, str]
+) -> str | None:
+    in_stack = first.embeddings_service in {s.name for s in plan.services}
+    if asked is not None and not in_stack:
+        raise DbstackError(
+            f"--embeddings {text.visible(asked)}: {first.embeddings_service or 'no service'} is not in this stack "
+            "(it comes with the vector_store role)"
+        )
+    if not in_stack or not first.embeddings:
+        return None
+    name = asked or existing_settings.get(first.embeddings_variable or "") or first.embeddings_default
+    provider = first.embeddings.get(name or "")
+    if provider is None:
+        known = ", ".join(n for n, p in first.embeddings.items() if p.unavailable is None)
+        raise DbstackError(f"--embeddings {text.visible(name)}: unknown provider; available: {known}")
+    if provider.unavailable:
+        raise DbstackError(f"--embeddings {text.visible(name)}: {provider.unavailable}")
+    return name
+
+
+def settings_file_text(header: str, choices: Choices) -> str:
+    lines = [dotenv.format_entry(key, value) for key, value in choices.settings.items()]
+    return render_template("settings.env.j2", {"header": header.rstrip("\n"), "lines": lines})
+
+
+def config_file_text(first: FirstStart, choices: Choices) -> str:
+    assert first.config_file is not None
+    custom = [dict(first.endpoints[e].custom or {}) for e in choices.endpoints if first.endpoints[e].custom]
+    return render_template("librechat.yaml.j2", {"version": str(first.config_file["version"]), "custom": custom})
+
+
+def _versioned_volume(service: ComposeService, tag: str) -> ComposeService:
+    """The data volume named with the image's major.minor (v1.54.3 -> meilisearch-data-v1.54)."""
+    match = re.match(r"v?(\d+)\.(\d+)", tag)
+    if match is None:
+        raise DbstackError(f"service {service.name}: cannot read a major.minor version from the tag {tag!r}")
+    old = f"{service.name}-data"
+    new = f"{old}-v{match.group(1)}.{match.group(2)}"
+    volumes = [
+        {**v, "source": new} if isinstance(v, dict) and v.get("source") == old else v
+        for v in service.service.get("volumes", [])
     ]
-    if settings:
-        lines += [
-            "",
-            f"Your own settings (endpoints, feature flags) go in {settings}; dbstack never overwrites it.",
-        ]
-    lines += [
-        "",
-        "## Back up",
-        "",
-        f"- the volumes {volumes}",
-        f"- `{ENV_FILE}`" + (f" and {settings}" if settings else ""),
-        "",
-    ]
-    return "\n".join(lines)
+    return replace(service, service={**service.service, "volumes": volumes}, volumes={new: {}})
+
+
+def _previous_compose(folder: Path) -> dict[str, Any]:
+    existing = read_regular(folder / COMPOSE_FILE)
+    if existing is None:
+        return {}
+    try:
+        data = yaml.safe_load(existing.data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -22,7 +22,8 @@ Three tools, all from PyPI, none needing a Docker engine:
     ``-o json`` gives ``{"status", "errors": [{"path", "message", ...}], "parse_errors"}``.
 
 ``compose-lint check --format json FILE`` (package ``compose-lint``)
-    Security rules CL-0001..CL-0030 (``--explain CL-XXXX`` documents each).  Exit 0 when no finding reaches ``--fail-on``
+    Security rules CL-0001..CL-0030 (``--explain CL-XXXX`` documents each).  Exit 0 when no finding reaches
+    ``--fail-on``
     (default ``high``), 1 when one does, 2 when a file cannot be linted (bad YAML, no
     ``services:``, missing file); the JSON document is printed on stdout in every case:
     ``{"findings": [{"rule_id", "severity", "line", "service", "message", ...}],
@@ -283,3 +284,14 @@ def _run_python_tool(args: list[str], package: str, cwd: Path) -> subprocess.Com
 
 def _unescape_go(message: str) -> str:
     return re.sub(r"\\(.)", r"\1", message)
+
+
+def user_keys(app: str = "librechat") -> dict[str, str]:
+    """The keys only a user has that a default stack of ``app`` requires (its default embeddings provider's),
+    as their shell would give them to Compose: dbstack writes no placeholder for them."""
+    from dbstack.loader.apps import load_app
+
+    first = load_app(app).first_start
+    if first is None or first.embeddings_default is None:
+        return {}
+    return {name: f"key-{name.lower()}" for name in first.embeddings[first.embeddings_default].required}

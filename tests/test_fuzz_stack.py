@@ -32,7 +32,7 @@ from dbstack.cli import main
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv
 
-from compose_tools import compose_config
+from compose_tools import compose_config, user_keys
 
 FUZZ = settings(
     max_examples=25,
@@ -97,6 +97,9 @@ def shape(model: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+USER_KEYS = user_keys()  # compose.yaml requires them; a user puts them in .env
+
+
 def secrets_of(folder: Path) -> list[str]:
     document = dotenv.read(folder / ".env", environ={})
     return [value for value in document.as_dict().values() if value and len(value) >= 16]
@@ -109,7 +112,9 @@ def assert_stack_is_clean(folder: Path, stdout: str, expected_shape: dict[str, A
         for path in folder.iterdir():
             if path.is_file():
                 shutil.copyfile(path, Path(plain, path.name))
-        result = compose_config(Path(plain, "compose.yaml"), env_file=Path(plain, ".env"), fmt="json")
+        result = compose_config(
+            Path(plain, "compose.yaml"), env_file=Path(plain, ".env"), fmt="json", environ=USER_KEYS
+        )
     assert result.returncode == 0, result.stderr
     assert result.model is not None
     assert shape(result.model) == expected_shape
@@ -138,7 +143,8 @@ def reference_shape(*args: str) -> dict[str, Any]:
     with sandbox() as tmp:
         code, _, err = run([*args, "-o", str(tmp / "plain")])
         assert code == 0, err
-        model = compose_config(tmp / "plain" / "compose.yaml", env_file=tmp / "plain" / ".env", fmt="json").model
+        plain = tmp / "plain"
+        model = compose_config(plain / "compose.yaml", env_file=plain / ".env", fmt="json", environ=USER_KEYS).model
         assert model is not None
         return shape(model)
 

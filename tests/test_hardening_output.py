@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from compose_tools import clean_env, compose_binary, compose_config
+from compose_tools import clean_env, compose_binary, compose_config, user_keys
 
 DBSTACK = Path(sys.executable).parent / "dbstack"
 ONE_MIB = 1024 * 1024
@@ -274,7 +274,7 @@ HOSTILE_KINDS: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     "folder": (lambda path, victim: path.mkdir(), FOLDER),
 }
 NAMES_READ_OR_WRITTEN = {
-    ("generate",): [".env", "compose.yaml", "README.md", "librechat.env", "images.lock"],
+    ("generate",): [".env", "compose.yaml", "README.md", "librechat.env", "librechat.yaml", "images.lock"],
     ("compose", "redis"): [".env", "compose.yaml", "images.lock"],
 }
 
@@ -390,7 +390,13 @@ def test_umask_000_creates_private_folders_and_files(tmp_path: Path) -> None:
     assert _mode(out) == 0o700  # it holds .env
     assert _mode(out.parent) == 0o755  # a parent created on the way: never group or world writable
     modes = {p.name: _mode(p) for p in out.iterdir()}
-    assert modes == {".env": 0o600, "librechat.env": 0o600, "compose.yaml": 0o644, "README.md": 0o644}
+    assert modes == {
+        ".env": 0o600,
+        "librechat.env": 0o600,
+        "librechat.yaml": 0o644,
+        "compose.yaml": 0o644,
+        "README.md": 0o644,
+    }
 
 
 def test_umask_000_compose_output_folder_is_private(tmp_path: Path) -> None:
@@ -455,7 +461,7 @@ def test_an_override_file_compose_merges_is_named(tmp_path: Path, override: str,
     merged = subprocess.run(
         [str(compose_binary()), "config", "--services"],
         cwd=out,
-        env=clean_env(),
+        env=clean_env(user_keys()),  # a generated stack requires the keys only the user has
         capture_output=True,
         text=True,
         check=True,

@@ -24,7 +24,7 @@ from dbstack.render import text
 from dbstack.render.compose import dump_compose, foreign_references, render_service
 from dbstack.stack_generator import StackGenerator
 
-from compose_tools import compose_config, service_environment
+from compose_tools import compose_config, service_environment, user_keys
 
 DBSTACK = Path(sys.executable).parent / "dbstack"
 EXPECTED_SERVICES = {"mongodb", "meilisearch", "vectordb", "api", "rag_api"}
@@ -56,7 +56,8 @@ def generator(*catalogs: Path) -> StackGenerator:
 
 
 def compose_model(folder: Path) -> dict[str, Any]:
-    result = compose_config(folder / "compose.yaml", env_file=folder / ".env", fmt="json").check()
+    keys = user_keys()  # compose.yaml requires them; a user puts them in .env
+    result = compose_config(folder / "compose.yaml", env_file=folder / ".env", fmt="json", environ=keys).check()
     assert result.model is not None
     return result.model
 
