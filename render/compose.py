@@ -223,7 +223,8 @@ def render_service(
     service_name = name or spec.id
     origin = str(spec.file)
 
-    adapter = resolve_secrets(adapter, service_name).adapter  # a no-op for an adapter already resolved
+    if any(p.secret and adapter.config.get(n) is None for n, p in spec.parameters.items()):
+        adapter = resolve_secrets(adapter, service_name).adapter  # a direct caller's adapter: generate what it lacks
     for param_name, parameter in spec.parameters.items():
         value = adapter.config.get(param_name)
         if (
