@@ -131,6 +131,7 @@ def test_a_replaced_builtin_is_named_by_every_command(tmp_path: Path) -> None:
         ["url", "redis", "--set", "password=x"],
         ["compose", "redis"],
         ["recommend", "--role", "cache"],
+        ["catalog", "validate"],
     ):
         result = dbstack(*command, catalog=catalog)
         assert result.returncode == 0, result.stderr
@@ -141,6 +142,9 @@ def test_a_replaced_builtin_is_named_by_every_command(tmp_path: Path) -> None:
         ), notice
         notices.add(notice)
     assert len(notices) == 1
+    named = dbstack("catalog", "validate", str(replacement))  # the file given to validate itself
+    assert named.returncode == 0 and named.stderr.splitlines() == [notices.pop()], named.stderr
+    assert dbstack("catalog", "validate").stderr == ""  # no replacement, no note
 
 
 def test_catalog_list_marks_a_replacement(tmp_path: Path) -> None:
