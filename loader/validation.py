@@ -210,9 +210,21 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+def _mapping_problem(value: Mapping[object, object]) -> str:
+    """Which key or value of a mapping is not text (a mapping parameter maps text to text, one level deep)."""
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return f"expected mapping of text to text, but key {shown(key)} is {type(key).__name__}"
+        if not isinstance(item, str):
+            return f"expected mapping of text to text, but [{shown(key)}] is {type(item).__name__} {shown(item)}"
+    return f"expected mapping of text to text, got {shown(value)}"
+
+
 def value_problem(spec: Mapping[str, Any], value: object) -> str | None:
     """Why ``value`` does not fit a parameter spec, or None."""
     type_name = spec["type"]
+    if type_name == "mapping" and isinstance(value, dict) and not fits_type(value, type_name):
+        return _mapping_problem(value)
     if not fits_type(value, type_name):
         return f"expected {type_name}, got {type(value).__name__} {shown(value)}"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:

@@ -420,3 +420,24 @@ def test_an_entry_without_secrets_needs_no_authentication(tmp_path: Path) -> Non
     data["connection_strings"]["forms"]["uri"]["template"] = "redis://{{ host }}:{{ port }}/{{ database }}"
     found, _, _ = problems(tmp_path, data)
     assert found == []
+
+
+# --------------------------------------------------------------------------- parameter defaults
+
+
+@pytest.mark.parametrize(
+    ("default", "told"),
+    [
+        ({"a": "x", "b": ["x", "y"]}, "['b'] is list ['x', 'y']"),
+        ({"a": {"deep": "x"}}, "['a'] is dict {'deep': 'x'}"),
+        ({"a": 1}, "['a'] is int 1"),
+    ],
+)
+def test_a_mapping_default_names_the_value_that_is_not_text(tmp_path: Path, default: Any, told: str) -> None:
+    data = hostile({})
+    data["parameters"]["options"] = {"type": "mapping", "default": default, "description": "Extra options."}
+    found, _, file = problems(tmp_path, data)
+    assert len(found) == 1 and found[0].startswith(f"{file}:"), found
+    assert found[0].split(": ", 1)[1] == (
+        f"parameters.options.default: default does not fit: expected mapping of text to text, but {told}"
+    )
