@@ -441,3 +441,98 @@ def test_a_mapping_default_names_the_value_that_is_not_text(tmp_path: Path, defa
     assert found[0].split(": ", 1)[1] == (
         f"parameters.options.default: default does not fit: expected mapping of text to text, but {told}"
     )
+
+
+# --------------------------------------------------------------------------- d) a healthcheck that cannot fail
+
+NEVER_FAILS = "cannot fail at all: {}; a healthcheck must fail when the server does not answer"
+SWALLOWS = "it ends with {!r}, which swallows any failure before it"
+CLIENT = "redis-cli -e --no-auth-warning -h 127.0.0.1 ping"
+
+
+@pytest.mark.parametrize(
+    ("test", "reason"),
+    [
+        (["CMD", "true"], "its last command is 'true'"),
+        (["CMD", "/bin/true"], "its last command is 'true'"),
+        (["CMD", "env", "-i", "A=b", "timeout", "5", "true"], "its last command is 'true'"),
+        (["CMD", "sh", "-c", ":"], "its last command is ':'"),
+        (["CMD-SHELL", "exit 0"], "its last command is 'exit 0'"),
+        (["CMD-SHELL", f"{CLIENT} || true"], SWALLOWS.format("|| true")),
+        (["CMD-SHELL", f"{CLIENT} || :"], SWALLOWS.format("|| :")),
+        (["CMD-SHELL", f"{CLIENT} || exit 0"], SWALLOWS.format("|| exit 0")),
+        (["CMD-SHELL", f"{CLIENT}; exit 0"], SWALLOWS.format("; exit 0")),
+        (["CMD-SHELL", f"{CLIENT}\nexit 00"], SWALLOWS.format("; exit 00")),
+        (["CMD-SHELL", f"({CLIENT} || /bin/true)"], SWALLOWS.format("|| true")),
+        (["CMD-SHELL", f"{CLIENT} | true"], SWALLOWS.format("| true")),
+        (["CMD-SHELL", f"sh -ec '{CLIENT} || exec true'"], SWALLOWS.format("|| true")),
+        (["CMD", "bash", "-c", f"{CLIENT} || \"tr\"'ue'"], SWALLOWS.format("|| true")),
+    ],
+)
+def test_a_healthcheck_that_cannot_fail_is_refused(tmp_path: Path, test: list[str], reason: str) -> None:
+    # The client reads the password (credentials_from stays): only "cannot fail" is wrong with these.
+    problems_found, _, _ = problems(tmp_path, hostile({"healthcheck.test": test}))
+    messages = [p.split(": container.healthcheck.test: ", 1)[1] for p in problems_found]
+    assert messages[0] == NEVER_FAILS.format(reason), problems_found
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        ["CMD-SHELL", f"{CLIENT} && exit 0"],  # exit 0 only once the client succeeded
+        ["CMD-SHELL", f"{CLIENT} || exit 1"],
+        ["CMD-SHELL", f"true; {CLIENT}"],
+        ["CMD", "redis-cli", "-e", "ping", "||", "true"],  # no shell: '||' and 'true' are redis-cli's arguments
+    ],
+)
+def test_a_healthcheck_that_can_fail_passes(tmp_path: Path, test: list[str]) -> None:
+    found, _, _ = problems(tmp_path, hostile({"healthcheck.test": test}))
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("test", "programs"),
+    [
+        (["CMD-SHELL", 'echo "$$REDISCLI_AUTH" >/dev/null'], "echo"),
+        (["CMD-SHELL", 'printf %s "$$REDISCLI_AUTH" | test -n "$$REDISCLI_AUTH"'], "printf, test"),
+        (["CMD", "sh", "-c", '[ -n "$$REDISCLI_AUTH" ]'], "["),
+    ],
+)
+def test_a_secret_read_only_by_echo_or_test_does_not_authenticate(
+    tmp_path: Path, test: list[str], programs: str
+) -> None:
+    for credentials in (None, ["REDISCLI_AUTH"]):  # expanded by the shell, and said to be read by the client
+        data = hostile({"healthcheck.test": test, "healthcheck.credentials_from": credentials})
+        expect(
+            tmp_path,
+            data,
+            (
+                "container.healthcheck.test",
+                "container.healthcheck.test",
+                f"cannot fail on a wrong secret: it runs no program but {programs}, which succeed whatever the "
+                "secret holds; the secret must reach a client that logs in to the server",
+            ),
+        )
+
+
+def test_the_reported_bypasses_are_refused(tmp_path: Path) -> None:
+    exec_true, _, _ = problems(tmp_path, hostile({"healthcheck.test": ["CMD", "true"]}))
+    echo_exit, _, _ = problems(
+        tmp_path,
+        hostile(
+            {
+                "healthcheck.test": ["CMD-SHELL", "echo $$REDISCLI_AUTH >/dev/null; exit 0"],
+                "healthcheck.credentials_from": None,
+            }
+        ),
+    )
+    assert [p.split(": ", 2)[2] for p in exec_true] == [
+        NEVER_FAILS.format("its last command is 'true'"),
+        "cannot fail on a wrong secret: it runs no program but true, which succeed whatever the secret holds; "
+        "the secret must reach a client that logs in to the server",
+    ]
+    assert [p.split(": ", 2)[2] for p in echo_exit] == [
+        NEVER_FAILS.format(SWALLOWS.format("; exit 0")),
+        "cannot fail on a wrong secret: it runs no program but echo, exit, which succeed whatever the secret holds; "
+        "the secret must reach a client that logs in to the server",
+    ]
