@@ -435,7 +435,7 @@ def _simple_commands(test: Sequence[str]) -> list[tuple[str, list[str]]]:
 
 def _cut(tokens: Sequence[str]) -> list[tuple[str, list[str]]]:
     commands: list[tuple[str, list[str]]] = []
-    before, words = "", []
+    before, words = "", list[str]()
     for token in tokens:
         if token in _LIST_OPERATORS or token in _GROUPING:
             if words:
@@ -580,7 +580,9 @@ def _sample(spec: Mapping[str, Any], filled: bool) -> Any:
         value = spec.get("default", max(1, spec.get("minimum", 1)))
     else:
         value = _SAMPLES[spec["type"]]
-    return value.replace("$", "$$") if isinstance(value, str) else value
+    from dbstack.render.compose import compose_escape_all
+
+    return compose_escape_all(value)  # as compose_context passes values: every $ a literal, at any depth
 
 
 _SAMPLES: dict[str, Any] = {
@@ -701,8 +703,8 @@ def _environment(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[P
             yield ("container", "tls", "environment", var), var, source
 
 
-def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:
-    """The command and entrypoint a compose_fragment sets (both are argument lists)."""
+def _fragment_data(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, Any] | None:
+    """A compose_fragment as rendered and read, or None where it does not render or read as a mapping."""
     import yaml
 
     text = renderer.text(("container", "compose_fragment"), source, changed)
@@ -712,7 +714,13 @@ def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str]
         data = yaml.safe_load(text)
     except yaml.YAMLError:
         return None  # rendering the service reports it
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:
+    """The command and entrypoint a compose_fragment sets (both are argument lists)."""
+    data = _fragment_data(renderer, source, changed)
+    if data is None:
         return None
     found = {}
     for key in ("command", "entrypoint"):
@@ -723,6 +731,7 @@ def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str]
 
 
 def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    from dbstack.render.compose import foreign_reference_problem
     from dbstack.render.sandbox import variables
 
     container = entry["container"]
@@ -760,16 +769,30 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                     f"reads the compose variable {interpolated[0]} (a .env value on the command line); "
                     "write $$ for a literal $",
                 )
+        # Catalog text is compose text: a ${VAR} it writes would read another service's secret from the
+        # shared .env. Located here, where `compose` could only name the file.
+        own = {secret_sample(entry["id"], name) for name in renderer.secrets}
+        for path, _, source in _environment(container, tls_on):
+            rendered = renderer.text(path, source)
+            if rendered is not None and (foreign := foreign_reference_problem(rendered, own)):
+                add(path, foreign)
         if "compose_fragment" in container:
             fragment_source = container["compose_fragment"]
             plain = _fragment_arguments(renderer, fragment_source)
-            for name in renderer.secrets:
-                if plain is not None and _fragment_arguments(renderer, fragment_source, [name]) != plain:
-                    add(
-                        ("container", "compose_fragment"),
-                        f"secret parameter {name!r} reaches the fragment's command or entrypoint; "
-                        + SECRET_ADVICE % name,
-                    )
+            reached = [
+                name
+                for name in renderer.secrets
+                if plain is not None and _fragment_arguments(renderer, fragment_source, [name]) != plain
+            ]
+            for name in reached:
+                add(
+                    ("container", "compose_fragment"),
+                    f"secret parameter {name!r} reaches the fragment's command or entrypoint; " + SECRET_ADVICE % name,
+                )
+            fragment = _fragment_data(renderer, fragment_source)
+            # a secret reached (and maybe mangled, `password | lower`) on a command line is the problem to fix first
+            if not reached and fragment is not None and (foreign := foreign_reference_problem(fragment, own)):
+                add(("container", "compose_fragment"), foreign)
 
         # b) The healthcheck as it runs: every word of the rendered test.
         rendered_test = []

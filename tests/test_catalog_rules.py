@@ -536,3 +536,63 @@ def test_the_reported_bypasses_are_refused(tmp_path: Path) -> None:
         "cannot fail on a wrong secret: it runs no program but echo, exit, which succeed whatever the secret holds; "
         "the secret must reach a client that logs in to the server",
     ]
+
+
+# --------------------------------------------------------------------------- e) only the entry's own ${VAR}
+
+FOREIGN = (
+    "the service would read compose variables it does not own: {} "
+    "(catalog text is compose text: write $$ for a literal $)"
+)
+
+
+def value_position(text: str, key: str) -> str:
+    """LINE:COL of the value of the (only) ``key:`` line in the text."""
+    row = next(i for i, line in enumerate(text.splitlines()) if line.lstrip().startswith(f"{key}:"))
+    line = text.splitlines()[row]
+    return f"{row + 1}:{len(line) - len(line.lstrip()) + len(key) + 3}"
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "foreign"),
+    [
+        ("environment", "$\u017f and ${JWT_SECRET}", "$JWT_SECRET, $\u017f"),
+        ("environment", "{{ '$' ~ '{CREDS_KEY}' }}", "$CREDS_KEY"),  # built while rendering
+        ("environment", "{% if tls != 'disable' %}$MONGODB_PASSWORD{% endif %}", "$MONGODB_PASSWORD"),
+        ("tls.environment", "${HOME:-x}", "$HOME"),
+    ],
+)
+def test_a_foreign_reference_in_the_environment_is_located(
+    tmp_path: Path, where: str, value: str, foreign: str
+) -> None:
+    data = hostile({})
+    target = data["container"]
+    for part in where.split("."):
+        target = target.setdefault(part, {})
+    target["FOREIGN_READER"] = value
+    found, text, file = problems(tmp_path, data)
+    assert found == [
+        f"{file}:{value_position(text, 'FOREIGN_READER')}: container.{where}.FOREIGN_READER: {FOREIGN.format(foreign)}"
+    ]
+
+
+def test_a_foreign_reference_in_a_fragment_is_refused(tmp_path: Path) -> None:
+    data = hostile({"compose_fragment": "labels:\n  owner: ${JWT_SECRET}\n  price: $$5\n"})
+    found, text, file = problems(tmp_path, data)
+    where = value_position(text, "compose_fragment")
+    assert found == [f"{file}:{where}: container.compose_fragment: {FOREIGN.format('$JWT_SECRET')}"]
+
+
+def test_own_secret_references_and_literal_dollars_pass(tmp_path: Path) -> None:
+    data = hostile({"environment.REDIS_COPY": "{{ password }}", "environment.PRICE": "$$5 and $${HOME}"})
+    found, _, _ = problems(tmp_path, data)
+    assert found == []
+
+
+def test_a_dollar_in_a_parameter_default_is_a_literal_not_a_reference(tmp_path: Path) -> None:
+    # compose escapes every value it passes ($ -> $$), nested ones too: validate renders them the same way
+    data = hostile({"environment.OPTIONS": "{{ options }}", "environment.LABEL": "{{ label }}"})
+    data["parameters"]["options"] = {"type": "mapping", "default": {"k": "${JWT_SECRET}"}, "description": "Options."}
+    data["parameters"]["label"] = {"type": "string", "default": "$\u017f${CREDS_KEY}", "description": "A label."}
+    found, _, _ = problems(tmp_path, data)
+    assert found == []
