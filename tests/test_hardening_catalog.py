@@ -199,13 +199,13 @@ def test_random_yaml_scalars_become_a_value_or_a_located_problem(scalar: str, as
     document = f"outer:\n  {scalar}: value\n" if as_key else f"outer:\n  inner: {scalar}\n"
     try:
         loaded = parse_text(document)
-    except YamlSourceError as exc:
+    except YamlSourceError as exc:  # a located problem
         assert exc.line == 2 and exc.column is not None, (exc, exc.line)
         assert str(exc) and "\n" not in str(exc)
-        return
-    ((key, value),) = loaded.data["outer"].items()
-    _usable(key)
-    _usable(value)
+    else:  # or a value every later step can use
+        ((key, value),) = loaded.data["outer"].items()
+        _usable(key)
+        _usable(value)
 
 
 def test_lone_surrogates_are_refused_by_either_yaml_parser(monkeypatch: pytest.MonkeyPatch) -> None:
