@@ -19,13 +19,16 @@ import yaml
 
 from dbstack.loader.environments import DeployEnvironment, load_environment
 from dbstack.loader.errors import DbstackError
+from dbstack.loader.interpolation import (
+    compose_escape,
+    compose_escape_all,
+    foreign_reference_problem,
+)
 from dbstack.loader.model import Container, Healthcheck
 from dbstack.loader.resources import package_folder
 from dbstack.loader.validation import fullmatch
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
 from dbstack.sandbox import TemplateError, render
-
-from . import text
 
 if TYPE_CHECKING:
     from dbstack.loader.adapter import DatabaseAdapter
@@ -87,22 +90,6 @@ def resolve_secrets(
     overridden = tuple(sorted(name for name in kept if config.get(name) not in (None, kept[name])))
     resolved = adapter.with_config(**kept) if kept else adapter
     return ResolvedSecrets(resolved.with_generated_secrets(), overridden)
-
-
-def compose_escape(value: str) -> str:
-    """A literal value in a compose file: ``$`` would start an interpolation."""
-    return value.replace("$", "$$")
-
-
-def compose_escape_all(value: Any) -> Any:
-    """``value`` of any type with ``$`` escaped in every string it holds, keys included, at any depth."""
-    if isinstance(value, str):
-        return compose_escape(value)
-    if isinstance(value, Mapping):
-        return {compose_escape_all(k): compose_escape_all(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [compose_escape_all(v) for v in value]
-    return value
 
 
 def secret_reference(var: str) -> str:
@@ -373,7 +360,7 @@ def _join_surrogate_pairs(rendered: str) -> str:
 
 def render_template(name: str, context: Mapping[str, Any]) -> str:
     """One of dbstack's own text templates (render/templates: the stack README, settings files), rendered by the
-    trusted renderer. Every value in ``context`` is already made safe for its sink by render.text, render.dotenv
+    trusted renderer. Every value in ``context`` is already made safe for its sink by loader.text, render.dotenv
     or tojson."""
     path = TEMPLATES / name
     return render_text(path.read_text(encoding="utf-8"), context, str(path), trusted=True) + "\n"
@@ -384,47 +371,11 @@ def _service_template() -> str:
     return SERVICE_TEMPLATE.read_text(encoding="utf-8")
 
 
-# Compose's variable names, as compose-go's template/template.go reads them: `[_a-z][_a-z0-9]*` inside
-# Go's `(?i:...)`, and Go's case folding adds U+017F (long s, folds to s) and U+212A (Kelvin, folds to k).
-_NAME = "[_A-Za-z\u017f\u212a][_A-Za-z0-9\u017f\u212a]*"
-_COMPOSE_VARIABLE = re.compile(rf"\$(?:({_NAME})|\{{({_NAME})[^}}]*\}}?)")
-
-
-def foreign_references(value: object, own: frozenset[str] | set[str]) -> list[str]:
-    """Every ``$`` in ``value`` (strings, mapping keys and values, lists, at any depth) that Compose would
-    read as something other than a literal ``$`` (``$$``) or one of the ``own`` references.
-
-    Stricter than Compose on purpose: a ``$`` that starts no variable (Compose refuses the file) counts too.
-    """
-    if isinstance(value, str):
-        found, at = [], 0
-        while (at := value.find("$", at)) >= 0:
-            if value.startswith("$$", at):
-                at += 2
-                continue
-            mine = next((ref for ref in own if value.startswith(ref, at)), None)
-            if mine is not None:
-                at += len(mine)
-                continue
-            match = _COMPOSE_VARIABLE.match(value, at)
-            found.append("$" + (match.group(1) or match.group(2)) if match else value[at : at + 2])
-            at += 1
-        return found
-    if isinstance(value, Mapping):
-        return [r for k, v in value.items() for r in (*foreign_references(k, own), *foreign_references(v, own))]
-    if isinstance(value, list | tuple):
-        return [r for v in value for r in foreign_references(v, own)]
-    return []
-
-
 def refuse_foreign_references(value: object, own: frozenset[str] | set[str], where: str) -> None:
     """DbstackError naming ``where`` if ``value`` would interpolate anything but its ``own`` references."""
-    foreign = sorted(set(foreign_references(value, own)))
-    if foreign:
-        raise DbstackError(
-            f"{where}: the service would read compose variables it does not own: "
-            f"{', '.join(text.visible(f) for f in foreign)} (catalog text is compose text: write $$ for a literal $)"
-        )
+    problem = foreign_reference_problem(value, own)
+    if problem:
+        raise DbstackError(f"{where}: {problem}")
 
 
 def _tls_files(container: Container) -> list[str]:

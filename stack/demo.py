@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from dbstack.render import text
+from dbstack.loader import text
 from dbstack.render.compose import dump_compose, render_service, resolve_secrets
 from dbstack.sandbox import userinfo
 

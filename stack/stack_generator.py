@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from dbstack.loader import DatabaseConfig, DbstackError
+from dbstack.loader import DatabaseConfig, DbstackError, text
 from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, FirstStart, Role
+from dbstack.loader.interpolation import compose_escape
 from dbstack.loader.registry import BUILTIN_CATALOG
-from dbstack.render import dotenv, text
+from dbstack.render import dotenv
 from dbstack.render.compose import (
     ComposeService,
     compose_context,
-    compose_escape,
     dump_compose,
     env_var_name,
     refuse_foreign_references,
@@ -424,7 +424,7 @@ def _reach(service: Mapping[str, Any]) -> str:
 
 def _stack_readme(stack: Stack) -> str:
     """The stack's README, from templates/stack_readme.md.j2; every value from a catalog, an app definition,
-    the environment or the user goes through render.text, so none can add Markdown structure, HTML or a line."""
+    the environment or the user goes through loader.text, so none can add Markdown structure, HTML or a line."""
     plan, choices = stack.plan, stack.first_start
     md, cell, code = text.markdown, text.markdown_cell, text.markdown_code
     services = stack.compose["services"]

@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 
 from dbstack import DatabaseAdapterRegistry, DbstackError
 from dbstack.config_engine import ConfigEngine, StackRequest
+from dbstack.loader import text
+from dbstack.loader.interpolation import foreign_references
 from dbstack.loader.registry import BUILTIN_CATALOG
-from dbstack.render import text
-from dbstack.render.compose import dump_compose, foreign_references, render_service
+from dbstack.render.compose import dump_compose, render_service
 from dbstack.stack_generator import StackGenerator
 
 from compose_tools import compose_config, service_environment, user_keys
@@ -200,9 +201,11 @@ def test_a_long_s_variable_in_catalog_text_is_refused(tmp_path: Path) -> None:
         entry["container"]["environment"]["X"] = "$\u017fECRET"
 
     catalog = user_catalog(tmp_path / "cat", "redis", "redis2", edit)
-    registry = DatabaseAdapterRegistry([catalog], use_env=False)
-    with pytest.raises(DbstackError, match="does not own: \\$\u017fECRET"):
-        render_service(registry.get_adapter("redis2"), "development")
+    # refused when the catalog loads (validate, every command), located at the value
+    with pytest.raises(
+        DbstackError, match=r"redis2\.yaml:\d+:\d+: container\.environment\.X: .* does not own: \$\u017fECRET"
+    ):
+        DatabaseAdapterRegistry([catalog], use_env=False)
 
 
 # --- 8. a secret in a field Compose does not interpolate ----------------------------------------------------

@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 from dbstack.cli import main
 from dbstack.loader import DatabaseAdapterRegistry, DbstackError
 from dbstack.loader.environments import environment_names, load_kubernetes_environment
+from dbstack.loader.interpolation import compose_escape
 from dbstack.loader.model import KubernetesFacts
 from dbstack.render import kubernetes
-from dbstack.render.compose import compose_escape, secret_reference
+from dbstack.render.compose import secret_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = DatabaseAdapterRegistry()
