@@ -171,6 +171,8 @@ class WorkloadSpec:
     env_from: tuple[str, ...] = ()
     claims: Mapping[str, str] = field(default_factory=dict)
     config_files: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Read from the Secret but not in it yet (a key only the user has): the pod waits until it is there.
+    absent_secrets: tuple[str, ...] = ()
     file_variants: Mapping[str, str] = field(default_factory=dict)
     read_by_name: frozenset[str] = frozenset()  # variables a client in the container reads itself
     facts: KubernetesFacts = field(default_factory=KubernetesFacts)
@@ -269,6 +271,7 @@ def app_workload(
     env_from: Sequence[str] = (),
     claims: Mapping[str, str] | None = None,
     config_files: Mapping[str, tuple[str, str]] | None = None,
+    absent_secrets: Sequence[str] = (),
 ) -> WorkloadSpec:
     """A stateless app service (a Deployment with a Service) from its compose service.
 
@@ -292,6 +295,7 @@ def app_workload(
         env_from=tuple(env_from),
         claims=dict(claims or {}),
         config_files=dict(config_files or {}),
+        absent_secrets=tuple(absent_secrets),
     )
 
 
@@ -373,7 +377,7 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
         labels["app.kubernetes.io/version"] = workload.version
     pod_labels = {**labels, **workload.pod_labels}
     secret_name = _secret_name(workload)
-    references = {secret_reference(var): var for var in workload.secrets}
+    references = {secret_reference(var): var for var in (*workload.secrets, *workload.absent_secrets)}
     env_entries, volumes, mounts = _environment(workload, references, secret_name)
     command = [_container_text(a, references, env_entries, where, secret_name) for a in service.get("entrypoint") or []]
     args = [_container_text(a, references, env_entries, where, secret_name) for a in service.get("command") or []]
@@ -419,7 +423,9 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
         elif kind == "bind" and source in workload.config_files and volume.get("read_only"):
             config_map, key = workload.config_files[source]
             volume_name = f"config-{len(volumes)}"
-            volumes.append({"name": volume_name, "configMap": {"name": config_map, "items": [{"key": key, "path": key}]}})
+            volumes.append(
+                {"name": volume_name, "configMap": {"name": config_map, "items": [{"key": key, "path": key}]}}
+            )
             mounts.append({"name": volume_name, "mountPath": target, "subPath": key, "readOnly": True})
         else:
             raise DbstackError(f"{where}: volume {target!r} has no Kubernetes form here")
@@ -669,6 +675,22 @@ def _resource_name(name: str, where: str) -> str:
 
 def _secret_name(workload: WorkloadSpec) -> str:
     return f"{workload.name}-credentials"
+
+
+def kustomize_env(text: str) -> dict[str, str]:
+    """An env file as kustomize's generators read it (sigs.k8s.io/kustomize api/kv, checked with kubectl
+    kustomize v5.5.0): a BOM dropped from the first line, leading whitespace and a trailing CR dropped, blank
+    and ``#`` lines skipped, then KEY is everything before the first '=' and the value the rest, exactly
+    (no quotes removed, no escapes, no ``${...}``); a line with no '=' gives an empty value."""
+    pairs: dict[str, str] = {}
+    for number, raw in enumerate(text.split("\n")):
+        line = raw.removeprefix("\ufeff") if number == 0 else raw
+        line = line.removesuffix("\r").lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        pairs[key] = value
+    return pairs
 
 
 def _env_file_value(var: str, value: str, where: str) -> str:
