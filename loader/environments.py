@@ -71,6 +71,7 @@ class KubernetesEnvironment:
     name: str
     storage_size: str
     storage_class: str | None
+    app_storage_size: str
     resources: Mapping[str, Mapping[str, str]]
     min_available: int | None
     app_replicas: int
@@ -90,6 +91,7 @@ def load_kubernetes_environment(name: str) -> KubernetesEnvironment:
         name=name,
         storage_size=data["storage"]["size"],
         storage_class=data["storage"].get("storage_class"),
+        app_storage_size=data["app_storage"]["size"],
         resources={kind: dict(values) for kind, values in data["resources"].items()},
         min_available=budget["min_available"] if budget else None,
         app_replicas=data["app_replicas"],

@@ -9,6 +9,7 @@ the user's own lines, writes atomically and backs up what it replaces.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -63,6 +64,10 @@ class Stack:
     settings_files: dict[str, str]  # app settings file -> initial text
     first_start: Choices | None = None
     required_keys: dict[str, str] = field(default_factory=dict)  # VAR -> what it is: the user must put it in .env
+    # The wiring, computed once by build() for every target: each service's .env variables (the ${VAR:?}
+    # references in its body), and the database services as rendered from their catalog entries.
+    reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    database_services: dict[str, ComposeService] = field(default_factory=dict, repr=False)
 
     def regenerate_command(self, folder: Path) -> str:
         """The command that writes this stack again (user catalogs and app files included)."""
@@ -268,7 +273,16 @@ class StackGenerator:
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
         refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
-        return Stack(plan, compose, env_entries, frozenset(derived), settings, choices, required_keys)
+        known = [*env_entries, *required_keys]
+        reads = {
+            name: tuple(
+                v for v in known if secret_reference(v) in owned[name] and secret_reference(v) in json.dumps(body)
+            )
+            for name, body in services.items()
+        }
+        return Stack(
+            plan, compose, env_entries, frozenset(derived), settings, choices, required_keys, reads, database_services
+        )
 
     def _first_start(
         self,
@@ -317,12 +331,20 @@ class StackGenerator:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def generate(self, request: StackRequest, folder: Path, *, force: bool = False) -> WriteReport:
-        """Plan, build and write a stack into ``folder``, reusing the secrets and settings already there."""
+    def prepare(self, request: StackRequest, folder: Path) -> tuple[Stack, dotenv.DotenvDocument]:
+        """Plan and build the stack for ``folder``, reusing the secrets and settings already there; the .env read.
+
+        One build for every target: compose (``write``) and Kubernetes (dbstack.kubernetes_stack.write_kubernetes,
+        which sits above this module and takes the Stack)."""
         existing = read_env(folder)
         plan = self.engine.plan(request, existing.as_dict())
         choices = resolve_choices(request, plan, folder, existing.as_dict())
-        return self.write(self.build(plan, choices), folder, force=force, existing=existing)
+        return self.build(plan, choices), existing
+
+    def generate(self, request: StackRequest, folder: Path, *, force: bool = False) -> WriteReport:
+        """Plan, build and write a compose stack into ``folder``, reusing the secrets and settings already there."""
+        stack, existing = self.prepare(request, folder)
+        return self.write(stack, folder, force=force, existing=existing)
 
     def write(
         self,
