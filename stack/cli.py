@@ -126,7 +126,7 @@ def cmd_url(args: argparse.Namespace) -> int:
 
 def cmd_compose(args: argparse.Namespace) -> int:
     from dbstack.output import COMPOSE_FILE, ENV_FILE, MARKER, OutputFile, read_env, write_folder
-    from dbstack.render.compose import dump_compose, env_var_name, kept_secrets
+    from dbstack.render.compose import dump_compose, env_var_name, kept_secrets, use_secret_files
     from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 
     registry = _registry(args)
@@ -152,12 +152,17 @@ def cmd_compose(args: argparse.Namespace) -> int:
     if args.target == "kubernetes":
         return _compose_kubernetes(args, spec.id, adapter, existing)
     service = adapter.compose_service(args.env, tls_dir=args.tls_dir)
+    assert spec.container is not None  # compose_service refused an embedded entry
+    service = use_secret_files(service, spec.container)
     document = service.document()
     if args.output:
         pin_images(document, load_lock(args.output / LOCK_FILE))
     text = (
         f"{MARKER} Database: {spec.id}; environment: {args.env}.\n"
-        f"# Secrets are referenced from .env: {', '.join(service.env_entries) or 'none'}.\n" + dump_compose(document)
+        f"# Secrets are referenced from .env: {', '.join(service.env_entries) or 'none'}"
+        + (f" (files: {', '.join(service.secret_files)}, written from .env)" if service.secret_files else "")
+        + ".\n"
+        + dump_compose(document)
     )
     if not args.output:
         sys.stdout.write(text)
@@ -174,6 +179,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
         service.env_entries,
         env_header=f"Added by dbstack for {spec.id}. Keep these values: the database was created with them.",
         existing=existing,
+        secret_files=service.secret_files,
         force=args.force,
     )
     _print_report(report)

@@ -33,6 +33,7 @@ from dbstack.render.compose import (
     render_text,
     secret_reference,
     service_from_template,
+    use_secret_files,
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
@@ -62,6 +63,7 @@ class Stack:
     settings_files: dict[str, str]  # app settings file -> initial text
     first_start: Choices | None = None
     required_keys: dict[str, str] = field(default_factory=dict)  # VAR -> what it is: the user must put it in .env
+    secret_files: dict[str, str] = field(default_factory=dict)  # compose file secret -> the .env VAR it holds
 
     def regenerate_command(self, folder: Path) -> str:
         """The command that writes this stack again (user catalogs and app files included)."""
@@ -135,7 +137,7 @@ class StackGenerator:
             service = adapter.compose_service(plan.environment, name=role_plan.service, published_ports=published)
             if role_plan.role.volume_by_version:
                 service = _versioned_volume(service, container.tag)
-            services[role_plan.service] = service
+            services[role_plan.service] = use_secret_files(service, container)
         return services
 
     def _role_environment(
@@ -259,6 +261,10 @@ class StackGenerator:
                 env_entries[key] = value
         services = {**{n: s.service for n, s in database_services.items()}, **app_services}
         compose = {"name": choices.project if choices else plan.app.id, "services": services, "volumes": volumes}
+        secret_files: dict[str, str] = {}
+        for service in database_services.values():
+            compose.setdefault("secrets", {}).update(service.secrets)
+            secret_files.update(service.secret_files)
         # "A service interpolates only its own secrets", checked on the finished document: every value,
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
@@ -267,7 +273,7 @@ class StackGenerator:
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
         refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
-        return Stack(plan, compose, env_entries, frozenset(derived), settings, choices, required_keys)
+        return Stack(plan, compose, env_entries, frozenset(derived), settings, choices, required_keys, secret_files)
 
     def _first_start(
         self,
@@ -358,6 +364,7 @@ class StackGenerator:
             "Keep these values: the databases were created with them.",
             existing=existing,
             derived=stack.derived,
+            secret_files=stack.secret_files,
             force=force,
         )
         report.to_fill = stack.placeholders() + missing
