@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from dbstack.loader import DatabaseConfig, DbstackError
-from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, FirstStart, Role
+from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, AppUser, FirstStart, Role
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv, text
 from dbstack.render.compose import (
@@ -64,6 +64,7 @@ class Stack:
     first_start: Choices | None = None
     required_keys: dict[str, str] = field(default_factory=dict)  # VAR -> what it is: the user must put it in .env
     secret_files: dict[str, str] = field(default_factory=dict)  # compose file secret -> the .env VAR it holds
+    owned_files: dict[str, str] = field(default_factory=dict)  # dbstack's own files, rewritten on regeneration
 
     def regenerate_command(self, folder: Path) -> str:
         """The command that writes this stack again (user catalogs and app files included)."""
@@ -141,7 +142,7 @@ class StackGenerator:
         return services
 
     def _role_environment(
-        self, role_plan: RolePlan, app_service: str
+        self, role_plan: RolePlan, app_service: str, app_secrets: Mapping[str, str]
     ) -> tuple[dict[str, str], dict[str, str], set[str]]:
         """Variables a role feeds into one app service: (compose environment, derived .env entries,
         the ${VAR} references these may hold: the role's secrets and the derived entries).
@@ -153,6 +154,10 @@ class StackGenerator:
         role, adapter = role_plan.role, role_plan.adapter
         context, secret_vars, _ = compose_context(adapter, role_plan.service)
         context["service"] = role_plan.service
+        if (user := role.app_users.get(adapter.id)) is not None:  # connection strings name the app's own user
+            adapter = adapter.with_config(
+                username=user.username, password=app_secrets[user.password_secret], **dict(user.config)
+            )
         real = {**adapter.template_context(), "service": role_plan.service, "urls": adapter.connection_strings()}
         secret_names = {n for n, p in adapter.spec.parameters.items() if p.secret}
         environment: dict[str, str] = {}
@@ -209,7 +214,9 @@ class StackGenerator:
             depends_on: list[str] = []
             for role in plan.app.roles.values():
                 if role.name in plan.roles:
-                    role_env, role_derived, role_own = self._role_environment(plan.roles[role.name], app_service.name)
+                    role_env, role_derived, role_own = self._role_environment(
+                        plan.roles[role.name], app_service.name, plan.app_secrets
+                    )
                     if app_service.name in role.environment:
                         depends_on.append(role.service)
                         own |= role_own
@@ -269,11 +276,33 @@ class StackGenerator:
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
+        owned_files = self._app_users(plan, services, owned)
         for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
         refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
-        return Stack(plan, compose, env_entries, frozenset(derived), settings, choices, required_keys, secret_files)
+        return Stack(
+            plan, compose, env_entries, frozenset(derived), settings, choices, required_keys, secret_files, owned_files
+        )
+
+    @staticmethod
+    def _app_users(plan: StackPlan, services: dict[str, Any], owned: dict[str, set[str]]) -> dict[str, str]:
+        """Least privilege (apps/*.yaml roles.*.app_user): the database container gets the app user's password
+        as a ${VAR:?} reference and the init script that creates the user, mounted read-only. Returns the
+        scripts (file -> text): rendered from the app definition alone, they hold no secret."""
+        scripts: dict[str, str] = {}
+        for role_plan in plan.roles.values():
+            user = role_plan.role.app_users.get(role_plan.adapter.id)
+            if user is None:
+                continue
+            service = services[role_plan.service]
+            reference = secret_reference(user.password_secret)
+            service.setdefault("environment", {})[user.password_variable] = reference
+            owned[role_plan.service].add(reference)
+            mount = {"type": "bind", "source": f"./{user.script}", "target": user.target, "read_only": True}
+            service.setdefault("volumes", []).append(mount)
+            scripts[user.script] = app_user_script(user, str(role_plan.adapter.config.get("database")))
+        return scripts
 
     def _first_start(
         self,
@@ -347,6 +376,8 @@ class StackGenerator:
         files = [
             OutputFile(COMPOSE_FILE, stack.compose_text(folder), owner=f"{MARKER} App: {stack.plan.app.id};"),
             OutputFile(README_FILE, _stack_readme(stack), owner=README_MARKER),
+            # Init scripts: read by the database's own user through a read-only bind mount (0644, no secret).
+            *(OutputFile(name, text, owner=SCRIPT_MARKER) for name, text in stack.owned_files.items()),
         ]
         # Settings files may hold keys (0600); the config file holds none, and the api's user (not the
         # folder's owner) reads it through the read-only bind mount (0644).
@@ -656,6 +687,24 @@ def render_template(name: str, context: Mapping[str, Any]) -> str:
 def settings_file_text(header: str, choices: Choices) -> str:
     lines = [dotenv.format_entry(key, value) for key, value in choices.settings.items()]
     return render_template("settings.env.j2", {"header": header.rstrip("\n"), "lines": lines})
+
+
+SCRIPT_MARKER = "// Generated by dbstack."
+
+
+def app_user_script(user: AppUser, database: str) -> str:
+    """The init script that creates the app's own user (templates/<user.template>)."""
+    roles = [{"role": role, "db": database} for role in user.roles]
+    context = {
+        "variable": user.password_variable,
+        "database": database,
+        "username": user.username,
+        "roles": roles,
+        "username_comment": text.comment(user.username),
+        "roles_comment": text.comment(", ".join(user.roles)),
+        "database_comment": text.comment(database),
+    }
+    return render_template(user.template, context)
 
 
 def config_file_text(first: FirstStart, choices: Choices) -> str:
