@@ -144,6 +144,22 @@ class FirstStart:
     embeddings_variable: str | None
     embeddings_default: str | None
     embeddings: Mapping[str, EmbeddingsProvider]
+    proxies: Mapping[str, Proxy] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A TLS front (first_start.proxy.NAME): image, upstream, config file, volumes, healthcheck."""
+
+    name: str
+    image: str
+    tag: str
+    upstream_service: str
+    upstream_port: int
+    config: Mapping[str, str]
+    volumes: Mapping[str, str]
+    capabilities: tuple[str, ...]
+    healthcheck: Healthcheck
 
 
 @dataclass(frozen=True)
@@ -261,6 +277,22 @@ def _first_start(data: Mapping[str, Any] | None) -> FirstStart | None:
                     name, frozen_map(e.get("settings", {})), frozen_map(e.get("required", {})), e.get("unavailable")
                 )
                 for name, e in embeddings.get("providers", {}).items()
+            }
+        ),
+        proxies=frozen_map(
+            {
+                name: Proxy(
+                    name,
+                    p["image"],
+                    p["tag"],
+                    p["upstream"]["service"],
+                    p["upstream"]["port"],
+                    frozen_map(p["config"]),
+                    frozen_map(p["volumes"]),
+                    tuple(p["capabilities"]),
+                    Healthcheck.from_data(p["healthcheck"]),
+                )
+                for name, p in data.get("proxy", {}).items()
             }
         ),
     )

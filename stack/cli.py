@@ -240,6 +240,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         registration=args.registration,
         endpoints=tuple(dict.fromkeys(args.endpoint or [])),
         embeddings=args.embeddings,
+        proxy=args.proxy,
     )
     folder = args.output or Path(f"{Path(args.app).stem}-{args.env}")
     generator = StackGenerator(ConfigEngine(_registry(args)))
@@ -386,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--endpoint", action="append", metavar="PROVIDER", help="model provider to enable (repeatable)"
     )
     generate.add_argument("--embeddings", metavar="PROVIDER", help="rag_api embeddings provider (default openai)")
+    generate.add_argument(
+        "--proxy", choices=("caddy", "none"), help="TLS front for the https --domain (default: as before, else none)"
+    )
     generate.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
     generate.set_defaults(handler=cmd_generate)
 

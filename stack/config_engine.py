@@ -38,6 +38,7 @@ class StackRequest:
     registration: str | None = None  # open | closed
     endpoints: tuple[str, ...] = ()
     embeddings: str | None = None
+    proxy: str | None = None  # a TLS front (first_start.proxy), or 'none'
 
 
 @dataclass(frozen=True)

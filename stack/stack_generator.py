@@ -88,6 +88,7 @@ class Stack:
             words += [f"--registration {text.shell_word(choices.registration)}"]
             words += [f"--endpoint {text.shell_word(e)}" for e in choices.endpoints]
             words += [f"--embeddings {text.shell_word(choices.embeddings)}"] if choices.embeddings else []
+            words += [f"--proxy {text.shell_word(choices.proxy)}"] if choices.proxy else []
         return " ".join([*words, "-o", text.shell_word(folder.resolve())])
 
     def placeholders(self) -> list[str]:
@@ -249,11 +250,14 @@ class StackGenerator:
         for app_service in plan.services:
             _wait_and_hosts(app_services[app_service.name], app_service, plan.environment.depends_on_condition)
         user_keys, required_keys = self._first_start(plan, choices, app_services, settings, owned)
+        proxy_files = self._proxy(plan, choices, app_services, owned)
         volumes: dict[str, Any] = {}
         for service in database_services.values():
             volumes.update(service.volumes)
         for app_service in plan.services:
             volumes.update({name: {} for name in app_service.volumes})
+        if choices is not None and choices.proxy is not None and plan.app.first_start is not None:
+            volumes.update({name: {} for name in plan.app.first_start.proxies[choices.proxy].volumes})
         env_entries: dict[str, str] = {}
         sources = [("the app's secrets", plan.app_secrets), ("connection strings", derived)]
         sources += [("endpoint keys", user_keys)]
@@ -267,16 +271,21 @@ class StackGenerator:
                     )
                 env_entries[key] = value
         services = {**{n: s.service for n, s in database_services.items()}, **app_services}
-        compose = {"name": choices.project if choices else plan.app.id, "services": services, "volumes": volumes}
+        compose: dict[str, Any] = {
+            "name": choices.project if choices else plan.app.id,
+            "services": services,
+            "volumes": volumes,
+        }
         secret_files: dict[str, str] = {}
         for service in database_services.values():
-            compose.setdefault("secrets", {}).update(service.secrets)
+            if service.secrets:
+                compose.setdefault("secrets", {}).update(service.secrets)
             secret_files.update(service.secret_files)
         # "A service interpolates only its own secrets", checked on the finished document: every value,
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
-        owned_files = self._app_users(plan, services, owned)
+        owned_files = {**self._app_users(plan, services, owned), **proxy_files}
         for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
@@ -284,6 +293,50 @@ class StackGenerator:
         return Stack(
             plan, compose, env_entries, frozenset(derived), settings, choices, required_keys, secret_files, owned_files
         )
+
+    @staticmethod
+    def _proxy(
+        plan: StackPlan, choices: Choices | None, services: dict[str, dict[str, Any]], owned: dict[str, set[str]]
+    ) -> dict[str, str]:
+        """--proxy: the TLS front serving the https domain, forwarding to the upstream, which is then published
+        nowhere. Returns its config file (file -> text), dbstack's own, rewritten on regeneration."""
+        first = plan.app.first_start
+        if first is None or choices is None or choices.proxy is None:
+            return {}
+        proxy = first.proxies[choices.proxy]
+        if proxy.upstream_service not in services:
+            raise DbstackError(f"--proxy {choices.proxy}: {proxy.upstream_service} is not in this stack")
+        services[proxy.upstream_service].pop("ports", None)
+        parts = urlsplit(choices.domain)
+        host, port = parts.hostname or "", parts.port or 443
+        public = not _internal_host(host)
+        # Browsers reach a loopback name only from this machine: publish there alone; others on every address.
+        host_ip = "127.0.0.1" if host == "localhost" or host.endswith(".localhost") or _is_loopback(host) else None
+        ports = [(port, port)] + ([(80, 80)] if public else [])  # ACME's HTTP challenge and the redirect
+        config = proxy.config
+        volumes = [{"type": "bind", "source": f"./{config['name']}", "target": config["target"], "read_only": True}]
+        volumes += [{"type": "volume", "source": v, "target": t} for v, t in proxy.volumes.items()]
+        services[proxy.name] = service_from_template(
+            plan.environment,
+            image=f"{proxy.image}:{proxy.tag}",
+            healthcheck=proxy.healthcheck,
+            healthcheck_test=list(proxy.healthcheck.test),
+            capabilities=proxy.capabilities,
+            environment={},
+            ports=[
+                {"target": inside, "published": str(outside), "protocol": "tcp"}
+                | ({"host_ip": host_ip} if host_ip else {})
+                for outside, inside in ports
+            ],
+            volumes=volumes,
+            depends_on=[proxy.upstream_service],
+        )
+        # Caddy answers 502 until the api is up; it need not wait for the api's healthcheck to start.
+        services[proxy.name]["depends_on"][proxy.upstream_service]["condition"] = "service_started"
+        owned[proxy.name] = set()
+        site = parts.netloc.lower() if parts.port else host.lower() if ":" not in host else f"[{host}]"
+        upstream = f"{proxy.upstream_service}:{proxy.upstream_port}"
+        return {str(config["name"]): caddyfile_text(site, upstream, internal=not public, template=config["template"])}
 
     @staticmethod
     def _app_users(plan: StackPlan, services: dict[str, Any], owned: dict[str, set[str]]) -> dict[str, str]:
@@ -376,8 +429,9 @@ class StackGenerator:
         files = [
             OutputFile(COMPOSE_FILE, stack.compose_text(folder), owner=f"{MARKER} App: {stack.plan.app.id};"),
             OutputFile(README_FILE, _stack_readme(stack), owner=README_MARKER),
-            # Init scripts: read by the database's own user through a read-only bind mount (0644, no secret).
-            *(OutputFile(name, text, owner=SCRIPT_MARKER) for name, text in stack.owned_files.items()),
+            # Init scripts and the proxy's config: read by the container's own user through a read-only bind
+            # mount (0644, no secret); refused when the file there does not start as dbstack wrote it.
+            *(OutputFile(name, body, owner=body.split("\n", 1)[0]) for name, body in stack.owned_files.items()),
         ]
         # Settings files may hold keys (0600); the config file holds none, and the api's user (not the
         # folder's owner) reads it through the read-only bind mount (0644).
@@ -504,7 +558,16 @@ def _stack_readme(stack: Stack) -> str:
         "volumes": ", ".join(code(v) for v in stack.compose["volumes"]),
         "differences": [md(d) for d in plan.app.upstream_differences],
         "versioned": "",
+        "proxy": None,
     }
+    if choices is not None and choices.proxy is not None and first is not None:
+        proxy = first.proxies[choices.proxy]
+        context["proxy"] = {
+            "name": md(proxy.name.capitalize()),
+            "domain": code(choices.domain),
+            "internal": _internal_host(urlsplit(choices.domain).hostname or ""),
+            "volume": ", ".join(code(v) for v, target in proxy.volumes.items() if target == "/data"),
+        }
     for role_plan in plan.roles.values():
         if role_plan.role.volume_by_version:
             context["versioned"] = md(role_plan.adapter.name)
@@ -548,6 +611,7 @@ class Choices:
     embeddings: str | None
     settings: dict[str, str]  # settings-file variable -> value, written once
     warnings: tuple[str, ...] = ()
+    proxy: str | None = None
 
     @property
     def https(self) -> bool:
@@ -611,7 +675,14 @@ def resolve_choices(
     settings_path = folder / first.settings_file
     existing_settings = _read_settings(settings_path)
     project = project_name(request.name, folder, plan.app)
-    domain = checked_domain(request.domain or existing_settings.get(first.domain_variables[0]) or first.domain_default)
+    proxy = _proxy(first, request.proxy, folder)
+    default_domain = "https://localhost" if proxy else first.domain_default
+    domain = checked_domain(request.domain or existing_settings.get(first.domain_variables[0]) or default_domain)
+    if proxy and not domain.startswith("https://"):
+        raise DbstackError(
+            f"--proxy {proxy} serves HTTPS: give the address users open as --domain https://NAME "
+            f"(the stack's address is {domain})"
+        )
     registration = request.registration
     if registration is None and first.registration_variable in existing_settings:
         registration = "open" if existing_settings[first.registration_variable] == "true" else "closed"
@@ -632,7 +703,19 @@ def resolve_choices(
         f"file); this run asked for {text.visible(settings[key])}: change it there"
         for key in changed
     )
-    return Choices(project, domain, registration, endpoints, embeddings, settings, warnings)
+    return Choices(project, domain, registration, endpoints, embeddings, settings, warnings, proxy)
+
+
+def _proxy(first: FirstStart, asked: str | None, folder: Path) -> str | None:
+    """The TLS front: as asked (``none`` removes it), else the one the stack's compose.yaml already has."""
+    if asked == "none":
+        return None
+    if asked is not None:
+        if asked not in first.proxies:
+            raise DbstackError(f"--proxy {text.visible(asked)}: unknown; known: {', '.join(first.proxies) or 'none'}")
+        return asked
+    services = _previous_compose(folder).get("services")
+    return next((name for name in first.proxies if isinstance(services, dict) and name in services), None)
 
 
 def _read_settings(path: Path) -> dict[str, str]:
@@ -689,7 +772,42 @@ def settings_file_text(header: str, choices: Choices) -> str:
     return render_template("settings.env.j2", {"header": header.rstrip("\n"), "lines": lines})
 
 
-SCRIPT_MARKER = "// Generated by dbstack."
+HEALTH_PORT = 2020  # the Caddyfile's loopback-only site for the compose healthcheck (apps/librechat.yaml)
+# Caddyfile tokens dbstack writes: host names, IP addresses (IPv6 in brackets) and ports; nothing that could
+# end a token, open a block or start a comment.
+_CADDY_TOKEN = re.compile(r"[A-Za-z0-9.:\[\]_-]+")
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".lan", ".internal", ".home.arpa", ".test", ".example", ".invalid")
+
+
+def caddyfile_text(
+    site: str,
+    upstream: str,
+    *,
+    internal: bool,
+    template: str = "Caddyfile.j2",
+    health_port: int = HEALTH_PORT,
+    options: tuple[str, ...] = (),
+) -> str:
+    """The proxy's Caddyfile: ``site`` over HTTPS (Caddy's internal CA when ``internal``), forwarded to
+    ``upstream``. ``options`` are extra global options (the tests' ports); every value is checked as a token."""
+    for value in (site, upstream, *(w for o in options for w in o.split(" "))):
+        if not _CADDY_TOKEN.fullmatch(value):
+            raise DbstackError(f"Caddyfile: {text.visible(value)} is not a host name, address or port")
+    context = {"site": site, "upstream": upstream, "internal": internal, "health_port": health_port}
+    return render_template(template, {**context, "options": list(options)})
+
+
+def _internal_host(host: str) -> bool:
+    """A name no public CA can issue a certificate for: localhost, an IP address, a single label, a private suffix."""
+    host = host.lower()
+    return host == "localhost" or _is_ip(host) or "." not in host or host.endswith(_PRIVATE_SUFFIXES)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def app_user_script(user: AppUser, database: str) -> str:
