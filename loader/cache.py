@@ -39,7 +39,7 @@ MAX_CACHE_FILE_BYTES = 8 * 1024 * 1024  # a catalog file is at most 1 MiB; its d
 _PACKAGE = Path(__file__).resolve().parent.parent
 # What decides whether an entry is valid, beside the entry itself: dbstack's code, schema and templates.
 # (The catalog and apps folders are not among them: each catalog file is keyed by its own content.)
-_RULE_FILES = ("*.py", "loader/*.py", "render/*.py", "schema/*.json", "render/templates/*", "render/environments/*")
+_RULE_FILES = ("*.py", "loader/*.py", "render/*.py", "schema/*.json", "render/templates/**/*", "render/environments/*")
 
 
 def enabled() -> bool:

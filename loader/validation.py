@@ -210,9 +210,21 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+def _mapping_problem(value: Mapping[object, object]) -> str:
+    """Which key or value of a mapping is not text (a mapping parameter maps text to text, one level deep)."""
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return f"expected mapping of text to text, but key {shown(key)} is {type(key).__name__}"
+        if not isinstance(item, str):
+            return f"expected mapping of text to text, but [{shown(key)}] is {type(item).__name__} {shown(item)}"
+    return f"expected mapping of text to text, got {shown(value)}"
+
+
 def value_problem(spec: Mapping[str, Any], value: object) -> str | None:
     """Why ``value`` does not fit a parameter spec, or None."""
     type_name = spec["type"]
+    if type_name == "mapping" and isinstance(value, dict) and not fits_type(value, type_name):
+        return _mapping_problem(value)
     if not fits_type(value, type_name):
         return f"expected {type_name}, got {type(value).__name__} {shown(value)}"
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
@@ -349,18 +361,23 @@ _COMPOSE_INTERPOLATION = re.compile(r"\$(?:\{[^}]*\}?|\w+)")
 
 
 @lru_cache(maxsize=8192)
+def shell_tokens(word: str) -> tuple[str, ...]:
+    """A word as a shell reads it: quotes removed, operators (``||``, ``;``, ``>``) split off as tokens."""
+    try:
+        lexer = shlex.shlex(word.replace("\n", " ; "), posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        return tuple(lexer)
+    except ValueError:  # unbalanced quotes: read it without them
+        return tuple(word.replace('"', " ").replace("'", " ").split())
+
+
+@lru_cache(maxsize=8192)
 def program_names(word: str) -> tuple[str, ...]:
     """Base names of everything a word could run: the word as a shell reads it (quotes removed,
     split at operators), each token cut at characters a file name here never holds, paths
     reduced to their last part and leading dashes dropped (``${X:-curl}`` gives ``curl``)."""
-    try:
-        lexer = shlex.shlex(word, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        tokens = list(lexer)
-    except ValueError:  # unbalanced quotes: read it without them
-        tokens = word.replace('"', " ").replace("'", " ").split()
     names = []
-    for token in tokens:
+    for token in shell_tokens(word):
         for part in _NAME_PART.split(token):
             name = part.rsplit("/", 1)[-1].lstrip("-")
             if name:
@@ -393,6 +410,103 @@ def healthcheck_problems(test: Sequence[str], image_has: Mapping[str, bool]) -> 
         if used and not image_has[tool]:
             problems.append(f"uses {tool} ({', '.join(used)}), and image_has.{tool} is false")
     return problems
+
+
+# Reading what a healthcheck runs, command by command, to find one that cannot fail.
+_LIST_OPERATORS = frozenset({";", "&", "&&", "||", "|", "|&", ";;", ";&"})
+_GROUPING = frozenset({"(", ")", "{", "}"})
+# Words that run the word after them (with options, VAR=value or a duration between).
+_WRAPPERS = frozenset({"exec", "env", "command", "builtin", "nohup", "nice", "time", "timeout", "busybox"})
+_NOT_THE_PROGRAM = re.compile(r"-.*|[A-Za-z_][A-Za-z0-9_]*=.*|[0-9.]+[smhd]?")
+# What always succeeds, whatever the server says or the secret holds.
+_SUCCEEDS = frozenset({"true", ":"})
+# Programs that never talk to the server: a secret they echo or test fails nothing.
+HARMLESS_PROGRAMS = frozenset({"echo", "printf", "true", ":", "test", "[", "exit"})
+_MAX_SHELL_DEPTH = 8  # sh -c "sh -c '...'" nested deeper than any real healthcheck
+
+
+def _simple_commands(test: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """A rendered test as (operator before it, words) per command: CMD-SHELL is a shell script,
+    CMD an argument list that no shell cuts."""
+    if test[0] == "CMD-SHELL":
+        return _cut(shell_tokens(" ".join(test[1:])))
+    return [("", list(test[1:]))]
+
+
+def _cut(tokens: Sequence[str]) -> list[tuple[str, list[str]]]:
+    commands: list[tuple[str, list[str]]] = []
+    before, words = "", list[str]()
+    for token in tokens:
+        if token in _LIST_OPERATORS or token in _GROUPING:
+            if words:
+                commands.append((before, words))
+            words = []
+            if token in _LIST_OPERATORS:
+                before = token
+        else:
+            words.append(token)
+    if words:
+        commands.append((before, words))
+    return commands
+
+
+def _program(words: Sequence[str]) -> tuple[str, list[str]] | None:
+    """The program a command's words run (wrappers, their options and VAR=value skipped) and its arguments."""
+    for index, word in enumerate(words):
+        name = word.rsplit("/", 1)[-1]
+        if name in _WRAPPERS or (index and _NOT_THE_PROGRAM.fullmatch(word)) or ("=" in word and not index):
+            continue
+        return name, list(words[index + 1 :])
+    return None
+
+
+def _script(program: str, arguments: Sequence[str]) -> str | None:
+    """The script a shell runs with ``-c`` (``-c``, ``-ec``, ``-lc`` ...), or None."""
+    if not SHELL_PROGRAM.fullmatch(program):
+        return None
+    for index, argument in enumerate(arguments):
+        if not argument.startswith("-"):
+            return None
+        if "c" in argument and index + 1 < len(arguments):
+            return arguments[index + 1]
+    return None
+
+
+def never_fails(commands: Sequence[tuple[str, list[str]]], depth: int = 0) -> str | None:
+    """Why the last of ``commands`` succeeds whatever happens before it (``true``, ``:``, ``exit 0``,
+    after ``;``, ``||`` or ``|``), or None. A shell's ``-c`` script is read the same way."""
+    if not commands or depth > _MAX_SHELL_DEPTH:
+        return None
+    before, words = commands[-1]
+    run = _program(words)
+    if run is None:
+        return None
+    program, arguments = run
+    script = _script(program, arguments)
+    if script is not None:
+        return never_fails(_cut(shell_tokens(script)), depth + 1)
+    zero_exit = program == "exit" and bool(arguments) and arguments[0].strip("0") == "" and arguments[0] != ""
+    if before == "&&" or not (program in _SUCCEEDS or zero_exit):
+        return None
+    last = " ".join([program, *arguments[:1]] if zero_exit else [program])
+    if not before:
+        return f"its last command is {last!r}"
+    return f"it ends with {before + ' ' + last!r}, which swallows any failure before it"
+
+
+def programs_run(commands: Sequence[tuple[str, list[str]]], depth: int = 0) -> set[str]:
+    """Every program the commands run, through shells' ``-c`` scripts."""
+    found: set[str] = set()
+    for _, words in commands:
+        run = _program(words)
+        if run is None:
+            continue
+        script = _script(*run)
+        if script is None or depth > _MAX_SHELL_DEPTH:
+            found.add(run[0])
+        else:
+            found |= programs_run(_cut(shell_tokens(script)), depth + 1)
+    return found
 
 
 MIN_HEALTHCHECK_INTERVAL = 5.0  # seconds; a check every second or two loads a database for nothing
@@ -466,7 +580,9 @@ def _sample(spec: Mapping[str, Any], filled: bool) -> Any:
         value = spec.get("default", max(1, spec.get("minimum", 1)))
     else:
         value = _SAMPLES[spec["type"]]
-    return value.replace("$", "$$") if isinstance(value, str) else value
+    from dbstack.render.compose import compose_escape_all
+
+    return compose_escape_all(value)  # as compose_context passes values: every $ a literal, at any depth
 
 
 _SAMPLES: dict[str, Any] = {
@@ -587,8 +703,8 @@ def _environment(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[P
             yield ("container", "tls", "environment", var), var, source
 
 
-def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:
-    """The command and entrypoint a compose_fragment sets (both are argument lists)."""
+def _fragment_data(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, Any] | None:
+    """A compose_fragment as rendered and read, or None where it does not render or read as a mapping."""
     import yaml
 
     text = renderer.text(("container", "compose_fragment"), source, changed)
@@ -598,7 +714,13 @@ def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str]
         data = yaml.safe_load(text)
     except yaml.YAMLError:
         return None  # rendering the service reports it
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:
+    """The command and entrypoint a compose_fragment sets (both are argument lists)."""
+    data = _fragment_data(renderer, source, changed)
+    if data is None:
         return None
     found = {}
     for key in ("command", "entrypoint"):
@@ -609,6 +731,7 @@ def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str]
 
 
 def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> None:
+    from dbstack.render.compose import foreign_reference_problem
     from dbstack.render.sandbox import variables
 
     container = entry["container"]
@@ -646,16 +769,30 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                     f"reads the compose variable {interpolated[0]} (a .env value on the command line); "
                     "write $$ for a literal $",
                 )
+        # Catalog text is compose text: a ${VAR} it writes would read another service's secret from the
+        # shared .env. Located here, where `compose` could only name the file.
+        own = {secret_sample(entry["id"], name) for name in renderer.secrets}
+        for path, _, source in _environment(container, tls_on):
+            rendered = renderer.text(path, source)
+            if rendered is not None and (foreign := foreign_reference_problem(rendered, own)):
+                add(path, foreign)
         if "compose_fragment" in container:
             fragment_source = container["compose_fragment"]
             plain = _fragment_arguments(renderer, fragment_source)
-            for name in renderer.secrets:
-                if plain is not None and _fragment_arguments(renderer, fragment_source, [name]) != plain:
-                    add(
-                        ("container", "compose_fragment"),
-                        f"secret parameter {name!r} reaches the fragment's command or entrypoint; "
-                        + SECRET_ADVICE % name,
-                    )
+            reached = [
+                name
+                for name in renderer.secrets
+                if plain is not None and _fragment_arguments(renderer, fragment_source, [name]) != plain
+            ]
+            for name in reached:
+                add(
+                    ("container", "compose_fragment"),
+                    f"secret parameter {name!r} reaches the fragment's command or entrypoint; " + SECRET_ADVICE % name,
+                )
+            fragment = _fragment_data(renderer, fragment_source)
+            # a secret reached (and maybe mangled, `password | lower`) on a command line is the problem to fix first
+            if not reached and fragment is not None and (foreign := foreign_reference_problem(fragment, own)):
+                add(("container", "compose_fragment"), foreign)
 
         # b) The healthcheck as it runs: every word of the rendered test.
         rendered_test = []
@@ -669,6 +806,11 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
             checked_tests.add(tuple(rendered_test))
             for message in healthcheck_problems(rendered_test, container["image_has"]):
                 add(("container", "healthcheck", "test"), message)
+            if len(rendered_test) > 1 and (reason := never_fails(_simple_commands(rendered_test))):
+                add(
+                    ("container", "healthcheck", "test"),
+                    f"cannot fail at all: {reason}; a healthcheck must fail when the server does not answer",
+                )
 
         # c) Where the container gets a secret, the healthcheck must use it (and so fail on a wrong one).
         secret_vars = {
@@ -688,8 +830,15 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                 f"writes $${sorted(expanded)[0]}, but runs no shell to expand it "
                 "(use CMD-SHELL, or credentials_from when the client reads the variable itself)",
             )
-        authenticates = any(var in secret_vars for var in credentials) or bool(shell and expanded & secret_vars)
-        if secret_vars and not authenticates:
+        reads_secret = any(var in secret_vars for var in credentials) or bool(shell and expanded & secret_vars)
+        programs = programs_run(_simple_commands(rendered_test)) if len(rendered_test) > 1 else None
+        if secret_vars and reads_secret and programs is not None and programs <= HARMLESS_PROGRAMS:
+            add(
+                ("container", "healthcheck", "test"),
+                f"cannot fail on a wrong secret: it runs no program but {', '.join(sorted(programs)) or 'none'}, "
+                "which succeed whatever the secret holds; the secret must reach a client that logs in to the server",
+            )
+        elif secret_vars and not reads_secret:
             unauthenticated.setdefault(rendering.tls or "", set()).update(secret_vars)
 
     for path, message in problems:

@@ -494,14 +494,22 @@ def foreign_references(value: object, own: frozenset[str] | set[str]) -> list[st
     return []
 
 
+def foreign_reference_problem(value: object, own: frozenset[str] | set[str]) -> str | None:
+    """Why ``value`` may not be in a service (it interpolates more than its ``own`` references), or None."""
+    foreign = sorted(set(foreign_references(value, own)))
+    if not foreign:
+        return None
+    return (
+        f"the service would read compose variables it does not own: "
+        f"{', '.join(text.visible(f) for f in foreign)} (catalog text is compose text: write $$ for a literal $)"
+    )
+
+
 def refuse_foreign_references(value: object, own: frozenset[str] | set[str], where: str) -> None:
     """DbstackError naming ``where`` if ``value`` would interpolate anything but its ``own`` references."""
-    foreign = sorted(set(foreign_references(value, own)))
-    if foreign:
-        raise DbstackError(
-            f"{where}: the service would read compose variables it does not own: "
-            f"{', '.join(text.visible(f) for f in foreign)} (catalog text is compose text: write $$ for a literal $)"
-        )
+    problem = foreign_reference_problem(value, own)
+    if problem:
+        raise DbstackError(f"{where}: {problem}")
 
 
 def _tls_files(container: Container) -> list[str]:

@@ -22,6 +22,7 @@ import yaml
 
 from dbstack.loader import DatabaseAdapterRegistry, DbstackError, load_catalog
 from dbstack.loader.config import parse_assignments
+from dbstack.loader.errors import CatalogError
 from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
 from dbstack.loader.registry import env_catalog_folders
 from dbstack.output import WriteReport
@@ -34,10 +35,10 @@ DEBUG_ENV = "DBSTACK_DEBUG"
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _registry(args: argparse.Namespace) -> DatabaseAdapterRegistry:
-    registry = DatabaseAdapterRegistry(args.catalog or ())
+def _registry(args: argparse.Namespace, extra: Sequence[Path] = ()) -> DatabaseAdapterRegistry:
+    registry = DatabaseAdapterRegistry([*(args.catalog or ()), *extra])
     for notice in registry.replacement_notices():  # every command that loads the catalog says so
-        print(f"dbstack: note: {notice}", file=sys.stderr)
+        print(f"dbstack: note: {text.terminal(notice)}", file=sys.stderr)
     return registry
 
 
@@ -61,14 +62,16 @@ def _dump(data: Any, fmt: str) -> str:
 
 
 def cmd_catalog_validate(args: argparse.Namespace) -> int:
-    folders = env_catalog_folders() + list(args.catalog or ()) + [Path(p) for p in args.paths]
-    result = load_catalog(folders)
+    paths = [Path(p) for p in args.paths]
+    result = load_catalog(env_catalog_folders() + list(args.catalog or ()) + paths)
     for problem in result.problems:
-        print(problem, file=sys.stderr)
+        print(text.terminal(problem), file=sys.stderr)
     if result.problems:
         files = len({p.file for p in result.problems})
         print(f"{len(result.problems)} problem(s) in {files} file(s)", file=sys.stderr)
         return EXIT_INVALID
+    if result.replaced:  # the same note as every other command (the catalog loads again: it is valid and cached)
+        _registry(args, paths)
     print(f"ok: {len(result.files)} file(s), {len(result.specs)} database(s)")
     return EXIT_OK
 
@@ -120,7 +123,7 @@ def cmd_catalog_show(args: argparse.Namespace) -> int:
 
 def cmd_url(args: argparse.Namespace) -> int:
     adapter = _registry(args).get_adapter(args.id, parse_assignments(args.set or []))
-    print(adapter.connection_string(args.form))
+    print(text.terminal(adapter.connection_string(args.form)))
     return EXIT_OK
 
 
@@ -144,7 +147,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
         kept = kept_secrets(adapter, spec.id, existing.as_dict())
         for name in sorted(name for name in kept if name in values and values[name] != kept[name]):
             print(
-                f"dbstack: warning: kept {env_var_name(spec.id, name)} from {args.output / ENV_FILE}; "
+                f"dbstack: warning: kept {env_var_name(spec.id, name)} from {text.terminal(args.output / ENV_FILE)}; "
                 f"--set {name} was ignored (the database was created with the kept value)",
                 file=sys.stderr,
             )
@@ -157,7 +160,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
     document = service.document()
     if args.output:
         pin_images(document, load_lock(args.output / LOCK_FILE))
-    text = (
+    compose_text = (
         f"{MARKER} Database: {spec.id}; environment: {args.env}.\n"
         f"# Secrets are referenced from .env: {', '.join(service.env_entries) or 'none'}"
         + (f" (files: {', '.join(service.secret_files)}, written from .env)" if service.secret_files else "")
@@ -165,7 +168,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
         + dump_compose(document)
     )
     if not args.output:
-        sys.stdout.write(text)
+        sys.stdout.write(compose_text)
         if service.env_entries:
             print(
                 f"dbstack: the compose file reads {', '.join(service.env_entries)} from .env; write both with -o DIR",
@@ -175,7 +178,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
     assert existing is not None
     report = write_folder(
         args.output,
-        [OutputFile(COMPOSE_FILE, text, owner=f"{MARKER} Database: {spec.id};")],
+        [OutputFile(COMPOSE_FILE, compose_text, owner=f"{MARKER} Database: {spec.id};")],
         service.env_entries,
         env_header=f"Added by dbstack for {spec.id}. Keep these values: the database was created with them.",
         existing=existing,
@@ -246,7 +249,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     generator = StackGenerator(ConfigEngine(_registry(args)))
     report = generator.generate(request, folder, force=args.force)
     _print_report(report)
-    print(f"next: cd {folder} && docker compose up -d")
+    print(f"next: cd {text.shell_word(folder)} && docker compose up -d")
     return EXIT_OK
 
 
@@ -291,20 +294,22 @@ def _role_assignments(items: list[str]) -> dict[str, str]:
 
 
 def _print_report(report: WriteReport) -> None:
+    """What was written, each path and name escaped: a folder name is the user's text, not the terminal's."""
+    show = text.terminal
     for warning in report.warnings:
-        print(f"dbstack: warning: {warning}", file=sys.stderr)
+        print(f"dbstack: warning: {show(warning)}", file=sys.stderr)
     for path in report.written:
-        print(f"wrote {path}")
+        print(f"wrote {show(path)}")
     if not report.written:
-        print(f"{report.folder}: already up to date")
+        print(f"{show(report.folder)}: already up to date")
     for backup in report.backups:
-        print(f"backup {backup}")
+        print(f"backup {show(backup)}")
     if report.kept:
-        print(f"kept existing .env values: {', '.join(report.kept)}")
+        print(f"kept existing .env values: {show(', '.join(report.kept))}")
     if report.added:
-        print(f"new .env values (mode 0600): {', '.join(report.added)}")
+        print(f"new .env values (mode 0600): {show(', '.join(report.added))}")
     if report.to_fill:
-        print(f"set in .env before starting (see README.md): {', '.join(report.to_fill)}")
+        print(f"set in .env before starting (see README.md): {show(', '.join(report.to_fill))}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -410,8 +415,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _never_fail_to_print() -> None:
+    """A terminal that cannot show a character gets its escape (``\\xe9``), not a crash after files were written."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)  # a StringIO (tests, embedding) has none
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit code is returned (see the module docstring), never raised."""
+    _never_fail_to_print()
     try:
         status = _run(argv)
         sys.stdout.flush()  # now, not at interpreter exit where a closed pipe cannot be handled
@@ -436,12 +450,14 @@ def _run(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         raise
     except DbstackError as exc:
-        for line in str(exc).splitlines():
-            print(f"dbstack: error: {line}", file=sys.stderr)
+        # One line per problem; a problem's own text (a path, a value) cannot start another line.
+        problems = exc.problems if isinstance(exc, CatalogError) else str(exc).splitlines()
+        for problem in problems:
+            print(f"dbstack: error: {text.terminal(problem)}", file=sys.stderr)
         return EXIT_INVALID
     except OSError as exc:  # an output folder that is a file, unwritable, on a read-only disk ...
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"dbstack: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"dbstack: error: {text.terminal(where)}{text.terminal(exc.strerror or exc)}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
@@ -462,7 +478,7 @@ def _where(exc: BaseException) -> str:
         path = Path(frame.f_code.co_filename)
         if "dbstack" in path.parts:
             place = f" at {path.parent.name}/{path.name}:{line}"
-    return f"{type(exc).__name__}{place}"
+    return text.terminal(f"{type(exc).__name__}{place}")
 
 
 if __name__ == "__main__":

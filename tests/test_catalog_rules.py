@@ -420,3 +420,179 @@ def test_an_entry_without_secrets_needs_no_authentication(tmp_path: Path) -> Non
     data["connection_strings"]["forms"]["uri"]["template"] = "redis://{{ host }}:{{ port }}/{{ database }}"
     found, _, _ = problems(tmp_path, data)
     assert found == []
+
+
+# --------------------------------------------------------------------------- parameter defaults
+
+
+@pytest.mark.parametrize(
+    ("default", "told"),
+    [
+        ({"a": "x", "b": ["x", "y"]}, "['b'] is list ['x', 'y']"),
+        ({"a": {"deep": "x"}}, "['a'] is dict {'deep': 'x'}"),
+        ({"a": 1}, "['a'] is int 1"),
+    ],
+)
+def test_a_mapping_default_names_the_value_that_is_not_text(tmp_path: Path, default: Any, told: str) -> None:
+    data = hostile({})
+    data["parameters"]["options"] = {"type": "mapping", "default": default, "description": "Extra options."}
+    found, _, file = problems(tmp_path, data)
+    assert len(found) == 1 and found[0].startswith(f"{file}:"), found
+    assert found[0].split(": ", 1)[1] == (
+        f"parameters.options.default: default does not fit: expected mapping of text to text, but {told}"
+    )
+
+
+# --------------------------------------------------------------------------- d) a healthcheck that cannot fail
+
+NEVER_FAILS = "cannot fail at all: {}; a healthcheck must fail when the server does not answer"
+SWALLOWS = "it ends with {!r}, which swallows any failure before it"
+CLIENT = "redis-cli -e --no-auth-warning -h 127.0.0.1 ping"
+
+
+@pytest.mark.parametrize(
+    ("test", "reason"),
+    [
+        (["CMD", "true"], "its last command is 'true'"),
+        (["CMD", "/bin/true"], "its last command is 'true'"),
+        (["CMD", "env", "-i", "A=b", "timeout", "5", "true"], "its last command is 'true'"),
+        (["CMD", "sh", "-c", ":"], "its last command is ':'"),
+        (["CMD-SHELL", "exit 0"], "its last command is 'exit 0'"),
+        (["CMD-SHELL", f"{CLIENT} || true"], SWALLOWS.format("|| true")),
+        (["CMD-SHELL", f"{CLIENT} || :"], SWALLOWS.format("|| :")),
+        (["CMD-SHELL", f"{CLIENT} || exit 0"], SWALLOWS.format("|| exit 0")),
+        (["CMD-SHELL", f"{CLIENT}; exit 0"], SWALLOWS.format("; exit 0")),
+        (["CMD-SHELL", f"{CLIENT}\nexit 00"], SWALLOWS.format("; exit 00")),
+        (["CMD-SHELL", f"({CLIENT} || /bin/true)"], SWALLOWS.format("|| true")),
+        (["CMD-SHELL", f"{CLIENT} | true"], SWALLOWS.format("| true")),
+        (["CMD-SHELL", f"sh -ec '{CLIENT} || exec true'"], SWALLOWS.format("|| true")),
+        (["CMD", "bash", "-c", f"{CLIENT} || \"tr\"'ue'"], SWALLOWS.format("|| true")),
+    ],
+)
+def test_a_healthcheck_that_cannot_fail_is_refused(tmp_path: Path, test: list[str], reason: str) -> None:
+    # The client reads the password (credentials_from stays): only "cannot fail" is wrong with these.
+    problems_found, _, _ = problems(tmp_path, hostile({"healthcheck.test": test}))
+    messages = [p.split(": container.healthcheck.test: ", 1)[1] for p in problems_found]
+    assert messages[0] == NEVER_FAILS.format(reason), problems_found
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        ["CMD-SHELL", f"{CLIENT} && exit 0"],  # exit 0 only once the client succeeded
+        ["CMD-SHELL", f"{CLIENT} || exit 1"],
+        ["CMD-SHELL", f"true; {CLIENT}"],
+        ["CMD", "redis-cli", "-e", "ping", "||", "true"],  # no shell: '||' and 'true' are redis-cli's arguments
+    ],
+)
+def test_a_healthcheck_that_can_fail_passes(tmp_path: Path, test: list[str]) -> None:
+    found, _, _ = problems(tmp_path, hostile({"healthcheck.test": test}))
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("test", "programs"),
+    [
+        (["CMD-SHELL", 'echo "$$REDISCLI_AUTH" >/dev/null'], "echo"),
+        (["CMD-SHELL", 'printf %s "$$REDISCLI_AUTH" | test -n "$$REDISCLI_AUTH"'], "printf, test"),
+        (["CMD", "sh", "-c", '[ -n "$$REDISCLI_AUTH" ]'], "["),
+    ],
+)
+def test_a_secret_read_only_by_echo_or_test_does_not_authenticate(
+    tmp_path: Path, test: list[str], programs: str
+) -> None:
+    for credentials in (None, ["REDISCLI_AUTH"]):  # expanded by the shell, and said to be read by the client
+        data = hostile({"healthcheck.test": test, "healthcheck.credentials_from": credentials})
+        expect(
+            tmp_path,
+            data,
+            (
+                "container.healthcheck.test",
+                "container.healthcheck.test",
+                f"cannot fail on a wrong secret: it runs no program but {programs}, which succeed whatever the "
+                "secret holds; the secret must reach a client that logs in to the server",
+            ),
+        )
+
+
+def test_the_reported_bypasses_are_refused(tmp_path: Path) -> None:
+    exec_true, _, _ = problems(tmp_path, hostile({"healthcheck.test": ["CMD", "true"]}))
+    echo_exit, _, _ = problems(
+        tmp_path,
+        hostile(
+            {
+                "healthcheck.test": ["CMD-SHELL", "echo $$REDISCLI_AUTH >/dev/null; exit 0"],
+                "healthcheck.credentials_from": None,
+            }
+        ),
+    )
+    assert [p.split(": ", 2)[2] for p in exec_true] == [
+        NEVER_FAILS.format("its last command is 'true'"),
+        "cannot fail on a wrong secret: it runs no program but true, which succeed whatever the secret holds; "
+        "the secret must reach a client that logs in to the server",
+    ]
+    assert [p.split(": ", 2)[2] for p in echo_exit] == [
+        NEVER_FAILS.format(SWALLOWS.format("; exit 0")),
+        "cannot fail on a wrong secret: it runs no program but echo, exit, which succeed whatever the secret holds; "
+        "the secret must reach a client that logs in to the server",
+    ]
+
+
+# --------------------------------------------------------------------------- e) only the entry's own ${VAR}
+
+FOREIGN = (
+    "the service would read compose variables it does not own: {} "
+    "(catalog text is compose text: write $$ for a literal $)"
+)
+
+
+def value_position(text: str, key: str) -> str:
+    """LINE:COL of the value of the (only) ``key:`` line in the text."""
+    row = next(i for i, line in enumerate(text.splitlines()) if line.lstrip().startswith(f"{key}:"))
+    line = text.splitlines()[row]
+    return f"{row + 1}:{len(line) - len(line.lstrip()) + len(key) + 3}"
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "foreign"),
+    [
+        ("environment", "$\u017f and ${JWT_SECRET}", "$JWT_SECRET, $\u017f"),
+        ("environment", "{{ '$' ~ '{CREDS_KEY}' }}", "$CREDS_KEY"),  # built while rendering
+        ("environment", "{% if tls != 'disable' %}$MONGODB_PASSWORD{% endif %}", "$MONGODB_PASSWORD"),
+        ("tls.environment", "${HOME:-x}", "$HOME"),
+    ],
+)
+def test_a_foreign_reference_in_the_environment_is_located(
+    tmp_path: Path, where: str, value: str, foreign: str
+) -> None:
+    data = hostile({})
+    target = data["container"]
+    for part in where.split("."):
+        target = target.setdefault(part, {})
+    target["FOREIGN_READER"] = value
+    found, text, file = problems(tmp_path, data)
+    assert found == [
+        f"{file}:{value_position(text, 'FOREIGN_READER')}: container.{where}.FOREIGN_READER: {FOREIGN.format(foreign)}"
+    ]
+
+
+def test_a_foreign_reference_in_a_fragment_is_refused(tmp_path: Path) -> None:
+    data = hostile({"compose_fragment": "labels:\n  owner: ${JWT_SECRET}\n  price: $$5\n"})
+    found, text, file = problems(tmp_path, data)
+    where = value_position(text, "compose_fragment")
+    assert found == [f"{file}:{where}: container.compose_fragment: {FOREIGN.format('$JWT_SECRET')}"]
+
+
+def test_own_secret_references_and_literal_dollars_pass(tmp_path: Path) -> None:
+    data = hostile({"environment.REDIS_COPY": "{{ password }}", "environment.PRICE": "$$5 and $${HOME}"})
+    found, _, _ = problems(tmp_path, data)
+    assert found == []
+
+
+def test_a_dollar_in_a_parameter_default_is_a_literal_not_a_reference(tmp_path: Path) -> None:
+    # compose escapes every value it passes ($ -> $$), nested ones too: validate renders them the same way
+    data = hostile({"environment.OPTIONS": "{{ options }}", "environment.LABEL": "{{ label }}"})
+    data["parameters"]["options"] = {"type": "mapping", "default": {"k": "${JWT_SECRET}"}, "description": "Options."}
+    data["parameters"]["label"] = {"type": "string", "default": "$\u017f${CREDS_KEY}", "description": "A label."}
+    found, _, _ = problems(tmp_path, data)
+    assert found == []

@@ -733,8 +733,7 @@ def check_mongodb_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
     lax = ("tlsInsecure", "tlsAllowInvalidCertificates", "tlsAllowInvalidHostnames")
     if mode == "disable":
         expect_query(parsed, {}, absent=("tls", "ssl", *lax, *files))
-        return
-    if mode == "require":  # pymongo expands tlsInsecure into both tlsAllowInvalid* options
+    elif mode == "require":  # pymongo expands tlsInsecure into both tlsAllowInvalid* options
         expect_query(
             parsed,
             {
@@ -761,19 +760,19 @@ def check_redis_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
     if mode == "disable":
         assert parsed.scheme == "redis"
         expect_query(parsed, {}, absent=("connection_class", *ssl_keys))
-        return
-    assert parsed.scheme == "rediss"
-    expect_query(
-        parsed,
-        {
-            "connection_class": SSLConnection,
-            "ssl_cert_reqs": "none" if mode == "require" else "required",
-            "ssl_check_hostname": mode == "verify-full",
-            "ssl_ca_certs": config["tls_ca_file"],
-            "ssl_certfile": config["tls_cert_file"],
-            "ssl_keyfile": config["tls_key_file"],
-        },
-    )
+    else:
+        assert parsed.scheme == "rediss"
+        expect_query(
+            parsed,
+            {
+                "connection_class": SSLConnection,
+                "ssl_cert_reqs": "none" if mode == "require" else "required",
+                "ssl_check_hostname": mode == "verify-full",
+                "ssl_ca_certs": config["tls_ca_file"],
+                "ssl_certfile": config["tls_cert_file"],
+                "ssl_keyfile": config["tls_key_file"],
+            },
+        )
 
 
 def pymysql_connect_kwargs(text: str) -> dict[str, Any]:
@@ -790,11 +789,15 @@ def check_pymysql_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
     kwargs = pymysql_connect_kwargs(text)
     if mode == "disable":
         assert kwargs.get("ssl_disabled") and "ssl" not in kwargs, kwargs
-        return
-    expected = {"cert": config["tls_cert_file"], "key": config["tls_key_file"], "check_hostname": mode == "verify-full"}
-    if mode != "require":
-        expected["ca"] = config["tls_ca_file"]
-    assert kwargs.get("ssl") == expected and "ssl_disabled" not in kwargs, kwargs
+    else:
+        expected = {
+            "cert": config["tls_cert_file"],
+            "key": config["tls_key_file"],
+            "check_hostname": mode == "verify-full",
+        }
+        if mode != "require":
+            expected["ca"] = config["tls_ca_file"]
+        assert kwargs.get("ssl") == expected and "ssl_disabled" not in kwargs, kwargs
 
 
 def check_mysqlsh_tls(text: str, mode: str, config: Mapping[str, Any]) -> None:
@@ -924,11 +927,11 @@ def test_redis_builds_the_tls_connection_the_mode_asks_for(mode: str, tls_files:
         client.close()
     if mode == "disable":
         assert not isinstance(connection, SSLConnection)
-        return
-    assert isinstance(connection, SSLConnection)
-    assert connection.cert_reqs == (ssl.CERT_NONE if mode == "require" else ssl.CERT_REQUIRED)
-    assert connection.check_hostname is (mode == "verify-full")
-    assert connection.ca_certs == tls_files["ca"]
+    else:
+        assert isinstance(connection, SSLConnection)
+        assert connection.cert_reqs == (ssl.CERT_NONE if mode == "require" else ssl.CERT_REQUIRED)
+        assert connection.check_hostname is (mode == "verify-full")
+        assert connection.ca_certs == tls_files["ca"]
 
 
 def pymysql_tls_context(text: str) -> ssl.SSLContext | None:
@@ -943,28 +946,20 @@ def test_pymysql_builds_the_tls_context_the_mode_asks_for(mode: str, tls_files: 
     context = pymysql_tls_context(adapter.connection_string("sqlalchemy"))
     if mode == "disable":
         assert context is None
-        return
-    assert context is not None
-    assert context.verify_mode == (ssl.CERT_NONE if mode == "require" else ssl.CERT_REQUIRED)
-    assert context.check_hostname is (mode == "verify-full")
+    else:
+        assert context is not None
+        assert context.verify_mode == (ssl.CERT_NONE if mode == "require" else ssl.CERT_REQUIRED)
+        assert context.check_hostname is (mode == "verify-full")
 
 
 @pytest.mark.parametrize("mode", ["verify-ca", "verify-full"])
 def test_mysql_verify_modes_never_silently_skip_verification(mode: str) -> None:
     """tls=verify-* must verify the server, or dbstack must refuse the config; never encrypt unverified."""
+    # PyMySQL given a verify mode without a CA file builds a context with CERT_NONE (no 'ca' in its ssl
+    # dict): encrypted, never verified. dbstack refuses the config instead.
     adapter = REGISTRY.get_adapter("mysql", {"password": "pw", "tls": mode})  # no tls_ca_file
-    try:
-        rendered = adapter.connection_string("sqlalchemy")
-    except (ConfigError, DbstackError):
-        return  # refusing a verify mode without a CA file is a correct outcome
-    context = pymysql_tls_context(rendered)
-    assert context is not None
-    assert context.verify_mode == ssl.CERT_REQUIRED, (
-        f"BUG catalog/mysql.yaml (sqlalchemy form): tls={mode} without tls_ca_file renders {rendered!r}; "
-        "PyMySQL builds a context with verify_mode=CERT_NONE and check_hostname=False for it (no 'ca' in its "
-        "ssl dict), so the connection is encrypted but the server is never verified. Fix: make tls_ca_file "
-        "required when tls is verify-ca or verify-full (dbstack should refuse the config)."
-    )
+    with pytest.raises(ConfigError, match=rf"^mysql: parameter 'tls_ca_file' is required with tls={mode}$"):
+        adapter.connection_string("sqlalchemy")
 
 
 # ----------------------------------------------------------------------------- 3. pools

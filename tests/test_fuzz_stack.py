@@ -162,6 +162,7 @@ def test_generate_into_any_folder_name(name: str) -> None:
         before = snapshot(tmp)
         code, out, err = run([*GENERATE, "-o", str(folder)])
         assert_ended_cleanly(code, err)
+        assert printable(out) and printable(err), (out, err)
         if code == 0:
             assert snapshot(tmp, skip=folder) == before
             assert_stack_is_clean(folder, out, GENERATE_SHAPE)

@@ -156,10 +156,14 @@ def test_generate_runs_keydb_as_librechat_cache(workdir: Path) -> None:
     assert "redis" in api["depends_on"]
 
     # The real Docker Compose binary accepts the folder as dbstack wrote it.
-    checked = compose_tools.compose_config(compose_file, env_file=env_file)
+    checked = compose_tools.compose_config(compose_file, env_file=env_file, environ=compose_tools.user_keys())
     assert checked.returncode == 0, checked.stderr
     assert checked.stderr == ""
-    model = compose_tools.compose_config(compose_file, env_file=env_file, fmt="json").check().model
+    model = (
+        compose_tools.compose_config(compose_file, env_file=env_file, fmt="json", environ=compose_tools.user_keys())
+        .check()
+        .model
+    )
     assert model is not None
     password = compose_tools.service_environment(model, "redis")["REDISCLI_AUTH"]
     assert password and len(password) == entry["parameters"]["password"]["generate"]["length"]
@@ -230,6 +234,6 @@ def test_example_as_librechat_cache_passes_the_production_gate(workdir: Path) ->
     compose: dict[str, Any] = yaml.safe_load(compose_file.read_text(encoding="utf-8"))
     assert compose["services"]["redis"]["image"].startswith("eqalpha/keydb:")
     assert "ports" not in compose["services"]["redis"]
-    checked = compose_tools.compose_config(compose_file, env_file=env_file)
+    checked = compose_tools.compose_config(compose_file, env_file=env_file, environ=compose_tools.user_keys())
     assert checked.returncode == 0 and checked.stderr == "", checked.stderr
     assert compose_tools.significant_findings(compose_tools.compose_lint(compose_file)) == []

@@ -131,6 +131,7 @@ def test_a_replaced_builtin_is_named_by_every_command(tmp_path: Path) -> None:
         ["url", "redis", "--set", "password=x"],
         ["compose", "redis"],
         ["recommend", "--role", "cache"],
+        ["catalog", "validate"],
     ):
         result = dbstack(*command, catalog=catalog)
         assert result.returncode == 0, result.stderr
@@ -141,6 +142,9 @@ def test_a_replaced_builtin_is_named_by_every_command(tmp_path: Path) -> None:
         ), notice
         notices.add(notice)
     assert len(notices) == 1
+    named = dbstack("catalog", "validate", str(replacement))  # the file given to validate itself
+    assert named.returncode == 0 and named.stderr.splitlines() == [notices.pop()], named.stderr
+    assert dbstack("catalog", "validate").stderr == ""  # no replacement, no note
 
 
 def test_catalog_list_marks_a_replacement(tmp_path: Path) -> None:
@@ -195,13 +199,13 @@ def test_random_yaml_scalars_become_a_value_or_a_located_problem(scalar: str, as
     document = f"outer:\n  {scalar}: value\n" if as_key else f"outer:\n  inner: {scalar}\n"
     try:
         loaded = parse_text(document)
-    except YamlSourceError as exc:
+    except YamlSourceError as exc:  # a located problem
         assert exc.line == 2 and exc.column is not None, (exc, exc.line)
         assert str(exc) and "\n" not in str(exc)
-        return
-    ((key, value),) = loaded.data["outer"].items()
-    _usable(key)
-    _usable(value)
+    else:  # or a value every later step can use
+        ((key, value),) = loaded.data["outer"].items()
+        _usable(key)
+        _usable(value)
 
 
 def test_lone_surrogates_are_refused_by_either_yaml_parser(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shutil
 import stat
 import subprocess
 import sys
@@ -519,21 +520,82 @@ def test_a_closed_stdout_pipe_is_not_an_error(command: str, reader: str) -> None
 
 
 def test_an_unexpected_error_is_one_line_and_exit_3(tmp_path: Path) -> None:
-    # A terminal that can only show ASCII and a folder name that is not: printing the report fails in a
-    # way dbstack does not expect (UnicodeEncodeError), a real crash to end cleanly.
-    out = tmp_path / "café"
-    result = run("generate", "-o", str(out), env={"PYTHONIOENCODING": "ascii"})
+    # A broken installation, a real internal error: the package as installed, its shipped schema corrupted.
+    # dbstack run from that copy cannot read its own schema (JSONDecodeError), which no user input causes.
+    import dbstack
+
+    copy = tmp_path / "site"
+    shutil.copytree(Path(dbstack.__file__).parent, copy / "dbstack")
+    (copy / "dbstack" / "schema" / "database.schema.json").write_text('{"type": ', encoding="utf-8")
+    environment = {k: v for k, v in os.environ.items() if k not in ("DBSTACK_CATALOG_PATH", "DBSTACK_DEBUG")}
+    environment.update({"PYTHONPATH": str(copy), "DBSTACK_NO_CACHE": "1"})
+    command = [sys.executable, "-m", "dbstack", "generate", "-o", str(tmp_path / "out")]
+
+    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60, check=False)
     assert result.returncode == 3
     assert re.fullmatch(
-        r"dbstack: internal error: UnicodeEncodeError at \w+/\w+\.py:\d+; DBSTACK_DEBUG=1 shows the traceback\n",
+        r"dbstack: internal error: JSONDecodeError at loader/validation\.py:\d+; DBSTACK_DEBUG=1 shows the traceback\n",
         result.stderr,
     ), result.stderr
+    assert not (tmp_path / "out").exists()
     debug = subprocess.run(
-        [str(DBSTACK), "generate", "-o", str(out)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONIOENCODING": "ascii", "DBSTACK_DEBUG": "1"},
-        check=False,
+        command, capture_output=True, text=True, env={**environment, "DBSTACK_DEBUG": "1"}, timeout=60, check=False
     )
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
-    assert debug.stderr.rstrip().splitlines()[-1].startswith("UnicodeEncodeError: ")
+    assert debug.stderr.rstrip().splitlines()[-1].startswith("json.decoder.JSONDecodeError: ")
+
+
+# --------------------------------------------------------------------------- what the terminal is shown
+
+TERMINAL_ATTACK = "o\x1b]0;pwn\x07\x1b[2J\nwrote /etc/passwd"
+
+
+def _terminal_safe(output: str) -> bool:
+    """No control character but the line break: nothing the terminal would act on."""
+    return not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 for c in output)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("compose", "valkey"),
+        ("generate", "--env", "production", "--use", "cache=redis"),
+    ],
+)
+def test_paths_reach_the_terminal_escaped(tmp_path: Path, command: tuple[str, ...]) -> None:
+    out = tmp_path / TERMINAL_ATTACK
+    for attempt in ("first", "again"):  # a first write, then a rewrite with --force (backups, kept values)
+        result = run(*command, "-o", str(out), *(["--force"] if attempt == "again" else []))
+        assert result.returncode == 0, result.stderr
+        assert _terminal_safe(result.stdout) and _terminal_safe(result.stderr), (result.stdout, result.stderr)
+        assert "\\x1b]0;pwn\\x07\\x1b[2J\\x0awrote /etc/passwd" in result.stdout
+        assert not any(line.startswith("wrote /etc/passwd") for line in result.stdout.splitlines())
+    if command[0] == "generate":  # a line to copy: the folder as one bash word, escapes and all
+        folder_word = f"$'{tmp_path}/o\\x1b]0;pwn\\x07\\x1b[2J\\x0awrote /etc/passwd'"
+        assert f"next: cd {folder_word} && docker compose up -d" in result.stdout
+
+
+def test_paths_in_error_lines_are_escaped(tmp_path: Path) -> None:
+    blocker = tmp_path / "file\x1b[2J\nwrote x"
+    blocker.write_text("a file where the folder should be\n", encoding="utf-8")
+    tls = tmp_path / "tls\x1b[2J"
+    tls.mkdir()
+    for command in (
+        ("compose", "valkey", "-o", str(blocker / "out")),
+        ("compose", "redis", "--set", "tls=require", "--tls-dir", str(tls)),
+        ("generate", "--app", str(tmp_path / "app\x1b[2J.yaml")),
+    ):
+        result = run(*command)
+        assert result.returncode == 1, result.stderr
+        assert _terminal_safe(result.stderr), result.stderr
+        assert all(line.startswith("dbstack: error: ") for line in result.stderr.splitlines()), result.stderr
+        assert "\\x1b[2J" in result.stderr
+
+
+def test_a_terminal_that_cannot_show_a_name_gets_it_escaped(tmp_path: Path) -> None:
+    # README: a failed run changes nothing. A report the terminal cannot encode is no failure at all now.
+    out = tmp_path / "café"
+    result = run("generate", "-o", str(out), env={"PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {tmp_path}/caf\\xe9/compose.yaml" in result.stdout
+    assert (out / "compose.yaml").is_file()
