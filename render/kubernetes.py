@@ -86,6 +86,7 @@ _COMPOSE_ONLY = frozenset(
 )
 _TRANSLATED = frozenset(
     {
+        "env_file",
         "image",
         "command",
         "entrypoint",
@@ -109,6 +110,7 @@ class KubernetesEnvironment:
     name: str
     storage_size: str
     storage_class: str | None
+    app_storage_size: str
     resources: Mapping[str, Mapping[str, str]]
     min_available: int | None
     app_replicas: int
@@ -128,6 +130,7 @@ def load_kubernetes_environment(name: str) -> KubernetesEnvironment:
         name=name,
         storage_size=data["storage"]["size"],
         storage_class=data["storage"].get("storage_class"),
+        app_storage_size=data["app_storage"]["size"],
         resources={kind: dict(values) for kind, values in data["resources"].items()},
         min_available=budget["min_available"] if budget else None,
         app_replicas=data["app_replicas"],
@@ -149,7 +152,12 @@ class WorkloadSpec:
     ``service`` is the compose service rendered for the compose target; ``secrets`` maps each
     ``${VAR:?...}`` the service reads to its value (these become one Secret, never a manifest literal);
     ``data_dir`` makes the workload a StatefulSet with a volume claim mounted there (a Deployment without);
-    ``clients`` are the labels of the pods the NetworkPolicy lets in.
+    ``clients`` are the labels of the pods the NetworkPolicy lets in (None: any source, on the workload's
+    ports only: a front door an Ingress controller in another namespace reaches); ``pod_labels`` are added
+    to the pods (the ``dbstack.dev/ID-client`` labels of what they connect to); ``env_from`` are ConfigMaps
+    for the compose ``env_file``; ``claims`` maps a compose named volume to its PersistentVolumeClaim (a
+    Deployment whose pods keep data on a ReadWriteOnce claim runs one replica, replaced not rolled);
+    ``config_files`` maps a compose bind source (``./FILE``) to the ConfigMap and key mounted read-only there.
     """
 
     name: str
@@ -159,12 +167,40 @@ class WorkloadSpec:
     service: Mapping[str, Any]
     ports: tuple[PortSpec, ...]
     secrets: Mapping[str, str] = field(repr=False)
-    clients: Mapping[str, str]
+    clients: Mapping[str, str] | None
     data_dir: str | None = None
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    env_from: tuple[str, ...] = ()
+    claims: Mapping[str, str] = field(default_factory=dict)
+    config_files: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Read from the Secret but not in it yet (a key only the user has): the pod waits until it is there.
+    absent_secrets: tuple[str, ...] = ()
     file_variants: Mapping[str, str] = field(default_factory=dict)
     read_by_name: frozenset[str] = frozenset()  # variables a client in the container reads itself
     facts: KubernetesFacts = field(default_factory=KubernetesFacts)
     where: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigMapSpec:
+    """A ConfigMap kustomize's configMapGenerator makes from a file of the folder: ``env`` reads it as
+    KEY=VALUE lines (one key each), otherwise the whole file is one key named after it."""
+
+    name: str
+    file: str
+    env: bool
+
+
+@dataclass(frozen=True)
+class IngressSpec:
+    """An Ingress sending ``host`` to a Service's port; ``tls_secret`` names the Secret holding the
+    certificate (filled by the user's cert-manager or by hand), None for plain HTTP."""
+
+    name: str
+    host: str
+    service: str
+    port: str
+    tls_secret: str | None
 
 
 @dataclass(frozen=True)
@@ -228,16 +264,22 @@ def app_workload(
     *,
     ports: Iterable[tuple[str, int, str]],
     secrets: Mapping[str, str],
-    clients: Mapping[str, str],
+    clients: Mapping[str, str] | None,
     app_name: str | None = None,
     version: str | None = None,
     component: str = "app",
     facts: KubernetesFacts | None = None,
+    pod_labels: Mapping[str, str] | None = None,
+    env_from: Sequence[str] = (),
+    claims: Mapping[str, str] | None = None,
+    config_files: Mapping[str, tuple[str, str]] | None = None,
+    absent_secrets: Sequence[str] = (),
 ) -> WorkloadSpec:
     """A stateless app service (a Deployment with a Service) from its compose service.
 
     ``ports`` are (name, container port, tcp|udp); ``secrets`` maps each variable the service reads
-    as ``${VAR:?...}`` to its value; ``clients`` label the pods allowed to connect to it.
+    as ``${VAR:?...}`` to its value; ``clients`` label the pods allowed to connect to it (None: any);
+    the other keywords are :class:`WorkloadSpec`'s.
     """
     name = _resource_name(name, name)
     return WorkloadSpec(
@@ -248,9 +290,14 @@ def app_workload(
         service=service,
         ports=_ports(ports, name),
         secrets=dict(secrets),
-        clients=dict(clients),
+        clients=None if clients is None else dict(clients),
         facts=facts or KubernetesFacts(),
         where=name,
+        pod_labels=dict(pod_labels or {}),
+        env_from=tuple(env_from),
+        claims=dict(claims or {}),
+        config_files=dict(config_files or {}),
+        absent_secrets=tuple(absent_secrets),
     )
 
 
@@ -260,6 +307,8 @@ def render_tree(
     *,
     namespace: str,
     part_of: str | None = None,
+    config_maps: Sequence[ConfigMapSpec] = (),
+    ingress: IngressSpec | None = None,
 ) -> KubernetesTree:
     """Render every workload into one kustomize folder for ``namespace``."""
     env = load_kubernetes_environment(environment) if isinstance(environment, str) else environment
@@ -283,6 +332,13 @@ def render_tree(
             }
             generators.append({"name": _secret_name(workload), "env_file": env_file, "labels": rendered.labels})
     labels = {"app.kubernetes.io/part-of": part_of, "app.kubernetes.io/managed-by": MANAGED_BY}
+    if ingress is not None:
+        ingress_labels = {**labels, "app.kubernetes.io/name": ingress.name, "app.kubernetes.io/component": "ingress"}
+        manifests[f"{ingress.name}-ingress.yaml"] = _template("ingress", {**vars(ingress), "labels": ingress_labels})
+    maps = [
+        {"name": c.name, "file": c.file, "env": c.env, "labels": {**labels, "app.kubernetes.io/name": c.name}}
+        for c in config_maps
+    ]
     # Pod Security admission: the namespace enforces the strictest standard every pod in it meets.
     level = "restricted" if restricted else "baseline"
     namespace_labels = {
@@ -294,7 +350,8 @@ def render_tree(
     all_manifests = {"namespace.yaml": _template("namespace", {"name": namespace, "labels": namespace_labels})}
     all_manifests.update(manifests)
     kustomization = _template(
-        "kustomization", {"namespace": namespace, "resources": list(all_manifests), "secrets": generators}
+        "kustomization",
+        {"namespace": namespace, "resources": list(all_manifests), "secrets": generators, "config_maps": maps},
     )
     return KubernetesTree(namespace, all_manifests, kustomization, secret_files)
 
@@ -320,8 +377,9 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
     }
     if workload.version and _LABEL_VALUE.fullmatch(workload.version):
         labels["app.kubernetes.io/version"] = workload.version
+    pod_labels = {**labels, **workload.pod_labels}
     secret_name = _secret_name(workload)
-    references = {secret_reference(var): var for var in workload.secrets}
+    references = {secret_reference(var): var for var in (*workload.secrets, *workload.absent_secrets)}
     env_entries, volumes, mounts = _environment(workload, references, secret_name)
     command = [_container_text(a, references, env_entries, where, secret_name) for a in service.get("entrypoint") or []]
     args = [_container_text(a, references, env_entries, where, secret_name) for a in service.get("command") or []]
@@ -353,29 +411,43 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
         )
         mounts.append({"name": "shm", "mountPath": "/dev/shm"})
     claim = None
+    claims: dict[str, str] = {}  # claim name -> mount path (a Deployment's own PersistentVolumeClaims)
     for volume in service.get("volumes") or []:
-        if (
-            workload.data_dir is not None
-            and volume.get("type") == "volume"
-            and volume.get("target") == workload.data_dir
-        ):
+        kind, source, target = volume.get("type"), volume.get("source"), volume.get("target")
+        if workload.data_dir is not None and kind == "volume" and target == workload.data_dir:
             claim = {"name": "data", "size": env.storage_size, "storage_class": env.storage_class}
             mounts.append({"name": "data", "mountPath": workload.data_dir})
-        else:
-            raise DbstackError(
-                f"{where}: volume {volume.get('target')!r} has no Kubernetes form here (only the data directory)"
+        elif kind == "volume" and source in workload.claims:
+            claim_name = _resource_name(workload.claims[source], where)
+            claims[claim_name] = target
+            volumes.append({"name": claim_name, "persistentVolumeClaim": {"claimName": claim_name}})
+            mounts.append({"name": claim_name, "mountPath": target})
+        elif kind == "bind" and source in workload.config_files and volume.get("read_only"):
+            config_map, key = workload.config_files[source]
+            volume_name = f"config-{len(volumes)}"
+            volumes.append(
+                {"name": volume_name, "configMap": {"name": config_map, "items": [{"key": key, "path": key}]}}
             )
+            mounts.append({"name": volume_name, "mountPath": target, "subPath": key, "readOnly": True})
+        else:
+            raise DbstackError(f"{where}: volume {target!r} has no Kubernetes form here")
+    env_files = service.get("env_file")
+    if env_files and len(_env_file_names(env_files)) != len(workload.env_from):
+        raise DbstackError(f"{where}: env_file {', '.join(_env_file_names(env_files))} has no ConfigMap to come from")
     if workload.data_dir is not None and claim is None:
         raise DbstackError(f"{where}: the compose service mounts nothing at the data directory {workload.data_dir}")
     stateful = workload.data_dir is not None
-    replicas = 1 if stateful else env.app_replicas
+    # ReadWriteOnce claims attach to one node: a Deployment holding data runs one pod, replaced not rolled.
+    replicas = 1 if stateful or claims else env.app_replicas
     context = {
         "kind": "StatefulSet" if stateful else "Deployment",
         "name": name,
         "headless_service": f"{name}-headless",
         "labels": labels,
+        "pod_labels": pod_labels,
         "selector": selector,
         "replicas": replicas,
+        "recreate": bool(claims),
         "pod_security": pod_security,
         "termination_grace_period": _seconds(service["stop_grace_period"]) if "stop_grace_period" in service else None,
         "anti_affinity": env.anti_affinity and replicas > 1,
@@ -387,6 +459,7 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
         "args": args,
         "working_dir": service.get("working_dir"),
         "env": env_entries,
+        "env_from": list(workload.env_from),
         "ports": [vars(p) for p in workload.ports],
         "probe": _probe(service.get("healthcheck"), where),
         "resources": {kind: dict(values) for kind, values in env.resources.items()},
@@ -398,6 +471,16 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
     }
     kind = "statefulset" if stateful else "deployment"
     manifests = {f"{name}-{kind}.yaml": _template("workload", context)}
+    for claim_name in claims:
+        manifests[f"{claim_name}-persistentvolumeclaim.yaml"] = _template(
+            "persistentvolumeclaim",
+            {
+                "name": claim_name,
+                "labels": labels,
+                "size": env.app_storage_size,
+                "storage_class": env.storage_class,
+            },
+        )
     service_context = {"labels": labels, "selector": selector, "ports": context["ports"]}
     manifests[f"{name}-service.yaml"] = _template("service", {**service_context, "name": name, "headless": False})
     if stateful:
@@ -405,7 +488,12 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
             "service", {**service_context, "name": f"{name}-headless", "headless": True}
         )
     manifests[f"{name}-networkpolicy.yaml"] = _template(
-        "networkpolicy", {**service_context, "name": name, "client_labels": dict(workload.clients)}
+        "networkpolicy",
+        {
+            **service_context,
+            "name": name,
+            "client_labels": None if workload.clients is None else dict(workload.clients),
+        },
     )
     if env.min_available is not None:
         manifests[f"{name}-poddisruptionbudget.yaml"] = _template(
@@ -541,6 +629,11 @@ def _byte_size(value: Any, where: str) -> str:
     return str(int(match.group(1)) * _BYTE_UNITS[(match.group(2) or "b").lower()])
 
 
+def _env_file_names(env_file: Any) -> list[str]:
+    items = [env_file] if isinstance(env_file, (str, dict)) else list(env_file)
+    return [str(item["path"] if isinstance(item, dict) else item) for item in items]
+
+
 def _tmpfs_paths(tmpfs: Any) -> list[str]:
     if not tmpfs:
         return []
@@ -579,6 +672,22 @@ def _resource_name(name: str, where: str) -> str:
 
 def _secret_name(workload: WorkloadSpec) -> str:
     return f"{workload.name}-credentials"
+
+
+def kustomize_env(text: str) -> dict[str, str]:
+    """An env file as kustomize's generators read it (sigs.k8s.io/kustomize api/kv, checked with kubectl
+    kustomize v5.5.0): a BOM dropped from the first line, leading whitespace and a trailing CR dropped, blank
+    and ``#`` lines skipped, then KEY is everything before the first '=' and the value the rest, exactly
+    (no quotes removed, no escapes, no ``${...}``); a line with no '=' gives an empty value."""
+    pairs: dict[str, str] = {}
+    for number, raw in enumerate(text.split("\n")):
+        line = raw.removeprefix("\ufeff") if number == 0 else raw
+        line = line.removesuffix("\r").lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        pairs[key] = value
+    return pairs
 
 
 def _env_file_value(var: str, value: str, where: str) -> str:

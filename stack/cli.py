@@ -30,6 +30,9 @@ from dbstack.render import text
 from dbstack.render.compose import environment_names
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+# generate's options that shape only the compose stack (e.g. a reverse proxy container): refused with
+# --target kubernetes, where the cluster's Ingress controller plays that part.
+COMPOSE_ONLY_GENERATE_OPTIONS: tuple[str, ...] = ("proxy",)
 DEBUG_ENV = "DBSTACK_DEBUG"
 
 Handler = Callable[[argparse.Namespace], int]
@@ -224,7 +227,7 @@ def _compose_kubernetes(args: argparse.Namespace, database: str, adapter: Any, e
         force=args.force,
     )
     _print_report(report)
-    print(f"next: kubectl apply -k {args.output}")
+    print(f"next: kubectl apply -k {text.shell_word(args.output)}")
     return EXIT_OK
 
 
@@ -246,10 +249,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
         proxy=args.proxy,
     )
     folder = args.output or Path(f"{Path(args.app).stem}-{args.env}")
+    if args.target == "kubernetes":
+        compose_only = [f"--{o.replace('_', '-')}" for o in COMPOSE_ONLY_GENERATE_OPTIONS if getattr(args, o, None)]
+        if compose_only:
+            raise DbstackError(f"{compose_only[0]} is for --target compose; on Kubernetes see README, Kubernetes")
+    elif args.namespace is not None:
+        raise DbstackError("--namespace is for --target kubernetes")
     generator = StackGenerator(ConfigEngine(_registry(args)))
-    report = generator.generate(request, folder, force=args.force)
+    report = generator.generate(request, folder, force=args.force, target=args.target, namespace=args.namespace)
     _print_report(report)
-    print(f"next: cd {text.shell_word(folder)} && docker compose up -d")
+    if args.target == "kubernetes":
+        print(f"next: kubectl apply -k {text.shell_word(folder)}")
+    else:
+        print(f"next: cd {text.shell_word(folder)} && docker compose up -d")
     return EXIT_OK
 
 
@@ -396,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--proxy", choices=("caddy", "none"), help="TLS front for the https --domain (default: as before, else none)"
     )
     generate.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
+    generate.add_argument(
+        "--target", choices=("compose", "kubernetes"), default="compose", help="compose stack or kustomize folder"
+    )
+    generate.add_argument(
+        "--namespace", metavar="NAME", help="Kubernetes namespace (default: the stack's name, --name or the folder's)"
+    )
     generate.set_defaults(handler=cmd_generate)
 
     recommend = commands.add_parser("recommend", help="rank catalog databases for an app's roles")

@@ -9,6 +9,7 @@ the user's own lines, writes atomically and backs up what it replaces.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -65,6 +66,10 @@ class Stack:
     required_keys: dict[str, str] = field(default_factory=dict)  # VAR -> what it is: the user must put it in .env
     secret_files: dict[str, str] = field(default_factory=dict)  # compose file secret -> the .env VAR it holds
     owned_files: dict[str, str] = field(default_factory=dict)  # dbstack's own files, rewritten on regeneration
+    # The wiring, computed once by build() for every target: each service's .env variables (the ${VAR:?}
+    # references in its body), and the database services as rendered from their catalog entries.
+    reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    database_services: dict[str, ComposeService] = field(default_factory=dict, repr=False)
 
     def regenerate_command(self, folder: Path) -> str:
         """The command that writes this stack again (user catalogs and app files included)."""
@@ -139,7 +144,7 @@ class StackGenerator:
             service = adapter.compose_service(plan.environment, name=role_plan.service, published_ports=published)
             if role_plan.role.volume_by_version:
                 service = _versioned_volume(service, container.tag)
-            services[role_plan.service] = use_secret_files(service, container)
+            services[role_plan.service] = service
         return services
 
     def _role_environment(
@@ -276,22 +281,44 @@ class StackGenerator:
             "services": services,
             "volumes": volumes,
         }
-        secret_files: dict[str, str] = {}
-        for service in database_services.values():
-            if service.secrets:
-                compose.setdefault("secrets", {}).update(service.secrets)
-            secret_files.update(service.secret_files)
         # "A service interpolates only its own secrets", checked on the finished document: every value,
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
         owned_files = {**self._app_users(plan, services, owned), **proxy_files}
+        # Compose file secrets where the image reads them (Kubernetes decides the same from database_services).
+        secret_files: dict[str, str] = {}
+        for name, service in database_services.items():
+            container = plan.roles[_role_of(plan, name) or ""].adapter.spec.container
+            assert container is not None  # _generate_database_services refused embedded entries
+            as_files = use_secret_files(replace(service, service=services[name]), container)
+            services[name] = as_files.service
+            if as_files.secrets:
+                compose.setdefault("secrets", {}).update(as_files.secrets)
+            secret_files.update(as_files.secret_files)
         for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
         refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
+        known = [*env_entries, *required_keys]
+        reads = {
+            name: tuple(
+                v for v in known if secret_reference(v) in owned[name] and secret_reference(v) in json.dumps(body)
+            )
+            for name, body in services.items()
+        }
         return Stack(
-            plan, compose, env_entries, frozenset(derived), settings, choices, required_keys, secret_files, owned_files
+            plan,
+            compose,
+            env_entries,
+            frozenset(derived),
+            settings,
+            choices,
+            required_keys,
+            secret_files=secret_files,
+            owned_files=owned_files,
+            reads=reads,
+            database_services=database_services,
         )
 
     @staticmethod
@@ -404,12 +431,27 @@ class StackGenerator:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def generate(self, request: StackRequest, folder: Path, *, force: bool = False) -> WriteReport:
-        """Plan, build and write a stack into ``folder``, reusing the secrets and settings already there."""
+    def generate(
+        self,
+        request: StackRequest,
+        folder: Path,
+        *,
+        force: bool = False,
+        target: str = "compose",
+        namespace: str | None = None,
+    ) -> WriteReport:
+        """Plan, build and write a stack into ``folder``, reusing the secrets and settings already there.
+
+        ``target`` kubernetes writes the same stack (the same build: one wiring) as a kustomize folder."""
         existing = read_env(folder)
         plan = self.engine.plan(request, existing.as_dict())
         choices = resolve_choices(request, plan, folder, existing.as_dict())
-        return self.write(self.build(plan, choices), folder, force=force, existing=existing)
+        stack = self.build(plan, choices)
+        if target == "kubernetes":
+            from .kubernetes_stack import write_kubernetes
+
+            return write_kubernetes(stack, folder, namespace=namespace, force=force, existing=existing)
+        return self.write(stack, folder, force=force, existing=existing)
 
     def write(
         self,

@@ -1,0 +1,310 @@
+"""A built app stack written as a kustomize folder (``dbstack generate --target kubernetes``).
+
+The input is the :class:`~dbstack.stack_generator.Stack` that ``compose.yaml`` is written from: the same
+build, so every variable, secret reference and setting of every service is wired once (in
+``StackGenerator.build``) and only translated here, by ``render/kubernetes.py``:
+
+* each database of the plan: its catalog workload (StatefulSet, Services, NetworkPolicy), as
+  ``dbstack compose ID --target kubernetes`` writes it;
+* each app service: a Deployment and a Service (``app_workload``); its compose ``env_file`` (the user's
+  settings file, written once) becomes a ConfigMap the pods read with ``envFrom`` (compose's
+  ``environment`` wins over the file, as ``env`` wins over ``envFrom``), the config file's read-only bind
+  mount a ConfigMap mounted read-only at the same path, its named volumes PersistentVolumeClaims;
+* the pods of an app service carry ``dbstack.dev/NAME-client: "true"`` for each database and app
+  service it reaches, which is all those services' NetworkPolicies let in; the front door (the service
+  with a published port) takes connections from anywhere on its port, for the Ingress controller;
+* an Ingress when the domain is a DNS name (TLS from a Secret the user's cert-manager fills, for https).
+
+Secrets: one env file per workload, ``NAME-credentials.env`` (mode 0600, first line dbstack's marker so
+``write_folder`` refuses a file of that name it did not write), read by kustomize's ``secretGenerator``;
+the values are those of ``.env``, merged exactly as for compose, so a regeneration keeps them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from dbstack.loader import DbstackError
+from dbstack.render import dotenv, kubernetes, text
+from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
+from dbstack.render.files import read_regular
+
+from .output import ENV_FILE, MARKER, OutputFile, WriteReport, write_folder
+
+if TYPE_CHECKING:
+    from .stack_generator import Stack
+
+OWNER = f"{MARKER} Kubernetes stack:"
+_DNS_LABEL_CHARS = re.compile(r"[^a-z0-9-]+")
+
+
+def resource_name(service: str) -> str:
+    """A compose service name as a Kubernetes resource and DNS name (``rag_api`` -> ``rag-api``)."""
+    return _DNS_LABEL_CHARS.sub("-", service.lower()).strip("-")
+
+
+def config_map_name(file: str) -> str:
+    """The ConfigMap a settings file becomes (``librechat.env`` -> ``librechat-env``)."""
+    return resource_name(file)
+
+
+def kubernetes_tree(
+    stack: Stack, folder: Path, namespace: str | None, env: Mapping[str, str]
+) -> tuple[kubernetes.KubernetesTree, list[str]]:
+    """The stack's kustomize tree and the notes to print; ``env`` is the folder's .env (values kept)."""
+    plan, choices = stack.plan, stack.first_start
+    if namespace is None:
+        default = choices.project if choices else folder.resolve().name
+        namespace = kubernetes.validate_namespace(default, f"{folder} (the namespace by default: the stack's name)")
+    else:
+        namespace = kubernetes.validate_namespace(namespace)
+    services = stack.compose["services"]
+    lock = load_lock(folder / LOCK_FILE)
+    pin_images(stack.compose, lock)
+    values = {
+        **stack.env_entries,
+        **{k: v for k, v in env.items() if k in stack.env_entries or k in stack.required_keys},
+    }
+    notes: list[str] = []
+    names = {name: resource_name(name) for name in services}
+    _refuse_docker_host(stack, folder)
+    workloads: list[kubernetes.WorkloadSpec] = []
+    if choices is not None and choices.proxy is not None:
+        raise DbstackError(
+            f"--proxy {choices.proxy} is for compose; on Kubernetes an Ingress serves the https --domain: "
+            "regenerate with --proxy none"
+        )
+    script_maps: dict[str, str] = {}
+    for role_plan in plan.roles.values():
+        # The service as rendered for its image (Kubernetes makes its own *_FILE decision), images.lock applied.
+        service = stack.database_services[role_plan.service]
+        pin_images({"services": {role_plan.service: service.service}}, lock)
+        workload = kubernetes.database_workload(role_plan.adapter.spec, service)
+        # An init script dbstack wrote (the app's own MongoDB user) is mounted from a ConfigMap; the password
+        # it reads comes from the Secret with the database's own.
+        scripts = {
+            f"./{file}": (config_map_name(file), file)
+            for file in stack.owned_files
+            if any(v.get("source") == f"./{file}" for v in service.service.get("volumes") or [])
+        }
+        script_maps.update({file: map_name for map_name, file in scripts.values()})
+        read = (*workload.secrets, *stack.reads.get(role_plan.service, ()))
+        workloads.append(replace(workload, secrets={v: values[v] for v in read}, config_files=scripts))
+    renamed = {name: k8s for name, k8s in names.items() if name != k8s}
+    references = {name: _reached(services[name], names) for name in services}
+    settings_maps = {f: config_map_name(f) for f in stack.settings_files}
+    config_maps: list[kubernetes.ConfigMapSpec] = []
+    missing: list[str] = []
+    dropped: list[str] = []
+    for app_service in plan.services:
+        name = app_service.name
+        body = {k: v for k, v in services[name].items() if k != "extra_hosts"}
+        if "extra_hosts" in services[name]:
+            dropped.append(name)
+        body["environment"] = {
+            var: _rename_hosts(value, renamed) for var, value in (body.get("environment") or {}).items()
+        }
+        ports = [("http", app_service.container_port, "tcp")] if app_service.container_port else []
+        if not ports:
+            reached_at = sorted({p for other in references.values() for n, p in other if n == name})
+            ports = [(f"port-{port}", port, "tcp") for port in reached_at]
+        if not ports:
+            raise DbstackError(f"{plan.app.file}: service {name} has no port: give it `port` in the app definition")
+        secrets = {v: values[v] for v in stack.reads.get(name, ()) if values.get(v)}
+        absent = [v for v in stack.reads.get(name, ()) if v not in secrets]
+        missing += absent
+        clients = {f"{kubernetes.MANAGED_BY}.dev/{names[n]}-client": "true" for n, _ in references[name]}
+        clients.update(
+            {
+                f"{kubernetes.MANAGED_BY}.dev/{rp.service}-client": "true"
+                for rp in plan.roles.values()
+                if name in rp.role.environment
+            }
+        )
+        env_from = []
+        if app_service.env_file:
+            env_from.append(settings_maps[app_service.env_file])
+        config_files = {
+            f"./{file}": (settings_maps[file], file)
+            for file in stack.settings_files
+            if any(v.get("source") == f"./{file}" for v in body.get("volumes") or [])
+        }
+        workloads.append(
+            kubernetes.app_workload(
+                names[name],
+                body,
+                ports=ports,
+                secrets=secrets,
+                clients=None
+                if app_service.published_port
+                else {f"{kubernetes.MANAGED_BY}.dev/{names[name]}-client": "true"},
+                app_name=names[name],
+                version=app_service.tag,
+                component=name,
+                pod_labels=clients,
+                env_from=env_from,
+                claims={volume: volume for volume in app_service.volumes},
+                config_files=config_files,
+                absent_secrets=absent,
+            )
+        )
+    used_files = {f for w in workloads for f in w.env_from} | {c for w in workloads for c, _ in w.config_files.values()}
+    config_maps += [kubernetes.ConfigMapSpec(map_name, file, env=False) for file, map_name in script_maps.items()]
+    for file, map_name in settings_maps.items():
+        if map_name in used_files:
+            config_maps.append(
+                kubernetes.ConfigMapSpec(map_name, file, env=map_name in {f for w in workloads for f in w.env_from})
+            )
+    ingress = _ingress(stack, names)
+    if ingress is None and choices is not None:
+        front = next((s for s in plan.services if s.published_port), None)
+        if front is not None:
+            notes.append(
+                f"{text.visible(choices.domain)} is not a DNS name an Ingress can serve: reach LibreChat with "
+                f"`kubectl -n {namespace} port-forward service/{names[front.name]} {front.published_port}:"
+                f"{front.container_port}`, or regenerate with --domain https://NAME"
+            )
+    if dropped:
+        hosts = sorted({h for s in plan.services for h in s.extra_hosts})
+        notes.append(
+            f"{', '.join(dropped)}: extra_hosts {', '.join(hosts)} (the Docker host) has no Kubernetes form and is "
+            "left out; nothing this stack configures uses it"
+        )
+    if missing:
+        notes.append(
+            f"{folder / ENV_FILE}: set {', '.join(dict.fromkeys(missing))}, then run this command again: the pods "
+            "that read them cannot start until their Secret holds them"
+        )
+    notes += _settings_differences(folder, stack)
+    part_of = plan.app.id if re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", plan.app.id) else None
+    tree = kubernetes.render_tree(
+        workloads,
+        plan.environment.name,
+        namespace=namespace,
+        part_of=part_of,
+        config_maps=config_maps,
+        ingress=ingress,
+    )
+    return tree, notes
+
+
+def write_kubernetes(
+    stack: Stack, folder: Path, *, namespace: str | None, force: bool, existing: dotenv.DotenvDocument
+) -> WriteReport:
+    """Write the stack's kustomize folder, .env and settings files (created once), all or nothing."""
+    tree, notes = kubernetes_tree(stack, folder, namespace, existing.as_dict())
+    plan = stack.plan
+    header = (
+        f"{OWNER} {text.comment(plan.app.id)}; environment: {text.comment(plan.environment.name)}; "
+        f"namespace: {tree.namespace}."
+    )
+    files = [
+        OutputFile(name, content, 0o600 if name in tree.secret_files else 0o644, owner=OWNER)
+        for name, content in tree.files(header).items()
+    ]
+    config = plan.app.first_start.config_file if plan.app.first_start else None
+    readable = {config["name"]} if config else set()
+    files += [
+        OutputFile(name, content, 0o644 if name in readable else 0o600, create_only=True)
+        for name, content in stack.settings_files.items()
+    ]
+    # dbstack's own init scripts, read by kustomize into ConfigMaps (no secret in them).
+    files += [OutputFile(name, body, owner=body.split("\n", 1)[0]) for name, body in stack.owned_files.items()]
+    report = write_folder(
+        folder,
+        files,
+        stack.env_entries,
+        env_header=f"Added by dbstack for {plan.app.id} ({plan.environment.name}). "
+        "Keep these values: the databases were created with them.",
+        existing=existing,
+        derived=stack.derived,
+        force=force,
+    )
+    report.to_fill = stack.placeholders()
+    report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *notes]
+    return report
+
+
+def _reached(service: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[str, int]]:
+    """(service, port) of each other service this one's environment addresses as ``scheme://NAME:PORT``."""
+    found = []
+    for value in (service.get("environment") or {}).values():
+        for host, port in re.findall(r"://([A-Za-z0-9_.-]+):([0-9]+)", str(value)):
+            if host in names:
+                found.append((host, int(port)))
+    return list(dict.fromkeys(found))
+
+
+def _rename_hosts(value: str, renamed: Mapping[str, str]) -> str:
+    """Addresses of services whose compose name is no DNS label (``http://rag_api:8000`` -> ``rag-api``)."""
+    for name, k8s in renamed.items():
+        value = re.sub(rf"(?<=://){re.escape(name)}(?=[:/]|$)", k8s, value)
+    return value
+
+
+def _ingress(stack: Stack, names: Mapping[str, str]) -> kubernetes.IngressSpec | None:
+    choices = stack.first_start
+    front = next((s for s in stack.plan.services if s.published_port), None)
+    if choices is None or front is None:
+        return None
+    parts = urlsplit(choices.domain)
+    host = parts.hostname or ""
+    if host == "localhost" or _is_ip(host):
+        return None
+    if parts.port is not None:
+        raise DbstackError(
+            f"--domain {text.visible(choices.domain)}: an Ingress serves ports 80 and 443 only; "
+            "give the address without a port for --target kubernetes"
+        )
+    name = names[front.name]
+    return kubernetes.IngressSpec(name, host, name, "http", f"{name}-tls" if choices.https else None)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _refuse_docker_host(stack: Stack, folder: Path) -> None:
+    """A settings or config file that reaches the Docker host (host.docker.internal, compose's extra_hosts)
+    cannot work from a pod: refuse in one line rather than write a stack that cannot reach it."""
+    hosts = sorted({h for s in stack.plan.services for h in s.extra_hosts})
+    for name, generated in stack.settings_files.items():
+        on_disk = read_regular(folder / name)
+        content = on_disk.data.decode("utf-8", errors="replace") if on_disk is not None else generated
+        for host in hosts:
+            if host in content:
+                raise DbstackError(
+                    f"{folder / name}: reaches {host} (the Docker host), which a pod cannot reach; on Kubernetes "
+                    "point it at a Service of your cluster (e.g. --endpoint/--embeddings ollama need that: "
+                    "leave them out, or edit the file) and run again"
+                )
+
+
+def _settings_differences(folder: Path, stack: Stack) -> list[str]:
+    """Lines of a settings file that kustomize reads differently from Compose (quotes, escapes, a key with
+    no '=' taken from kustomize's own environment): named, never quoted (they may hold keys)."""
+    notes = []
+    for name, generated in stack.settings_files.items():
+        if not name.endswith(".env"):
+            continue
+        on_disk = read_regular(folder / name)
+        content = on_disk.data.decode("utf-8", errors="replace") if on_disk is not None else generated
+        compose_reads = dotenv.parse(content, environ={}).as_dict()
+        kustomize_reads = kubernetes.kustomize_env(content)
+        differ = sorted(k for k in {*compose_reads, *kustomize_reads} if compose_reads.get(k) != kustomize_reads.get(k))
+        if differ:
+            notes.append(
+                f"{folder / name}: kustomize reads {', '.join(differ)} differently from Compose (it takes the rest "
+                "of the line as it is: no quotes, no escapes, no ${...}); write plain KEY=value lines"
+            )
+    return notes
