@@ -75,11 +75,6 @@ def kubernetes_tree(
     names = {name: resource_name(name) for name in services}
     _refuse_docker_host(stack, folder)
     workloads: list[kubernetes.WorkloadSpec] = []
-    if choices is not None and choices.proxy is not None:
-        raise DbstackError(
-            f"--proxy {choices.proxy} is for compose; on Kubernetes an Ingress serves the https --domain: "
-            "regenerate with --proxy none"
-        )
     script_maps: dict[str, str] = {}
     for role_plan in plan.roles.values():
         # The service as rendered for its image (Kubernetes makes its own *_FILE decision), images.lock applied.
