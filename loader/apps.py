@@ -40,6 +40,23 @@ class Role:
     environment: Mapping[str, Mapping[str, str]]
     absent_environment: Mapping[str, Mapping[str, str]]
     volume_by_version: bool = False
+    app_users: Mapping[str, AppUser] = field(default_factory=dict)  # catalog database id -> its least-privilege user
+
+
+@dataclass(frozen=True)
+class AppUser:
+    """The app's own user on one database: only ``roles`` on the role's database, created at first
+    initialisation by an init script rendered from ``template``; its password is the app secret
+    ``password_secret``, handed to the container as ``password_variable``."""
+
+    username: str
+    roles: tuple[str, ...]
+    password_secret: str
+    password_variable: str
+    template: str
+    script: str
+    target: str
+    config: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -126,6 +143,22 @@ class FirstStart:
     embeddings_variable: str | None
     embeddings_default: str | None
     embeddings: Mapping[str, EmbeddingsProvider]
+    proxies: Mapping[str, Proxy] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A TLS front (first_start.proxy.NAME): image, upstream, config file, volumes, healthcheck."""
+
+    name: str
+    image: str
+    tag: str
+    upstream_service: str
+    upstream_port: int
+    config: Mapping[str, str]
+    volumes: Mapping[str, str]
+    capabilities: tuple[str, ...]
+    healthcheck: Healthcheck
 
 
 @dataclass(frozen=True)
@@ -166,6 +199,21 @@ def _role(name: str, data: Mapping[str, Any]) -> Role:
         environment=_env_map(data.get("environment")),
         absent_environment=_env_map(data.get("absent_environment")),
         volume_by_version=data.get("volume_by_version", False),
+        app_users=frozen_map(
+            {
+                database: AppUser(
+                    username=u["username"],
+                    roles=tuple(u["roles"]),
+                    password_secret=u["password_secret"],
+                    password_variable=u["password_variable"],
+                    template=u["template"],
+                    script=u["script"],
+                    target=u["target"],
+                    config=frozen_map(u["config"]),
+                )
+                for database, u in data.get("app_user", {}).items()
+            }
+        ),
     )
 
 
@@ -230,6 +278,22 @@ def _first_start(data: Mapping[str, Any] | None) -> FirstStart | None:
                 for name, e in embeddings.get("providers", {}).items()
             }
         ),
+        proxies=frozen_map(
+            {
+                name: Proxy(
+                    name,
+                    p["image"],
+                    p["tag"],
+                    p["upstream"]["service"],
+                    p["upstream"]["port"],
+                    frozen_map(p["config"]),
+                    frozen_map(p["volumes"]),
+                    tuple(p["capabilities"]),
+                    Healthcheck.from_data(p["healthcheck"]),
+                )
+                for name, p in data.get("proxy", {}).items()
+            }
+        ),
     )
 
 
@@ -246,6 +310,11 @@ def _semantic_problems(reporter: Reporter, data: Mapping[str, Any]) -> None:
                 for var, source in env.items():
                     _check_template(reporter, ("roles", role_name, key, service, var), source, None)
     secrets = set(data.get("secrets", {}))
+    for role_name, role in roles.items():
+        for database, user in role.get("app_user", {}).items():
+            if user["password_secret"] not in secrets:
+                where = ("roles", role_name, "app_user", database, "password_secret")
+                reporter.add("DBS501", where, f"{user['password_secret']!r} is not in secrets")
     for service_name, service in services.items():
         for role_name in service.get("requires_roles", []):
             if role_name not in roles:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,6 +96,63 @@ def secret_reference(var: str) -> str:
     return f"${{{var}:?{var} must be set in .env}}"
 
 
+# Where Docker (compose secrets, Swarm) mounts a secret file, and the Kubernetes renderer its Secret volume.
+SECRET_FILE_DIR = "/run/secrets"
+
+
+def file_secret_variables(
+    service: Mapping[str, Any], file_variants: Mapping[str, str], credentials_from: Sequence[str]
+) -> dict[str, tuple[str, str]]:
+    """``VAR -> (VAR_FILE, secret .env variable)`` for each variable the image may read from a file instead.
+
+    The one decision for compose ``secrets:`` and Kubernetes Secret volumes: a variable whose whole value is a
+    secret reference goes to a file when the image has a ``*_FILE`` variant for it and nothing in the
+    container reads the variable by name (a shell in the healthcheck or command, as PostgreSQL's
+    ``PGPASSWORD="$$POSTGRES_PASSWORD"``, or a client named in ``credentials_from``): the entrypoint would
+    export it for the server only, and such a check would fail (the image also refuses both set at once).
+    """
+    shell_text = (
+        " ".join(str(part) for key in ("command", "entrypoint") for part in (service.get(key) or []))
+        + " "
+        + " ".join((service.get("healthcheck") or {}).get("test", []))
+    )
+    chosen: dict[str, tuple[str, str]] = {}
+    for var, value in (service.get("environment") or {}).items():
+        match = _WHOLE_REFERENCE.fullmatch(str(value))
+        file_var = file_variants.get(var)
+        if match is None or file_var is None or var in credentials_from:
+            continue
+        if re.search(rf"\$\$\{{?{re.escape(var)}\b", shell_text):
+            continue
+        chosen[var] = (file_var, match.group(1))
+    return chosen
+
+
+_WHOLE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?\1 must be set in \.env\}")
+
+
+def use_secret_files(service: ComposeService, container: Container) -> ComposeService:
+    """The service with each secret its image reads from a file (``file_secret_variables``) passed as a
+    compose file secret: ``VAR_FILE=/run/secrets/name`` instead of ``VAR=${...}``, so ``docker inspect``
+    shows no password. ``secret_files`` maps each secret's file (beside compose.yaml, written mode 0600 from
+    the .env value, which stays the one kept copy) to its .env variable."""
+    chosen = file_secret_variables(service.service, container.file_variants, container.healthcheck.credentials_from)
+    if not chosen:
+        return service
+    body = {**service.service, "environment": dict(service.service.get("environment") or {})}
+    declared: dict[str, Any] = {}
+    files: dict[str, str] = {}
+    for var, (file_var, secret_var) in chosen.items():
+        name = secret_var.lower()
+        file_name = f"{name}.secret"
+        del body["environment"][var]
+        body["environment"][file_var] = f"{SECRET_FILE_DIR}/{name}"
+        body.setdefault("secrets", []).append(name)
+        declared[name] = {"file": f"./{file_name}"}
+        files[file_name] = secret_var
+    return replace(service, service=body, secrets=declared, secret_files=files)
+
+
 @dataclass(frozen=True)
 class ComposeService:
     """A rendered database service and what it needs around it."""
@@ -105,10 +162,15 @@ class ComposeService:
     volumes: dict[str, Any]
     env_entries: dict[str, str] = field(repr=False)  # VAR -> secret value, for .env
     secret_vars: dict[str, str]  # parameter -> VAR
+    secrets: dict[str, Any] = field(default_factory=dict)  # top-level compose secrets: name -> {file: ...}
+    secret_files: dict[str, str] = field(default_factory=dict)  # file beside compose.yaml -> its .env VAR
 
     def document(self) -> dict[str, Any]:
         """A complete compose document holding just this service."""
-        return {"name": self.name, "services": {self.name: self.service}, "volumes": self.volumes}
+        document = {"name": self.name, "services": {self.name: self.service}, "volumes": self.volumes}
+        if self.secrets:
+            document["secrets"] = self.secrets
+        return document
 
 
 class _ExactDumper(yaml.SafeDumper):

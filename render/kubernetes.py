@@ -38,9 +38,11 @@ from dbstack.loader.resources import package_folder
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
 
 from .compose import (
+    SECRET_FILE_DIR,
     ComposeService,
     _join_surrogate_pairs,
     dump_compose,
+    file_secret_variables,
     render_text,
     secret_reference,
 )
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
 TEMPLATE_DIR = package_folder("render", "templates", "k8s")
 KUSTOMIZATION_FILE = "kustomization.yaml"
 # Where secrets read through an image's *_FILE variables are mounted (the path Docker uses for secrets).
-SECRET_DIR = "/run/secrets/dbstack"
+SECRET_DIR = f"{SECRET_FILE_DIR}/dbstack"
 MANAGED_BY = "dbstack"
 # RFC 1123 label: what Kubernetes accepts as a namespace and Service name.
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -478,11 +480,7 @@ def _environment(
     """
     service, where = workload.service, workload.where
     environment: Mapping[str, str] = service.get("environment") or {}
-    shell_text = (
-        " ".join(str(part) for key in ("command", "entrypoint") for part in (service.get(key) or []))
-        + " "
-        + " ".join((service.get("healthcheck") or {}).get("test", []))
-    )
+    as_files = file_secret_variables(service, workload.file_variants, tuple(workload.read_by_name))
     entries: list[dict[str, Any]] = []
     files: list[str] = []
     for var, value in environment.items():
@@ -490,9 +488,8 @@ def _environment(
         if secret_var is None:
             entries.append({"name": var, "value": value})  # converted below, once helpers are known
             continue
-        file_var = workload.file_variants.get(var)
-        read_by_name = var in workload.read_by_name or re.search(rf"\$\$\{{?{re.escape(var)}\b", shell_text)
-        if file_var and not read_by_name:
+        if var in as_files:
+            file_var = as_files[var][0]
             files.append(secret_var)
             entries.append({"name": file_var, "value": f"{SECRET_DIR}/{secret_var}"})
         else:

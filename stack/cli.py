@@ -162,7 +162,7 @@ def cmd_url(args: argparse.Namespace) -> int:
 
 def cmd_compose(args: argparse.Namespace) -> int:
     from dbstack.output import COMPOSE_FILE, ENV_FILE, MARKER, OutputFile, read_env, write_folder
-    from dbstack.render.compose import dump_compose, env_var_name, render_service, resolve_secrets
+    from dbstack.render.compose import dump_compose, env_var_name, render_service, resolve_secrets, use_secret_files
     from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 
     registry = _registry(args)
@@ -182,12 +182,17 @@ def cmd_compose(args: argparse.Namespace) -> int:
     if args.target == "kubernetes":
         return _compose_kubernetes(args, spec.id, resolved.adapter, existing)
     service = render_service(resolved.adapter, args.env, tls_dir=args.tls_dir)
+    assert spec.container is not None  # render_service refused an embedded entry
+    service = use_secret_files(service, spec.container)
     document = service.document()
     if args.output:
         pin_images(document, load_lock(args.output / LOCK_FILE))
     compose_text = (
         f"{MARKER} Database: {spec.id}; environment: {args.env}.\n"
-        f"# Secrets are referenced from .env: {', '.join(service.env_entries) or 'none'}.\n" + dump_compose(document)
+        f"# Secrets are referenced from .env: {', '.join(service.env_entries) or 'none'}"
+        + (f" (files: {', '.join(service.secret_files)}, written from .env)" if service.secret_files else "")
+        + ".\n"
+        + dump_compose(document)
     )
     if not args.output:
         sys.stdout.write(compose_text)
@@ -204,6 +209,7 @@ def cmd_compose(args: argparse.Namespace) -> int:
         service.env_entries,
         env_header=f"Added by dbstack for {spec.id}. Keep these values: the database was created with them.",
         existing=existing,
+        secret_files=service.secret_files,
         force=args.force,
     )
     _print_report(report)
@@ -265,6 +271,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         registration=args.registration,
         endpoints=tuple(dict.fromkeys(args.endpoint or [])),
         embeddings=args.embeddings,
+        proxy=args.proxy,
     )
     folder = args.output or Path(f"{Path(args.app).stem}-{args.env}")
     if args.target == "kubernetes":
@@ -435,6 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--endpoint", action="append", metavar="PROVIDER", help="model provider to enable (repeatable)"
     )
     generate.add_argument("--embeddings", metavar="PROVIDER", help="rag_api embeddings provider (default openai)")
+    generate.add_argument(
+        "--proxy", choices=("caddy", "none"), help="TLS front for the https --domain (default: as before, else none)"
+    )
     generate.add_argument("--force", action="store_true", help="replace files dbstack did not write (backups kept)")
     generate.add_argument(
         "--target", choices=("compose", "kubernetes"), default="compose", help="compose stack or kustomize folder"

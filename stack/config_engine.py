@@ -37,6 +37,7 @@ class StackRequest:
     registration: str | None = None  # open | closed
     endpoints: tuple[str, ...] = ()
     embeddings: str | None = None
+    proxy: str | None = None  # a TLS front (first_start.proxy), or 'none'
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class ConfigEngine:
             roles[role.name] = RolePlan(role, self._role_adapter(database_id, role, existing), chosen_by)
         services = tuple(s for s in app.services.values() if all(r in roles for r in s.requires_roles))
         used = {name for service in services for name in _secrets_read(service, app)}
+        used |= {user.password_secret for r in roles.values() if (user := r.role.app_users.get(r.adapter.id))}
         secrets = {name: existing.get(name) or _new_secret(s) for name, s in app.secrets.items() if name in used}
         return StackPlan(app, environment, roles, services, secrets)
 

@@ -75,11 +75,22 @@ def kubernetes_tree(
     names = {name: resource_name(name) for name in services}
     _refuse_docker_host(stack, folder)
     workloads: list[kubernetes.WorkloadSpec] = []
+    script_maps: dict[str, str] = {}
     for role_plan in plan.roles.values():
+        # The service as rendered for its image (Kubernetes makes its own *_FILE decision), images.lock applied.
         service = stack.database_services[role_plan.service]
-        service = replace(service, service=services[role_plan.service])  # pinned by images.lock
+        pin_images({"services": {role_plan.service: service.service}}, lock)
         workload = kubernetes.database_workload(role_plan.adapter.spec, service)
-        workloads.append(replace(workload, secrets={var: values[var] for var in workload.secrets}))
+        # An init script dbstack wrote (the app's own MongoDB user) is mounted from a ConfigMap; the password
+        # it reads comes from the Secret with the database's own.
+        scripts = {
+            f"./{file}": (config_map_name(file), file)
+            for file in stack.owned_files
+            if any(v.get("source") == f"./{file}" for v in service.service.get("volumes") or [])
+        }
+        script_maps.update({file: map_name for map_name, file in scripts.values()})
+        read = (*workload.secrets, *stack.reads.get(role_plan.service, ()))
+        workloads.append(replace(workload, secrets={v: values[v] for v in read}, config_files=scripts))
     renamed = {name: k8s for name, k8s in names.items() if name != k8s}
     references = {name: _reached(services[name], names) for name in services}
     settings_maps = {f: config_map_name(f) for f in stack.settings_files}
@@ -139,6 +150,7 @@ def kubernetes_tree(
             )
         )
     used_files = {f for w in workloads for f in w.env_from} | {c for w in workloads for c, _ in w.config_files.values()}
+    config_maps += [kubernetes.ConfigMapSpec(map_name, file, env=False) for file, map_name in script_maps.items()]
     for file, map_name in settings_maps.items():
         if map_name in used_files:
             config_maps.append(
@@ -197,6 +209,8 @@ def write_kubernetes(
         OutputFile(name, content, 0o644 if name in readable else 0o600, create_only=True)
         for name, content in stack.settings_files.items()
     ]
+    # dbstack's own init scripts, read by kustomize into ConfigMaps (no secret in them).
+    files += [OutputFile(name, body, owner=body.split("\n", 1)[0]) for name, body in stack.owned_files.items()]
     report = write_folder(
         folder,
         files,

@@ -125,9 +125,13 @@ def write_folder(
     env_header: str,
     existing: dotenv.DotenvDocument,
     derived: Iterable[str] = (),
+    secret_files: Mapping[str, str] | None = None,
     force: bool = False,
 ) -> WriteReport:
     """Write ``files`` and merge ``env_entries`` into ``.env``; see the module docstring.
+
+    ``secret_files`` (file -> .env variable) are compose file secrets: each holds exactly the value ``.env``
+    keeps for its variable (mode 0600), so they follow .env and are kept across regeneration as it is.
 
     Everything is checked and rendered before the first write, and the files are replaced
     as one change (``files.replace_files``): a refused or failing call writes nothing.
@@ -152,6 +156,10 @@ def write_folder(
     report.kept = [k for k in env_entries if k in existing]
     report.added = [k for k in env_entries if k not in existing]
     env_text = existing.merged(env_entries, comment_header=env_header)
+    files += [
+        OutputFile(name, current[var] if var in current else env_entries[var], 0o600)
+        for name, var in (secret_files or {}).items()
+    ]
     replacements: list[Replacement] = []
     for output in [OutputFile(ENV_FILE, env_text, 0o600), *files]:
         path = folder / output.name

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from dbstack.loader import DatabaseConfig, DbstackError, text
-from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, FirstStart, Role
+from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, AppUser, FirstStart, Role
 from dbstack.loader.interpolation import compose_escape
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv
@@ -35,6 +35,7 @@ from dbstack.render.compose import (
     render_text,
     secret_reference,
     service_from_template,
+    use_secret_files,
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
@@ -64,6 +65,8 @@ class Stack:
     settings_files: dict[str, str]  # app settings file -> initial text
     first_start: Choices | None = None
     required_keys: dict[str, str] = field(default_factory=dict)  # VAR -> what it is: the user must put it in .env
+    secret_files: dict[str, str] = field(default_factory=dict)  # compose file secret -> the .env VAR it holds
+    owned_files: dict[str, str] = field(default_factory=dict)  # dbstack's own files, rewritten on regeneration
     # The wiring, computed once by build() for every target: each service's .env variables (the ${VAR:?}
     # references in its body), and the database services as rendered from their catalog entries.
     reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -91,6 +94,7 @@ class Stack:
             words += [f"--registration {text.shell_word(choices.registration)}"]
             words += [f"--endpoint {text.shell_word(e)}" for e in choices.endpoints]
             words += [f"--embeddings {text.shell_word(choices.embeddings)}"] if choices.embeddings else []
+            words += [f"--proxy {text.shell_word(choices.proxy)}"] if choices.proxy else []
         return " ".join([*words, "-o", text.shell_word(folder.resolve())])
 
     def placeholders(self) -> list[str]:
@@ -145,7 +149,7 @@ class StackGenerator:
         return services
 
     def _role_environment(
-        self, role_plan: RolePlan, app_service: str
+        self, role_plan: RolePlan, app_service: str, app_secrets: Mapping[str, str]
     ) -> tuple[dict[str, str], dict[str, str], set[str]]:
         """Variables a role feeds into one app service: (compose environment, derived .env entries,
         the ${VAR} references these may hold: the role's secrets and the derived entries).
@@ -157,6 +161,10 @@ class StackGenerator:
         role, adapter = role_plan.role, role_plan.adapter
         context, secret_vars, _ = compose_context(adapter, role_plan.service)
         context["service"] = role_plan.service
+        if (user := role.app_users.get(adapter.id)) is not None:  # connection strings name the app's own user
+            adapter = adapter.with_config(
+                username=user.username, password=app_secrets[user.password_secret], **dict(user.config)
+            )
         real = {**adapter.template_context(), "service": role_plan.service, "urls": adapter.connection_strings()}
         secret_names = {n for n, p in adapter.spec.parameters.items() if p.secret}
         environment: dict[str, str] = {}
@@ -213,7 +221,9 @@ class StackGenerator:
             depends_on: list[str] = []
             for role in plan.app.roles.values():
                 if role.name in plan.roles:
-                    role_env, role_derived, role_own = self._role_environment(plan.roles[role.name], app_service.name)
+                    role_env, role_derived, role_own = self._role_environment(
+                        plan.roles[role.name], app_service.name, plan.app_secrets
+                    )
                     if app_service.name in role.environment:
                         depends_on.append(role.service)
                         own |= role_own
@@ -246,11 +256,14 @@ class StackGenerator:
         for app_service in plan.services:
             _wait_and_hosts(app_services[app_service.name], app_service, plan.environment.depends_on_condition)
         user_keys, required_keys = self._first_start(plan, choices, app_services, settings, owned)
+        proxy_files = self._proxy(plan, choices, app_services, owned)
         volumes: dict[str, Any] = {}
         for service in database_services.values():
             volumes.update(service.volumes)
         for app_service in plan.services:
             volumes.update({name: {} for name in app_service.volumes})
+        if choices is not None and choices.proxy is not None and plan.app.first_start is not None:
+            volumes.update({name: {} for name in plan.app.first_start.proxies[choices.proxy].volumes})
         env_entries: dict[str, str] = {}
         sources = [("the app's secrets", plan.app_secrets), ("connection strings", derived)]
         sources += [("endpoint keys", user_keys)]
@@ -264,11 +277,26 @@ class StackGenerator:
                     )
                 env_entries[key] = value
         services = {**{n: s.service for n, s in database_services.items()}, **app_services}
-        compose = {"name": choices.project if choices else plan.app.id, "services": services, "volumes": volumes}
+        compose: dict[str, Any] = {
+            "name": choices.project if choices else plan.app.id,
+            "services": services,
+            "volumes": volumes,
+        }
         # "A service interpolates only its own secrets", checked on the finished document: every value,
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
+        owned_files = {**self._app_users(plan, services, owned), **proxy_files}
+        # Compose file secrets where the image reads them (Kubernetes decides the same from database_services).
+        secret_files: dict[str, str] = {}
+        for name, service in database_services.items():
+            container = plan.roles[_role_of(plan, name) or ""].adapter.spec.container
+            assert container is not None  # _generate_database_services refused embedded entries
+            as_files = use_secret_files(replace(service, service=services[name]), container)
+            services[name] = as_files.service
+            if as_files.secrets:
+                compose.setdefault("secrets", {}).update(as_files.secrets)
+            secret_files.update(as_files.secret_files)
         for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
@@ -281,8 +309,81 @@ class StackGenerator:
             for name, body in services.items()
         }
         return Stack(
-            plan, compose, env_entries, frozenset(derived), settings, choices, required_keys, reads, database_services
+            plan,
+            compose,
+            env_entries,
+            frozenset(derived),
+            settings,
+            choices,
+            required_keys,
+            secret_files=secret_files,
+            owned_files=owned_files,
+            reads=reads,
+            database_services=database_services,
         )
+
+    @staticmethod
+    def _proxy(
+        plan: StackPlan, choices: Choices | None, services: dict[str, dict[str, Any]], owned: dict[str, set[str]]
+    ) -> dict[str, str]:
+        """--proxy: the TLS front serving the https domain, forwarding to the upstream, which is then published
+        nowhere. Returns its config file (file -> text), dbstack's own, rewritten on regeneration."""
+        first = plan.app.first_start
+        if first is None or choices is None or choices.proxy is None:
+            return {}
+        proxy = first.proxies[choices.proxy]
+        if proxy.upstream_service not in services:
+            raise DbstackError(f"--proxy {choices.proxy}: {proxy.upstream_service} is not in this stack")
+        services[proxy.upstream_service].pop("ports", None)
+        parts = urlsplit(choices.domain)
+        host, port = parts.hostname or "", parts.port or 443
+        public = not _internal_host(host)
+        # Browsers reach a loopback name only from this machine: publish there alone; others on every address.
+        host_ip = "127.0.0.1" if host == "localhost" or host.endswith(".localhost") or _is_loopback(host) else None
+        ports = [(port, port)] + ([(80, 80)] if public else [])  # ACME's HTTP challenge and the redirect
+        config = proxy.config
+        volumes = [{"type": "bind", "source": f"./{config['name']}", "target": config["target"], "read_only": True}]
+        volumes += [{"type": "volume", "source": v, "target": t} for v, t in proxy.volumes.items()]
+        services[proxy.name] = service_from_template(
+            plan.environment,
+            image=f"{proxy.image}:{proxy.tag}",
+            healthcheck=proxy.healthcheck,
+            healthcheck_test=list(proxy.healthcheck.test),
+            capabilities=proxy.capabilities,
+            environment={},
+            ports=[
+                {"target": inside, "published": str(outside), "protocol": "tcp"}
+                | ({"host_ip": host_ip} if host_ip else {})
+                for outside, inside in ports
+            ],
+            volumes=volumes,
+            depends_on=[proxy.upstream_service],
+        )
+        # Caddy answers 502 until the api is up; it need not wait for the api's healthcheck to start.
+        services[proxy.name]["depends_on"][proxy.upstream_service]["condition"] = "service_started"
+        owned[proxy.name] = set()
+        site = parts.netloc.lower() if parts.port else host.lower() if ":" not in host else f"[{host}]"
+        upstream = f"{proxy.upstream_service}:{proxy.upstream_port}"
+        return {str(config["name"]): caddyfile_text(site, upstream, internal=not public, template=config["template"])}
+
+    @staticmethod
+    def _app_users(plan: StackPlan, services: dict[str, Any], owned: dict[str, set[str]]) -> dict[str, str]:
+        """Least privilege (apps/*.yaml roles.*.app_user): the database container gets the app user's password
+        as a ${VAR:?} reference and the init script that creates the user, mounted read-only. Returns the
+        scripts (file -> text): rendered from the app definition alone, they hold no secret."""
+        scripts: dict[str, str] = {}
+        for role_plan in plan.roles.values():
+            user = role_plan.role.app_users.get(role_plan.adapter.id)
+            if user is None:
+                continue
+            service = services[role_plan.service]
+            reference = secret_reference(user.password_secret)
+            service.setdefault("environment", {})[user.password_variable] = reference
+            owned[role_plan.service].add(reference)
+            mount = {"type": "bind", "source": f"./{user.script}", "target": user.target, "read_only": True}
+            service.setdefault("volumes", []).append(mount)
+            scripts[user.script] = app_user_script(user, str(role_plan.adapter.config.get("database")))
+        return scripts
 
     def _first_start(
         self,
@@ -364,6 +465,9 @@ class StackGenerator:
         files = [
             OutputFile(COMPOSE_FILE, stack.compose_text(folder), owner=f"{MARKER} App: {stack.plan.app.id};"),
             OutputFile(README_FILE, _stack_readme(stack), owner=README_MARKER),
+            # Init scripts and the proxy's config: read by the container's own user through a read-only bind
+            # mount (0644, no secret); refused when the file there does not start as dbstack wrote it.
+            *(OutputFile(name, body, owner=body.split("\n", 1)[0]) for name, body in stack.owned_files.items()),
         ]
         # Settings files may hold keys (0600); the config file holds none, and the api's user (not the
         # folder's owner) reads it through the read-only bind mount (0644).
@@ -381,6 +485,7 @@ class StackGenerator:
             "Keep these values: the databases were created with them.",
             existing=existing,
             derived=stack.derived,
+            secret_files=stack.secret_files,
             force=force,
         )
         report.to_fill = stack.placeholders() + missing
@@ -489,7 +594,16 @@ def _stack_readme(stack: Stack) -> str:
         "volumes": ", ".join(code(v) for v in stack.compose["volumes"]),
         "differences": [md(d) for d in plan.app.upstream_differences],
         "versioned": "",
+        "proxy": None,
     }
+    if choices is not None and choices.proxy is not None and first is not None:
+        proxy = first.proxies[choices.proxy]
+        context["proxy"] = {
+            "name": md(proxy.name.capitalize()),
+            "domain": code(choices.domain),
+            "internal": _internal_host(urlsplit(choices.domain).hostname or ""),
+            "volume": ", ".join(code(v) for v, target in proxy.volumes.items() if target == "/data"),
+        }
     for role_plan in plan.roles.values():
         if role_plan.role.volume_by_version:
             context["versioned"] = md(role_plan.adapter.name)
@@ -532,6 +646,7 @@ class Choices:
     embeddings: str | None
     settings: dict[str, str]  # settings-file variable -> value, written once
     warnings: tuple[str, ...] = ()
+    proxy: str | None = None
 
     @property
     def https(self) -> bool:
@@ -595,7 +710,14 @@ def resolve_choices(
     settings_path = folder / first.settings_file
     existing_settings = _read_settings(settings_path)
     project = project_name(request.name, folder, plan.app)
-    domain = checked_domain(request.domain or existing_settings.get(first.domain_variables[0]) or first.domain_default)
+    proxy = _proxy(first, request.proxy, folder)
+    default_domain = "https://localhost" if proxy else first.domain_default
+    domain = checked_domain(request.domain or existing_settings.get(first.domain_variables[0]) or default_domain)
+    if proxy and not domain.startswith("https://"):
+        raise DbstackError(
+            f"--proxy {proxy} serves HTTPS: give the address users open as --domain https://NAME "
+            f"(the stack's address is {domain})"
+        )
     registration = request.registration
     if registration is None and first.registration_variable in existing_settings:
         registration = "open" if existing_settings[first.registration_variable] == "true" else "closed"
@@ -616,7 +738,19 @@ def resolve_choices(
         f"file); this run asked for {text.visible(settings[key])}: change it there"
         for key in changed
     )
-    return Choices(project, domain, registration, endpoints, embeddings, settings, warnings)
+    return Choices(project, domain, registration, endpoints, embeddings, settings, warnings, proxy)
+
+
+def _proxy(first: FirstStart, asked: str | None, folder: Path) -> str | None:
+    """The TLS front: as asked (``none`` removes it), else the one the stack's compose.yaml already has."""
+    if asked == "none":
+        return None
+    if asked is not None:
+        if asked not in first.proxies:
+            raise DbstackError(f"--proxy {text.visible(asked)}: unknown; known: {', '.join(first.proxies) or 'none'}")
+        return asked
+    services = _previous_compose(folder).get("services")
+    return next((name for name in first.proxies if isinstance(services, dict) and name in services), None)
 
 
 def _read_settings(path: Path) -> dict[str, str]:
@@ -663,6 +797,59 @@ def _embeddings(
 def settings_file_text(header: str, choices: Choices) -> str:
     lines = [dotenv.format_entry(key, value) for key, value in choices.settings.items()]
     return render_template("settings.env.j2", {"header": header.rstrip("\n"), "lines": lines})
+
+
+HEALTH_PORT = 2020  # the Caddyfile's loopback-only site for the compose healthcheck (apps/librechat.yaml)
+# Caddyfile tokens dbstack writes: host names, IP addresses (IPv6 in brackets) and ports; nothing that could
+# end a token, open a block or start a comment.
+_CADDY_TOKEN = re.compile(r"[A-Za-z0-9.:\[\]_-]+")
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".lan", ".internal", ".home.arpa", ".test", ".example", ".invalid")
+
+
+def caddyfile_text(
+    site: str,
+    upstream: str,
+    *,
+    internal: bool,
+    template: str = "Caddyfile.j2",
+    health_port: int = HEALTH_PORT,
+    options: tuple[str, ...] = (),
+) -> str:
+    """The proxy's Caddyfile: ``site`` over HTTPS (Caddy's internal CA when ``internal``), forwarded to
+    ``upstream``. ``options`` are extra global options (the tests' ports); every value is checked as a token."""
+    for value in (site, upstream, *(w for o in options for w in o.split(" "))):
+        if not _CADDY_TOKEN.fullmatch(value):
+            raise DbstackError(f"Caddyfile: {text.visible(value)} is not a host name, address or port")
+    context = {"site": site, "upstream": upstream, "internal": internal, "health_port": health_port}
+    return render_template(template, {**context, "options": list(options)})
+
+
+def _internal_host(host: str) -> bool:
+    """A name no public CA can issue a certificate for: localhost, an IP address, a single label, a private suffix."""
+    host = host.lower()
+    return host == "localhost" or _is_ip(host) or "." not in host or host.endswith(_PRIVATE_SUFFIXES)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def app_user_script(user: AppUser, database: str) -> str:
+    """The init script that creates the app's own user (templates/<user.template>)."""
+    roles = [{"role": role, "db": database} for role in user.roles]
+    context = {
+        "variable": user.password_variable,
+        "database": database,
+        "username": user.username,
+        "roles": roles,
+        "username_comment": text.comment(user.username),
+        "roles_comment": text.comment(", ".join(user.roles)),
+        "database_comment": text.comment(database),
+    }
+    return render_template(user.template, context)
 
 
 def config_file_text(first: FirstStart, choices: Choices) -> str:

@@ -397,6 +397,7 @@ def test_umask_000_creates_private_folders_and_files(tmp_path: Path) -> None:
         "librechat.yaml": 0o644,
         "compose.yaml": 0o644,
         "README.md": 0o644,
+        "mongodb-app-user.js": 0o644,  # read by the mongodb user through a read-only mount; no secret
     }
 
 

@@ -132,14 +132,15 @@ def env_of(model: dict[str, Any], service: str) -> dict[str, str]:
 
 
 def test_mongo_uri_carries_the_credentials_mongodb_is_created_with(full_stack: tuple[Path, dict[str, Any]]) -> None:
+    """LibreChat's own user (created by the init script from DBSTACK_APP_PASSWORD), never the root user."""
     _, model = full_stack
     api, mongodb = env_of(model, "api"), env_of(model, "mongodb")
     parsed = parse_uri(api["MONGO_URI"])
     assert parsed["nodelist"] == [("mongodb", 27017)]
-    assert parsed["username"] == mongodb["MONGO_INITDB_ROOT_USERNAME"]
-    assert parsed["password"] == mongodb["MONGO_INITDB_ROOT_PASSWORD"]
-    assert parsed["database"] == "LibreChat"
-    assert parsed["options"]["authSource"] == "admin"
+    assert parsed["username"] == "librechat" != mongodb["MONGO_INITDB_ROOT_USERNAME"]
+    assert parsed["password"] == mongodb["DBSTACK_APP_PASSWORD"] != mongodb["MONGO_INITDB_ROOT_PASSWORD"]
+    assert parsed["database"] == mongodb["MONGO_INITDB_DATABASE"] == "LibreChat"
+    assert parsed["options"]["authSource"] == "LibreChat"
 
 
 def test_rag_api_reaches_the_vector_database(full_stack: tuple[Path, dict[str, Any]]) -> None:
@@ -285,6 +286,8 @@ def test_regenerate_keeps_secrets_and_user_edits(tmp_path: Path) -> None:
     first = dotenv.read(env_path).as_dict()
     edited = env_path.read_text(encoding="utf-8") + "\n# my own note\nOPENAI_API_KEY='sk-mine'\n"
     edited = edited.replace(f"MONGODB_PASSWORD={first['MONGODB_PASSWORD']}", "MONGODB_PASSWORD='my own $ecret'")
+    # LibreChat's URI is derived from its own user's password (MONGODB_APP_PASSWORD), not root's.
+    edited = edited.replace(f"MONGODB_APP_PASSWORD={first['MONGODB_APP_PASSWORD']}", "MONGODB_APP_PASSWORD=mine2")
     env_path.write_text(edited, encoding="utf-8")
     (tmp_path / "librechat.env").write_text("RAG_OPENAI_API_KEY=sk-real\n", encoding="utf-8")
 
@@ -399,10 +402,12 @@ def _live_config(server: LiveServer) -> dict[str, Any]:
 
 def test_a_hostile_password_of_the_users_reaches_the_container_and_the_uri(tmp_path: Path) -> None:
     hostile = "p@ss:w/rd%#?&=+ é$'\""
-    (tmp_path / ".env").write_text(dotenv.format_entry("MONGODB_PASSWORD", hostile) + "\n", encoding="utf-8")
+    lines = [dotenv.format_entry(name, hostile) for name in ("MONGODB_PASSWORD", "MONGODB_APP_PASSWORD")]
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
     generate(tmp_path, StackRequest(environment="production"))
     model = interpolated(tmp_path)
     assert env_of(model, "mongodb")["MONGO_INITDB_ROOT_PASSWORD"] == hostile
+    assert env_of(model, "mongodb")["DBSTACK_APP_PASSWORD"] == hostile  # what the init script creates the user with
     assert parse_uri(env_of(model, "api")["MONGO_URI"])["password"] == hostile
     assert hostile not in (tmp_path / "compose.yaml").read_text(encoding="utf-8")
 
