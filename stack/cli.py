@@ -284,7 +284,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.target == "kubernetes":
         from dbstack.kubernetes_stack import write_kubernetes
 
-        stack, existing = generator.prepare(request, folder)
+        stack, existing = generator.prepare(request, folder, "kubernetes")
         report = write_kubernetes(stack, folder, namespace=args.namespace, force=args.force, existing=existing)
     else:
         report = generator.generate(request, folder, force=args.force)
@@ -293,6 +293,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"next: kubectl apply -k {text.shell_word(folder)}")
     else:
         print(f"next: cd {text.shell_word(folder)} && docker compose up -d")
+    for step in report.steps:
+        print(f"then: {text.terminal(step)}")
     return EXIT_OK
 
 
