@@ -10,7 +10,7 @@ from typing import Any
 from dbstack.render.sandbox import TemplateError, variables
 
 from .errors import CatalogError, DbstackError, Problem
-from .model import Healthcheck, frozen_map
+from .model import Healthcheck, KubernetesFacts, frozen_map
 from .validation import Reporter, check_schema, healthcheck_problems
 from .yaml_source import YamlSourceError, load_mapping
 
@@ -89,6 +89,7 @@ class AppService:
     capabilities: tuple[str, ...]
     wait_for: Mapping[str, Wait] = field(default_factory=dict)
     extra_hosts: Mapping[str, str] = field(default_factory=dict)
+    kubernetes: KubernetesFacts = field(default_factory=KubernetesFacts)
 
     @property
     def image_ref(self) -> str:
@@ -237,6 +238,7 @@ def _service(name: str, data: Mapping[str, Any]) -> AppService:
         capabilities=tuple(data["capabilities"]),
         wait_for=frozen_map({n: Wait(w["until"], w["why"]) for n, w in data.get("wait_for", {}).items()}),
         extra_hosts=frozen_map(data.get("extra_hosts", {})),
+        kubernetes=KubernetesFacts.from_data(data.get("kubernetes", {})),
     )
 
 
