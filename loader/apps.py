@@ -137,7 +137,8 @@ class FirstStart:
     secure_cookie_variable: str
     registration_variable: str
     registration_defaults: Mapping[str, str]
-    create_user: str
+    create_user_service: str  # the service the app's own create-user command runs in
+    create_user_command: str
     config_file: Mapping[str, Any] | None
     endpoints_service: str | None
     endpoints: Mapping[str, Endpoint]
@@ -254,7 +255,8 @@ def _first_start(data: Mapping[str, Any] | None) -> FirstStart | None:
         secure_cookie_variable=domain["secure_cookie_variable"],
         registration_variable=registration["variable"],
         registration_defaults=frozen_map(registration["defaults"]),
-        create_user=registration["create_user"],
+        create_user_service=registration["create_user"]["service"],
+        create_user_command=registration["create_user"]["command"],
         config_file=frozen_map(data["config_file"]) if "config_file" in data else None,
         endpoints_service=endpoints.get("service"),
         endpoints=frozen_map(

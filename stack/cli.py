@@ -262,6 +262,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"next: kubectl apply -k {text.shell_word(folder)}")
     else:
         print(f"next: cd {text.shell_word(folder)} && docker compose up -d")
+    for step in report.steps:
+        print(f"then: {text.terminal(step)}")
     return EXIT_OK
 
 

@@ -224,7 +224,32 @@ def write_kubernetes(
     )
     report.to_fill = stack.placeholders()
     report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *notes]
+    report.steps = first_start_steps(stack, tree.namespace, folder)
     return report
+
+
+def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
+    """The first-start steps in kubectl terms (a compose stack has them in its README)."""
+    first, choices = stack.plan.app.first_start, stack.first_start
+    if first is None or choices is None:
+        return []
+    settings = text.visible(first.settings_file)
+    variable = text.visible(first.registration_variable)
+    apply = f"kubectl apply -k {text.shell_word(str(folder))}"
+    # create-user asks its questions on the terminal: -it, as docker compose exec gives a TTY by default.
+    create_user = (
+        f"kubectl -n {namespace} exec -it deploy/{resource_name(first.create_user_service)} -- "
+        f"{first.create_user_command}"
+    )
+    if choices.registration == "open":
+        return [
+            "sign-up is open: the first account registered becomes the admin; then close sign-up: set "
+            f"{variable}=false in {settings} and run `{apply}`"
+        ]
+    return [
+        f"sign-up is closed: create each user with `{create_user}` (to open it: {variable}=true in {settings}, "
+        f"then `{apply}`)"
+    ]
 
 
 def _reached(service: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[str, int]]:

@@ -56,6 +56,7 @@ class WriteReport:
     backups: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     to_fill: list[str] = field(default_factory=list)  # .env keys still holding a placeholder to replace
+    steps: list[str] = field(default_factory=list)  # first-start steps the user takes after the written files
 
 
 def read_env(folder: Path) -> dotenv.DotenvDocument:

@@ -445,7 +445,7 @@ class StackGenerator:
         ``target`` kubernetes writes the same stack (the same build: one wiring) as a kustomize folder."""
         existing = read_env(folder)
         plan = self.engine.plan(request, existing.as_dict())
-        choices = resolve_choices(request, plan, folder, existing.as_dict())
+        choices = resolve_choices(request, plan, folder, existing.as_dict(), target)
         stack = self.build(plan, choices)
         if target == "kubernetes":
             from .kubernetes_stack import write_kubernetes
@@ -551,7 +551,7 @@ def _app_ports(service: AppService) -> list[dict[str, Any]]:
 
 
 def _reach(service: Mapping[str, Any]) -> str:
-    ports = [f"{p['host_ip']}:{p['published']}" for p in service.get("ports", [])]
+    ports = [f"{p.get('host_ip') or 'every address'}:{p['published']}" for p in service.get("ports", [])]
     return text.markdown_cell(", ".join(ports) or "compose network only")
 
 
@@ -577,9 +577,15 @@ def _stack_readme(stack: Stack) -> str:
                 "reach": _reach(service),
             }
         )
+    first = plan.app.first_start
+    if first is not None and choices is not None and choices.proxy is not None:
+        proxy = first.proxies[choices.proxy]
+        service = services[proxy.name]
+        what = cell(f"TLS front: serves {choices.domain} over HTTPS, forwards to {proxy.upstream_service}")
+        rows.append({"service": cell(proxy.name), "image": code(service["image"], in_table=True), "what": what})
+        rows[-1]["reach"] = _reach(service)
     placeholders = {n: plan.app.secrets[n].description for n in stack.placeholders()}
     to_fill = [f"{code(n)}: {md(what)}" for n, what in {**placeholders, **stack.required_keys}.items()]
-    first = plan.app.first_start
     context: dict[str, Any] = {
         "marker": README_MARKER,
         "title": f"{md(plan.app.name)} stack ({md(plan.environment.name)})",
@@ -622,7 +628,7 @@ def _stack_readme(stack: Stack) -> str:
             "registration": choices.registration,
             "registration_variable": text.visible(first.registration_variable),  # inside a code span
             "settings_file": code(first.settings_file),
-            "create_user": text.visible(first.create_user),
+            "create_user": text.visible(create_user_command(first)),
         }
     return render_template("stack_readme.md.j2", context)
 
@@ -654,6 +660,7 @@ class Choices:
     settings: dict[str, str]  # settings-file variable -> value, written once
     warnings: tuple[str, ...] = ()
     proxy: str | None = None
+    target: str = "compose"  # where the stack runs: the commands its files give follow it
 
     @property
     def https(self) -> bool:
@@ -709,6 +716,7 @@ def resolve_choices(
     plan: StackPlan,
     folder: Path,
     existing_env: Mapping[str, str],
+    target: str = "compose",
 ) -> Choices | None:
     """The request's first-start options, completed from the stack's own files (a regeneration keeps them)."""
     first = plan.app.first_start
@@ -732,7 +740,7 @@ def resolve_choices(
     if registration not in REGISTRATION_CHOICES:
         raise DbstackError(f"--registration {text.visible(registration)}: choose open or closed")
     endpoints = _endpoints(first, request.endpoints, existing_env)
-    embeddings = _embeddings(first, plan, request.embeddings, existing_settings)
+    embeddings = _embeddings(first, plan, request.embeddings, existing_settings, settings_path)
     settings = {name: domain for name in first.domain_variables}
     settings[first.secure_cookie_variable] = "true" if domain.startswith("https://") else "false"
     settings[first.registration_variable] = "true" if registration == "open" else "false"
@@ -745,7 +753,7 @@ def resolve_choices(
         f"file); this run asked for {text.visible(settings[key])}: change it there"
         for key in changed
     )
-    return Choices(project, domain, registration, endpoints, embeddings, settings, warnings, proxy)
+    return Choices(project, domain, registration, endpoints, embeddings, settings, warnings, proxy, target)
 
 
 def _proxy(first: FirstStart, asked: str | None, folder: Path) -> str | None:
@@ -781,7 +789,7 @@ def _endpoints(first: FirstStart, asked: tuple[str, ...], existing_env: Mapping[
 
 
 def _embeddings(
-    first: FirstStart, plan: StackPlan, asked: str | None, existing_settings: Mapping[str, str]
+    first: FirstStart, plan: StackPlan, asked: str | None, existing_settings: Mapping[str, str], settings_path: Path
 ) -> str | None:
     in_stack = first.embeddings_service in {s.name for s in plan.services}
     if asked is not None and not in_stack:
@@ -791,13 +799,24 @@ def _embeddings(
         )
     if not in_stack or not first.embeddings:
         return None
-    name = asked or existing_settings.get(first.embeddings_variable or "") or first.embeddings_default
+    variable = first.embeddings_variable or ""
+    in_file = existing_settings.get(variable)
+    # The settings file is the user's and is never rewritten, so rag_api will run the provider it names: a flag
+    # asking for another one would make compose.yaml require that other provider's keys.
+    if asked is not None and in_file is not None and asked != in_file:
+        raise DbstackError(
+            f"--embeddings {text.visible(asked)}: {settings_path} sets {variable}={text.visible(in_file)} and "
+            "dbstack never rewrites that file; change it there, then regenerate without --embeddings"
+        )
+    name = asked or in_file or first.embeddings_default
+    shown = text.visible(name)
+    where = f"{settings_path}: {variable}={shown}" if asked is None and in_file is not None else f"--embeddings {shown}"
     provider = first.embeddings.get(name or "")
     if provider is None:
         known = ", ".join(n for n, p in first.embeddings.items() if p.unavailable is None)
-        raise DbstackError(f"--embeddings {text.visible(name)}: unknown provider; available: {known}")
+        raise DbstackError(f"{where}: unknown provider; available: {known}")
     if provider.unavailable:
-        raise DbstackError(f"--embeddings {text.visible(name)}: {provider.unavailable}")
+        raise DbstackError(f"{where}: {provider.unavailable}")
     return name
 
 
@@ -809,9 +828,20 @@ def render_template(name: str, context: Mapping[str, Any]) -> str:
     return render_text(source, context, str(TEMPLATE_DIR / name), trusted=True) + "\n"
 
 
+# After a change to a settings file: Compose recreates the services whose env_file changed; kustomize names
+# each ConfigMap after a hash of its content, so applying the folder rolls the Deployments that read it.
+APPLY_SETTINGS = {"compose": "docker compose up -d", "kubernetes": "kubectl apply -k ."}
+
+
 def settings_file_text(header: str, choices: Choices) -> str:
     lines = [dotenv.format_entry(key, value) for key, value in choices.settings.items()]
-    return render_template("settings.env.j2", {"header": header.rstrip("\n"), "lines": lines})
+    header = header.rstrip("\n") + f"\n# Apply a change (in this folder): {APPLY_SETTINGS[choices.target]}"
+    return render_template("settings.env.j2", {"header": header, "lines": lines})
+
+
+def create_user_command(first: FirstStart) -> str:
+    """The app's own create-user command in the running compose stack (kubernetes_stack has its own)."""
+    return f"docker compose exec {first.create_user_service} {first.create_user_command}"
 
 
 HEALTH_PORT = 2020  # the Caddyfile's loopback-only site for the compose healthcheck (apps/librechat.yaml)
@@ -870,7 +900,10 @@ def app_user_script(user: AppUser, database: str) -> str:
 def config_file_text(first: FirstStart, choices: Choices) -> str:
     assert first.config_file is not None
     custom = [dict(first.endpoints[e].custom or {}) for e in choices.endpoints if first.endpoints[e].custom]
-    return render_template("librechat.yaml.j2", {"version": str(first.config_file["version"]), "custom": custom})
+    # Compose re-reads a bind mount on restart; kustomize renames the ConfigMap when its content changes.
+    apply = {"compose": f"docker compose restart {first.config_file['service']}", "kubernetes": "kubectl apply -k ."}
+    context = {"version": str(first.config_file["version"]), "custom": custom, "apply": apply[choices.target]}
+    return render_template("librechat.yaml.j2", context)
 
 
 def _versioned_volume(service: ComposeService, tag: str) -> ComposeService:

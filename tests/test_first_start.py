@@ -67,12 +67,15 @@ def config_schema_issues(document: Any) -> list[Any]:
         f"  const schema = p.{VALIDATOR['export']};"
         "  const r = schema.strict().safeParse(JSON.parse(s));"
         "  console.log(JSON.stringify({ok: r.success, issues: r.success ? [] : r.error.issues,"
-        "    version: p.Constants.CONFIG_VERSION}));"
+        "    version: p.Constants.CONFIG_VERSION, release: p.Constants.VERSION}));"
         "});"
     )
     out = subprocess.run([node, "-e", script], input=json.dumps(document), capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
     assert result["version"] == FIRST.config_file["version"], "the pinned config version is not the package's"
+    # The validator is of the pinned image's release line: 0.8.524 reports the candidate "v0.8.8-rc4".
+    api_tag = APP.services[FIRST.config_file["service"]].tag
+    assert result["release"] == f"{api_tag}-rc4", result["release"]
     issues: list[Any] = result["issues"]
     return issues
 
@@ -140,11 +143,20 @@ def test_a_missing_key_stops_compose_with_a_message_naming_it(tmp_path: Path) ->
     assert report.to_fill == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
     env = dotenv.read(tmp_path / ".env").as_dict()
     assert "AWS_ACCESS_KEY_ID" not in env  # no placeholder that would pass as a value
+    # With both missing, Compose names whichever its map walk meets first (Go map order varies from run to
+    # run); with one given, it must name the other, exactly.
+    (tmp_path / ".env").write_text(
+        (tmp_path / ".env").read_text(encoding="utf-8") + "AWS_ACCESS_KEY_ID=AKIAEXAMPLE\n", encoding="utf-8"
+    )
     result = compose_config(tmp_path / "compose.yaml", env_file=tmp_path / ".env")
     assert result.returncode != 0
-    assert "AWS_ACCESS_KEY_ID must be set in .env" in result.stderr or "AWS_SECRET_ACCESS_KEY" in result.stderr
-    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
-    assert "AWS\\_ACCESS\\_KEY\\_ID" in readme or "AWS_ACCESS_KEY_ID" in readme
+    assert result.stderr == (
+        "error while interpolating services.rag_api.environment.AWS_SECRET_ACCESS_KEY: required variable "
+        "AWS_SECRET_ACCESS_KEY is missing a value: AWS_SECRET_ACCESS_KEY must be set in .env\n"
+    )
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8").splitlines()
+    assert "   - `AWS_ACCESS_KEY_ID`: AWS access key id for Bedrock" in readme
+    assert "   - `AWS_SECRET_ACCESS_KEY`: AWS secret access key for Bedrock" in readme
 
 
 def test_the_config_schema_check_fails_on_a_broken_file() -> None:
@@ -177,6 +189,52 @@ def test_settings_and_config_file_are_written_once_and_choices_are_kept(tmp_path
     report = generate(tmp_path, StackRequest(domain="https://chat.example.com"))
     assert any("keeps your DOMAIN_CLIENT" in w for w in report.warnings)
     assert dotenv.read(tmp_path / "librechat.env").as_dict()["DOMAIN_CLIENT"] == "http://chat.lan:3080"
+
+
+def test_an_embeddings_flag_that_differs_from_the_settings_file_is_refused(tmp_path: Path) -> None:
+    """rag_api runs the provider librechat.env names (dbstack never rewrites it), so compose.yaml must require
+    that provider's keys: a flag naming another provider is refused in one line and nothing is written."""
+    generate(tmp_path, StackRequest(embeddings="ollama"))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(
+        DbstackError,
+        match=r"^--embeddings openai: \S*librechat\.env sets EMBEDDINGS_PROVIDER=ollama and dbstack never rewrites "
+        r"that file; change it there, then regenerate without --embeddings$",
+    ):
+        GENERATOR.generate(StackRequest(embeddings="openai"), tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert generate(tmp_path, StackRequest(embeddings="ollama")).to_fill == []  # the same provider is no conflict
+    # The user changes the file as told: the next run requires the keys of the provider the file now names.
+    settings = tmp_path / "librechat.env"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("EMBEDDINGS_PROVIDER=ollama", "EMBEDDINGS_PROVIDER=openai"), encoding="utf-8")
+    assert generate(tmp_path, StackRequest(), keys=False).to_fill == ["RAG_OPENAI_API_KEY"]
+    result = compose_config(tmp_path / "compose.yaml", env_file=tmp_path / ".env")
+    assert result.returncode != 0 and "RAG_OPENAI_API_KEY" in result.stderr
+    # A provider the file names that dbstack does not know is named with the file it came from.
+    settings.write_text(text.replace("EMBEDDINGS_PROVIDER=ollama", "EMBEDDINGS_PROVIDER=nope"), encoding="utf-8")
+    with pytest.raises(DbstackError, match=r"librechat\.env: EMBEDDINGS_PROVIDER=nope: unknown provider; available"):
+        GENERATOR.generate(StackRequest(), tmp_path)
+
+
+@pytest.mark.parametrize("registration", ["open", "closed"])
+def test_the_readme_gives_the_first_start_steps_of_the_compose_stack(tmp_path: Path, registration: str) -> None:
+    generate(tmp_path, StackRequest(registration=registration))
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    if registration == "closed":
+        assert "create each user in the running stack" in readme
+        assert "```sh\ndocker compose exec api npm run create-user\n```" in readme
+        assert "first account" not in readme
+    else:
+        assert "Sign-up is open: **the first account registered becomes the admin**." in readme
+        close = "Then close sign-up: set `ALLOW_REGISTRATION=false` in `librechat.env` and run\n`docker compose up -d`"
+        assert close in readme
+        assert "create-user" not in readme
+    settings = (tmp_path / "librechat.env").read_text(encoding="utf-8")
+    assert "# Apply a change (in this folder): docker compose up -d\n" in settings
+    config = (tmp_path / "librechat.yaml").read_text(encoding="utf-8")
+    assert "to apply a change run (in this folder): docker compose restart api\n" in config
+    assert "kubectl" not in readme + settings + config
 
 
 def test_endpoint_keys_are_kept_on_regeneration(tmp_path: Path) -> None:

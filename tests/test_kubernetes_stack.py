@@ -285,3 +285,31 @@ def test_kustomize_env_reads_as_kubectl_kustomize_does(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("configMapGenerator:\n- name: x\n  envs: [a.env]\n", encoding="utf-8")
     (config_map,) = build(tmp_path)
     assert kubernetes.kustomize_env(text) == config_map["data"]
+
+
+@pytest.mark.parametrize("registration", ["open", "closed"])
+def test_first_start_steps_are_given_in_kubectl_terms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], registration: str
+) -> None:
+    """A cluster has no `docker compose`: the printed steps and the written files give kubectl commands."""
+    folder = tmp_path / "chat"
+    prepare(folder)
+    assert generate(folder, "production", "--registration", registration, "--namespace", "lc") == 0
+    printed = capsys.readouterr()
+    apply = f"kubectl apply -k {folder}"
+    if registration == "closed":
+        assert (
+            "then: sign-up is closed: create each user with `kubectl -n lc exec -it deploy/api -- npm run create-user` "
+            f"(to open it: ALLOW_REGISTRATION=true in librechat.env, then `{apply}`)"
+        ) in printed.out.splitlines()
+    else:
+        assert (
+            "then: sign-up is open: the first account registered becomes the admin; then close sign-up: set "
+            f"ALLOW_REGISTRATION=false in librechat.env and run `{apply}`"
+        ) in printed.out.splitlines()
+    settings = (folder / "librechat.env").read_text(encoding="utf-8")
+    assert "# Apply a change (in this folder): kubectl apply -k .\n" in settings
+    config = (folder / "librechat.yaml").read_text(encoding="utf-8")
+    assert "to apply a change run (in this folder): kubectl apply -k .\n" in config
+    assert "docker compose" not in printed.out + printed.err
+    assert [p.name for p in folder.rglob("*") if p.is_file() and "docker compose" in p.read_text("utf-8")] == []
