@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CatalogError, DbstackError
-from .model import Healthcheck, frozen_map
+from .model import Healthcheck, KubernetesFacts, frozen_map
 from .resources import package_folder
 from .validation import Reporter, check_id_is_file_name, check_schema, check_template, healthcheck_problems
 from .yaml_source import YamlSourceError, load_mapping
@@ -88,6 +88,7 @@ class AppService:
     capabilities: tuple[str, ...]
     wait_for: Mapping[str, Wait] = field(default_factory=dict)
     extra_hosts: Mapping[str, str] = field(default_factory=dict)
+    kubernetes: KubernetesFacts = field(default_factory=KubernetesFacts)
 
     @property
     def image_ref(self) -> str:
@@ -237,6 +238,7 @@ def _service(name: str, data: Mapping[str, Any]) -> AppService:
         capabilities=tuple(data["capabilities"]),
         wait_for=frozen_map({n: Wait(w["until"], w["why"]) for n, w in data.get("wait_for", {}).items()}),
         extra_hosts=frozen_map(data.get("extra_hosts", {})),
+        kubernetes=KubernetesFacts.from_data(data.get("kubernetes", {})),
     )
 
 

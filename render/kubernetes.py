@@ -433,6 +433,7 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
         "volumes": volumes,
         "volume_claim": claim,
     }
+    context["annotations"] = _scanner_skips(workload, run_as_user, capabilities)
     kind = "statefulset" if stateful else "deployment"
     manifests = {f"{name}-{kind}.yaml": _template("workload", context)}
     for claim_name in claims:
@@ -459,13 +460,48 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
             "client_labels": None if workload.clients is None else dict(workload.clients),
         },
     )
-    if env.min_available is not None:
+    budget = _min_available(env, replicas)
+    if budget is not None:
         manifests[f"{name}-poddisruptionbudget.yaml"] = _template(
-            "poddisruptionbudget",
-            {"name": name, "labels": labels, "selector": selector, "min_available": min(env.min_available, replicas)},
+            "poddisruptionbudget", {"name": name, "labels": labels, "selector": selector, "min_available": budget}
         )
     restricted = run_as_user is not None and set(capabilities) <= {"NET_BIND_SERVICE"}
     return _Rendered(manifests, labels, restricted)
+
+
+def _scanner_skips(workload: WorkloadSpec, run_as_user: int | None, capabilities: Sequence[str]) -> dict[str, str]:
+    """checkov's per-resource skips (``checkov.io/skipN: CHECK=reason``) for what this workload's data lacks.
+
+    Only a workload without the sourced facts gets them, each with its reason, so a new entry that starts as
+    root, adds capabilities or writes its root filesystem shows up in its own manifest, not in a global list.
+    """
+    where = f"no sourced container.kubernetes facts for {workload.app_name}"
+    skips: list[tuple[str, str]] = []
+    if run_as_user is None:
+        skips.append(("CKV_K8S_23", f"{where}: starts as the image's default user (root)"))
+    if capabilities:
+        added = " ".join(capabilities)
+        skips.append(("CKV_K8S_25", f"the entrypoint starts as root and needs {added} to chown and switch user"))
+    if not workload.facts.read_only_root_filesystem:
+        skips.append(("CKV_K8S_22", f"{where}: the paths the image writes outside its data are not sourced"))
+    if run_as_user is None or run_as_user < 10000:
+        # The image's server user has a fixed low uid owning its files; a uid it does not know breaks it.
+        user = "the image's default user" if run_as_user is None else f"uid {run_as_user}, the image's own user"
+        skips.append(("CKV_K8S_40", f"runs as {user}, which owns its files"))
+    # checkov splits the value at '=': a reason must not hold one.
+    return {f"checkov.io/skip{n}": f"{check}={reason.replace('=', ' ')}" for n, (check, reason) in enumerate(skips, 1)}
+
+
+def _min_available(env: KubernetesEnvironment, replicas: int) -> int | None:
+    """The disruption budget of a workload with ``replicas`` pods, None for none.
+
+    A budget only helps where another replica keeps serving while one is evicted: with one replica (every
+    database, an app Deployment on ReadWriteOnce claims) ``minAvailable: 1`` would make every node drain
+    wait forever. At least one pod may always be evicted, whatever the environment asks for.
+    """
+    if env.min_available is None or replicas < 2:
+        return None
+    return min(env.min_available, replicas - 1)
 
 
 def _environment(

@@ -147,6 +147,7 @@ def kubernetes_tree(
                 claims={volume: volume for volume in app_service.volumes},
                 config_files=config_files,
                 absent_secrets=absent,
+                facts=app_service.kubernetes,
             )
         )
     used_files = {f for w in workloads for f in w.env_from} | {c for w in workloads for c, _ in w.config_files.values()}

@@ -9,6 +9,7 @@ the built output.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import re
@@ -29,7 +30,7 @@ from dbstack.loader.environments import environment_names, load_kubernetes_envir
 from dbstack.loader.interpolation import compose_escape
 from dbstack.loader.model import KubernetesFacts
 from dbstack.render import kubernetes
-from dbstack.render.compose import secret_reference
+from dbstack.render.compose import file_secret_variables, render_service, secret_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = DatabaseAdapterRegistry()
@@ -153,6 +154,50 @@ def test_skip_list_is_short_and_every_skip_has_a_reason() -> None:
         assert lines[at].strip().startswith("#"), skip
 
 
+def scanner_skips(workload: dict[str, Any]) -> dict[str, str]:
+    """check id -> reason, from the workload's checkov.io/skipN annotations."""
+    annotations = workload["metadata"].get("annotations", {})
+    pairs = [value.split("=", 1) for key, value in annotations.items() if key.startswith("checkov.io/skip")]
+    return {check: reason for check, reason in pairs}
+
+
+def test_root_checks_are_skipped_per_resource_never_globally() -> None:
+    skips = yaml.safe_load((ROOT / ".checkov.yaml").read_text(encoding="utf-8"))["skip-check"]
+    assert not {"CKV_K8S_22", "CKV_K8S_23", "CKV_K8S_25", "CKV_K8S_40"} & set(skips)
+
+
+@pytest.mark.parametrize(("database", "env"), CASES)
+def test_only_entries_without_sourced_user_facts_start_as_root(
+    outputs: dict[tuple[str, str], tuple[Path, list[dict[str, Any]]]], database: str, env: str
+) -> None:
+    _, docs = outputs[(database, env)]
+    spec = REGISTRY.spec(database)
+    assert spec.container is not None
+    facts = spec.container.kubernetes
+    (sts,) = by_kind(docs, "StatefulSet")
+    pod = sts["spec"]["template"]["spec"]
+    added = pod["containers"][0]["securityContext"]["capabilities"].get("add", [])
+    skips = scanner_skips(sts)
+    assert all(reason and "=" not in reason for reason in skips.values())
+    if facts.run_as_user is None:
+        assert "runAsUser" not in pod["securityContext"]
+        assert "CKV_K8S_23" in skips and "root" in skips["CKV_K8S_23"]
+    else:
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == facts.run_as_user
+        assert pod["securityContext"]["fsGroup"] == facts.fs_group
+        assert added == [] and "CKV_K8S_23" not in skips and "CKV_K8S_25" not in skips
+    assert ("CKV_K8S_25" in skips) is bool(added)
+    assert ("CKV_K8S_22" in skips) is (not facts.read_only_root_filesystem)
+
+
+def test_the_common_databases_run_as_their_own_user() -> None:
+    facts = {s.id: s.container.kubernetes.run_as_user for s in SERVERS if s.container is not None}
+    assert {d: facts[d] for d in ("postgresql", "pgvector", "mongodb", "redis", "valkey")} == dict.fromkeys(
+        ("postgresql", "pgvector", "mongodb", "redis", "valkey"), 999
+    )
+
+
 @pytest.mark.parametrize(("database", "env"), CASES)
 def test_built_output_has_the_promised_shape(
     outputs: dict[tuple[str, str], tuple[Path, list[dict[str, Any]]]], database: str, env: str
@@ -165,8 +210,7 @@ def test_built_output_has_the_promised_shape(
     expected = ["Namespace", "NetworkPolicy", "Service", "Service", "StatefulSet"]
     if any(p.secret for p in spec.parameters.values()):
         expected.append("Secret")
-    if env == "production":
-        expected.append("PodDisruptionBudget")
+    # One replica: a disruption budget would make every node drain wait forever (README, Kubernetes).
     assert kinds == sorted(expected)
     for doc in docs:
         labels = doc["metadata"]["labels"]
@@ -250,22 +294,30 @@ def test_no_secret_is_literal_in_a_manifest(
 def test_images_reading_file_variants_get_their_secrets_as_files(
     outputs: dict[tuple[str, str], tuple[Path, list[dict[str, Any]]]],
 ) -> None:
-    seen = 0
-    for (database, _env), (_, docs) in outputs.items():
+    """Each entry's secrets are files exactly where the one shared decision (file_secret_variables, also
+    used for compose ``secrets:``) says so, and environment values everywhere else."""
+    with_files = set()
+    for (database, env), (_, docs) in outputs.items():
         (sts,) = by_kind(docs, "StatefulSet")
         container = sts["spec"]["template"]["spec"]["containers"][0]
-        env = {e["name"]: e for e in container.get("env", [])}
+        variables = {e["name"]: e for e in container.get("env", [])}
         spec = REGISTRY.spec(database)
         assert spec.container is not None
-        for var, file_var in spec.container.file_variants.items():
-            if file_var in env:
-                seen += 1
-                assert var not in env, f"{database}: both {var} and {file_var}"  # images refuse both
-                path = env[file_var]["value"]
-                assert path.startswith(kubernetes.SECRET_DIR + "/")
-                mount = next(m for m in container["volumeMounts"] if m["mountPath"] == kubernetes.SECRET_DIR)
-                assert mount["readOnly"] is True
-    assert seen >= 3  # mariadb, mysql, mongodb ... read secrets from files
+        service = render_service(REGISTRY.get_adapter(database), env).service
+        expected = file_secret_variables(
+            service, spec.container.file_variants, spec.container.healthcheck.credentials_from
+        )
+        as_files = {var for var, file_var in spec.container.file_variants.items() if file_var in variables}
+        assert as_files == set(expected), f"{database} ({env})"
+        for var in expected:
+            file_var = expected[var][0]
+            assert var not in variables, f"{database}: both {var} and {file_var}"  # images refuse both
+            assert variables[file_var]["value"] == f"{kubernetes.SECRET_DIR}/{expected[var][1]}"
+        mounts = [m for m in container.get("volumeMounts", []) if m["mountPath"] == kubernetes.SECRET_DIR]
+        assert [m["readOnly"] for m in mounts] == ([True] if expected else []), database
+        if expected:
+            with_files.add(database)
+    assert {"mariadb", "mysql"} <= with_files  # the decision is not trivially empty
 
 
 def test_postgresql_keeps_the_variable_its_healthcheck_reads(
@@ -472,6 +524,22 @@ def test_app_workloads_render_as_deployments(tmp_path: Path, env: str) -> None:
     assert container["startupProbe"]["failureThreshold"] == 2 + 3
     assert by_kind(docs, "StatefulSet") == [] and len(by_kind(docs, "Service")) == 1
     assert (len(by_kind(docs, "PodDisruptionBudget")) == 1) is (env == "production")
+
+
+@pytest.mark.parametrize(
+    ("replicas", "asked", "expected"), [(1, 1, None), (1, None, None), (2, 1, 1), (3, 5, 2), (3, None, None)]
+)
+def test_a_disruption_budget_only_where_another_replica_serves(
+    replicas: int, asked: int | None, expected: int | None
+) -> None:
+    environment = dataclasses.replace(
+        kubernetes.load_kubernetes_environment("production"), app_replicas=replicas, min_available=asked
+    )
+    workload = kubernetes.app_workload("api", {"image": "x:1"}, ports=[("http", 80, "tcp")], secrets={}, clients={})
+    tree = kubernetes.render_tree([workload], environment, namespace="chat")
+    budgets = [doc for doc in tree.manifests.values() if doc["kind"] == "PodDisruptionBudget"]
+    # At least one pod may always be evicted: a drain never waits forever.
+    assert [b["spec"]["minAvailable"] for b in budgets] == ([] if expected is None else [expected])
 
 
 def test_a_compose_key_with_no_kubernetes_form_is_refused() -> None:

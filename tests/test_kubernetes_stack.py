@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 import yaml
-from test_kubernetes import ROOT, build, by_kind, newest_versions
+from test_kubernetes import ROOT, build, by_kind, newest_versions, scanner_skips
 
 from dbstack.cli import main
+from dbstack.loader.apps import load_app
 from dbstack.loader.environments import environment_names
 from dbstack.render import kubernetes
 
@@ -167,20 +168,34 @@ def test_deployments_have_probes_limits_security_and_network_policies(
     environment = kubernetes.load_kubernetes_environment(env)
     deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
     assert sorted(deployments) == ["api", "rag-api"]
+    services = load_app("librechat").services
     for name, deployment in deployments.items():
         spec = container(docs, name)
+        healthcheck = services[name.replace("-", "_")].healthcheck
+        kind, *test = healthcheck.test
+        # CMD runs the program itself, CMD-SHELL a shell (Compose's $$ undone: a probe is not expanded).
+        command = test if kind == "CMD" else ["sh", "-c", test[0].replace("$$", "$")]
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert spec[probe]["exec"]["command"], (name, probe)
+            assert spec[probe]["exec"]["command"] == command, (name, probe)
+            assert spec[probe]["timeoutSeconds"] == int(healthcheck.timeout.removesuffix("s")), (name, probe)
         assert spec["resources"] == {k: dict(v) for k, v in environment.resources.items()}
         security = spec["securityContext"]
         assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
         pod = deployment["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False
+        # The api's image runs as node (uid 1000, apps/librechat.yaml); rag_api's as root, said in its manifest.
+        facts = services[name.replace("-", "_")].kubernetes
+        assert pod["securityContext"].get("runAsUser") == facts.run_as_user == ({"api": 1000}.get(name))
+        assert ("CKV_K8S_23" in scanner_skips(deployment)) is (facts.run_as_user is None)
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     # api keeps uploads and logs on ReadWriteOnce claims: one pod, replaced; rag_api is stateless.
     assert deployments["api"]["spec"]["replicas"] == 1
     assert deployments["api"]["spec"]["strategy"] == {"type": "Recreate"}
     assert deployments["rag-api"]["spec"]["replicas"] == environment.app_replicas
+    # A budget only where another replica serves: never the api nor a database (a drain would wait forever).
+    budgets = {b["metadata"]["name"] for b in by_kind(docs, "PodDisruptionBudget")}
+    has_budget = environment.min_available is not None and environment.app_replicas > 1
+    assert budgets == ({"rag-api"} if has_budget else set())
     policies = {p["metadata"]["name"]: p for p in by_kind(docs, "NetworkPolicy")}
     workloads = [d["metadata"]["name"] for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
     assert sorted(policies) == sorted(workloads)
