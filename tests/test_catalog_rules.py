@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ import yaml
 
 from dbstack.loader import load_catalog
 from dbstack.loader.registry import BUILTIN_CATALOG
+from dbstack.loader.rules import RULES
 from dbstack.loader.validation import healthcheck_problems, program_names
 
 REDIS: dict[str, Any] = yaml.safe_load((BUILTIN_CATALOG / "redis.yaml").read_text(encoding="utf-8"))
@@ -596,3 +601,65 @@ def test_a_dollar_in_a_parameter_default_is_a_literal_not_a_reference(tmp_path: 
     data["parameters"]["label"] = {"type": "string", "default": "$\u017f${CREDS_KEY}", "description": "A label."}
     found, _, _ = problems(tmp_path, data)
     assert found == []
+
+
+# --- the rule list, its documentation and the machine-readable reports --------------------------------------
+
+
+def test_catalog_readme_documents_exactly_the_rules() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "catalog" / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(DBS\d{3})` \| ([^|]+) \| (error|warning) \| ([^|]+) \|$", readme, re.MULTILINE)
+    documented = [(rule, name.strip(), severity, summary.strip()) for rule, name, severity, summary in rows]
+    assert documented == [(r.id, r.name, r.severity, r.summary) for r in RULES]
+
+
+def test_validate_reports_rule_severity_and_location_as_json_and_github(tmp_path: Path) -> None:
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text("id: broken\nname: [\n", encoding="utf-8")
+    (folder / "redis2.yaml").write_text(yaml.safe_dump(REDIS, sort_keys=False), encoding="utf-8")
+    dbstack = str(Path(sys.executable).parent / "dbstack")
+    as_json = subprocess.run(
+        [dbstack, "catalog", "validate", str(folder), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert as_json.returncode == 1, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert report["valid"] is False
+    assert report["problems"] == [
+        {
+            "rule": "DBS001",
+            "severity": "error",
+            "file": str(folder / "broken.yaml"),
+            "line": 3,
+            "column": 1,
+            "path": "",
+            "message": "invalid YAML: while parsing a flow node did not find expected node content",
+        },
+        {
+            "rule": "DBS102",
+            "severity": "error",
+            "file": str(folder / "redis2.yaml"),
+            "line": 1,
+            "column": 5,
+            "path": "id",
+            "message": "id 'redis' must equal the file name 'redis2'",
+        },
+    ]
+    github = subprocess.run(
+        [dbstack, "catalog", "validate", str(folder), "--format", "github"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert github.returncode == 1
+    assert github.stdout.splitlines() == [
+        f"::error file={folder / 'broken.yaml'},line=3,col=1,title=DBS001::invalid YAML: while parsing a flow node "
+        "did not find expected node content",
+        f"::error file={folder / 'redis2.yaml'},line=1,col=5,title=DBS102::id: id 'redis' must equal the file name "
+        "'redis2'",
+    ]
