@@ -308,7 +308,8 @@ def test_user_folder_adds_a_database(tmp_path: Path) -> None:
 
 def test_folders_from_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
-    first.mkdir(), second.mkdir()
+    first.mkdir()
+    second.mkdir()
     write(first, "alpha.yaml", entry_like_postgresql("alpha"))
     write(second, "beta.yaml", entry_like_postgresql("beta"))
     monkeypatch.setenv("DBSTACK_CATALOG_PATH", f"{first}{os.pathsep}{second}")
@@ -408,7 +409,7 @@ def test_filters() -> None:
 def test_adapters_and_specs_are_immutable() -> None:
     adapter = DatabaseAdapterRegistry(use_env=False).get_adapter("postgresql")
     with pytest.raises(AttributeError):
-        adapter.foo = 1  # type: ignore[attr-defined]
+        adapter.foo = 1
     with pytest.raises(TypeError):
         adapter.config["host"] = "x"  # type: ignore[index]
     with pytest.raises(TypeError):
