@@ -20,11 +20,15 @@ A server that is not installed makes its tests FAIL with what to install; set
 
 from __future__ import annotations
 
+import inspect
+import types
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 # tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
+import compose_tools
 import live_servers
 
 LiveServer = live_servers.LiveServer
@@ -57,15 +61,79 @@ def _isolated_dbstack_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatc
     monkeypatch.delenv("DBSTACK_NO_CACHE", raising=False)
 
 
+# What runs a program from outside Python's own world: the Compose Go binary, compose-lint and check-jsonschema
+# (through these helpers), and kubectl, kubernetes-validate, checkov, caddy and node (named by the tests).
+EXTERNAL_HELPERS: frozenset[object] = frozenset(
+    {
+        compose_tools.compose_binary,
+        compose_tools.compose_config,
+        compose_tools.compose_lint,
+        compose_tools.compose_schema_check,
+    }
+)
+EXTERNAL_PROGRAMS = frozenset({"kubectl", "kubernetes-validate", "checkov", "DBSTACK_CHECKOV", "caddy", "node"})
+TESTS_FOLDER = Path(__file__).resolve().parent
+
+
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):  # nested functions, lambdas, comprehensions
+            yield from _code_objects(constant)
+
+
+def _needs_external(function: object, seen: dict[object, bool]) -> bool:
+    """Whether ``function`` reaches an external program: calls an EXTERNAL_HELPER, names an EXTERNAL_PROGRAM
+    (a string constant, or a module constant holding its path), or calls a function of tests/ that does."""
+    if not isinstance(function, types.FunctionType):
+        return False  # classes, data and builtins run nothing
+    unwrapped = inspect.unwrap(function)
+    function = unwrapped if isinstance(unwrapped, types.FunctionType) else function
+    inner_test = getattr(getattr(function, "hypothesis", None), "inner_test", None)  # a @given test's own body
+    if isinstance(inner_test, types.FunctionType):
+        function = inner_test
+    if function in EXTERNAL_HELPERS:
+        return True
+    if not function.__code__.co_filename.startswith(str(TESTS_FOLDER)):
+        return False  # dbstack itself and the libraries run in-process
+    if function in seen:
+        return seen[function]
+    seen[function] = False  # recursion guard; the answer is written below
+    codes = list(_code_objects(function.__code__))
+    names = {name for code in codes for name in code.co_names}
+    namespace = function.__globals__
+    modules = [value for name in names if isinstance(value := namespace.get(name), types.ModuleType)]
+    reached = [namespace.get(name) for name in names]
+    reached += [getattr(module, name, None) for module in modules for name in names]  # compose_tools.compose_lint
+    answer = any(
+        isinstance(constant, str) and constant in EXTERNAL_PROGRAMS for code in codes for constant in code.co_consts
+    ) or any(
+        (isinstance(value, str) and Path(value).name in EXTERNAL_PROGRAMS) or _needs_external(value, seen)
+        for value in reached
+    )
+    seen[function] = answer
+    return answer
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "live: needs real database servers (tests/live_servers.py)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses a live-server fixture `live` (deselect: -m "not live")."""
+    """Mark every test that uses a live-server fixture `live` (deselect: -m "not live"), and every test that
+    reaches an external validator or server, itself or through its fixtures, `external` (-m "not external")."""
+    seen: dict[object, bool] = {}
     for item in items:
-        if LIVE_SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if not isinstance(item, pytest.Function):
+            continue
+        # A live-server fixture asked for by name, or handed over as a parameter for request.getfixturevalue.
+        parameters = item.callspec.params.values() if hasattr(item, "callspec") else ()
+        named = [*item.fixturenames, *(value for value in parameters if isinstance(value, str))]
+        if LIVE_SERVER_FIXTURES.intersection(named):
             item.add_marker(pytest.mark.live)
+        fixtures = [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
+        if any(_needs_external(function, seen) for function in [item.function, *fixtures]):
+            item.add_marker(pytest.mark.external)
 
 
 @pytest.fixture(scope="session")

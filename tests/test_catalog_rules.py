@@ -297,7 +297,15 @@ def test_curl_inside_a_shell_script_is_found(tmp_path: Path, script: str) -> Non
     )
 
 
-WRAPPERS = ([], ["env"], ["exec"], ["nice", "-n", "5"], ["timeout", "3"], ["busybox"], ["/usr/bin/env", "-i"])
+WRAPPERS: tuple[list[str], ...] = (
+    [],
+    ["env"],
+    ["exec"],
+    ["nice", "-n", "5"],
+    ["timeout", "3"],
+    ["busybox"],
+    ["/usr/bin/env", "-i"],
+)
 SHELL_FORMS = ("sh", "/bin/sh", "bash", "/usr/bin/bash", "dash", "ash", "/bin/busybox sh")
 
 

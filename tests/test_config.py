@@ -85,7 +85,7 @@ def test_secrets_are_masked_in_repr(registry: DatabaseAdapterRegistry) -> None:
 def test_config_is_immutable() -> None:
     config = DatabaseConfig(host="db", options={"a": "b"})
     with pytest.raises(AttributeError):
-        config.host = "x"  # type: ignore[misc]
+        config.host = "x"
     with pytest.raises(TypeError):
         config["options"]["a"] = "c"
     changed = config.replace(host="other")

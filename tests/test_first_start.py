@@ -26,10 +26,12 @@ from compose_tools import compose_config, compose_lint, service_environment, sig
 
 GENERATOR = StackGenerator(ConfigEngine(DatabaseAdapterRegistry(use_env=False)))
 APP = load_app("librechat")
+assert APP.first_start is not None and APP.first_start.config_file is not None, "librechat has a first start"
 FIRST = APP.first_start
-assert FIRST is not None and FIRST.config_file is not None
+CONFIG_FILE = APP.first_start.config_file
+assert FIRST is not None and CONFIG_FILE is not None
 NODE_PREFIX = Path(__file__).resolve().parent.parent / ".venv" / "node"
-VALIDATOR = FIRST.config_file["validator"]
+VALIDATOR = CONFIG_FILE["validator"]
 EMBEDDINGS = [name for name, p in FIRST.embeddings.items() if p.unavailable is None]
 
 
@@ -72,9 +74,9 @@ def config_schema_issues(document: Any) -> list[Any]:
     )
     out = subprocess.run([node, "-e", script], input=json.dumps(document), capture_output=True, text=True, check=True)
     result = json.loads(out.stdout)
-    assert result["version"] == FIRST.config_file["version"], "the pinned config version is not the package's"
+    assert result["version"] == CONFIG_FILE["version"], "the pinned config version is not the package's"
     # The validator is of the pinned image's release line: 0.8.524 reports the candidate "v0.8.8-rc4".
-    api_tag = APP.services[FIRST.config_file["service"]].tag
+    api_tag = APP.services[CONFIG_FILE["service"]].tag
     assert result["release"] == f"{api_tag}-rc4", result["release"]
     issues: list[Any] = result["issues"]
     return issues
@@ -106,8 +108,8 @@ def test_first_start_stacks(tmp_path: Path, env: str, request_: dict[str, Any]) 
     document = yaml.safe_load((folder / "librechat.yaml").read_text(encoding="utf-8"))
     assert config_schema_issues(document) == []
     api = model["services"]["api"]
-    assert service_environment(model, "api")["CONFIG_PATH"] == FIRST.config_file["target"]
-    mounts = [v for v in api["volumes"] if v["target"] == FIRST.config_file["target"]]
+    assert service_environment(model, "api")["CONFIG_PATH"] == CONFIG_FILE["target"]
+    mounts = [v for v in api["volumes"] if v["target"] == CONFIG_FILE["target"]]
     assert mounts and mounts[0]["type"] == "bind" and mounts[0]["read_only"] is True
     assert Path(mounts[0]["source"]) == folder.resolve() / "librechat.yaml"
     assert "host.docker.internal=host-gateway" in api["extra_hosts"] or "host.docker.internal:host-gateway" in str(
@@ -161,10 +163,10 @@ def test_a_missing_key_stops_compose_with_a_message_naming_it(tmp_path: Path) ->
 
 def test_the_config_schema_check_fails_on_a_broken_file() -> None:
     """The validator really validates: a wrong version type and an unknown key are refused."""
-    assert config_schema_issues({"version": FIRST.config_file["version"], "cache": True}) == []
+    assert config_schema_issues({"version": CONFIG_FILE["version"], "cache": True}) == []
     assert config_schema_issues({"version": 1, "cache": True}) != []
-    assert config_schema_issues({"version": FIRST.config_file["version"], "cachee": True}) != []
-    assert config_schema_issues({"version": FIRST.config_file["version"], "cache": "yes"}) != []
+    assert config_schema_issues({"version": CONFIG_FILE["version"], "cachee": True}) != []
+    assert config_schema_issues({"version": CONFIG_FILE["version"], "cache": "yes"}) != []
 
 
 # --- written once, never overwritten; regeneration keeps the user's choices -----------------------------------

@@ -177,7 +177,7 @@ _INTEGER_TEXTS = st.one_of(
 _OTHER_TEXTS = st.one_of(
     st.sampled_from([".inf", "-.inf", ".nan", "1e999999", "0x", "~", "null", "yes", "2001-12-14", "1:2:3.5"]),
     st.text().map(json.dumps),  # double-quoted with \u escapes: lone surrogates included
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30).map(lambda t: json.dumps(t)),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30).map(lambda t: json.dumps(t)),
 )
 _SCALARS = st.one_of(_INTEGER_TEXTS, _OTHER_TEXTS)
 

@@ -533,7 +533,7 @@ def test_a_disruption_budget_only_where_another_replica_serves(
     replicas: int, asked: int | None, expected: int | None
 ) -> None:
     environment = dataclasses.replace(
-        kubernetes.load_kubernetes_environment("production"), app_replicas=replicas, min_available=asked
+        load_kubernetes_environment("production"), app_replicas=replicas, min_available=asked
     )
     workload = kubernetes.app_workload("api", {"image": "x:1"}, ports=[("http", 80, "tcp")], secrets={}, clients={})
     tree = kubernetes.render_tree([workload], environment, namespace="chat")

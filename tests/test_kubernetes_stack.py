@@ -23,7 +23,7 @@ from test_kubernetes import ROOT, build, by_kind, newest_versions, scanner_skips
 
 from dbstack.cli import main
 from dbstack.loader.apps import load_app
-from dbstack.loader.environments import environment_names
+from dbstack.loader.environments import environment_names, load_kubernetes_environment
 from dbstack.render import kubernetes
 
 from compose_tools import compose_config, service_environment, user_keys
@@ -153,6 +153,7 @@ def test_every_variable_is_wired_exactly_as_in_the_compose_stack(
     result = compose_config(compose_folder / "compose.yaml", fmt="json")
     assert result.ok, result.stderr
     for service, deployment in (("api", "api"), ("rag_api", "rag-api")):
+        assert result.model is not None, result.stderr
         compose_env = service_environment(result.model, service)
         kube_env = resolved_environment(docs, deployment)
         assert sorted(kube_env) == sorted(compose_env), service
@@ -165,7 +166,7 @@ def test_deployments_have_probes_limits_security_and_network_policies(
     stacks: dict[Any, Any], env: str, variant: str
 ) -> None:
     _, docs = stacks[(env, variant)]
-    environment = kubernetes.load_kubernetes_environment(env)
+    environment = load_kubernetes_environment(env)
     deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
     assert sorted(deployments) == ["api", "rag-api"]
     services = load_app("librechat").services

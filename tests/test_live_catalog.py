@@ -132,6 +132,7 @@ def login_etcdctl(url: str, adapter: DatabaseAdapter) -> object:
 def login_chromadb(url: str, adapter: DatabaseAdapter) -> object:
     """chromadb.HttpClient with the URL's host and port (as the form's description says): a nearest neighbour."""
     import chromadb  # imported here: it is heavy, and only this client needs it
+    import numpy  # chromadb's own dependency: its typed API takes float32 arrays
     from chromadb.config import Settings
 
     parts = urllib.parse.urlsplit(url)
@@ -144,8 +145,10 @@ def login_chromadb(url: str, adapter: DatabaseAdapter) -> object:
     )
     assert client.heartbeat() > 0
     collection = client.get_or_create_collection("dbstack-test")
-    collection.upsert(ids=["near", "far"], embeddings=[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    found = collection.query(query_embeddings=[[0.9, 0.1, 0.0]], n_results=1)["ids"]
+    collection.upsert(
+        ids=["near", "far"], embeddings=numpy.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=numpy.float32)
+    )
+    found = collection.query(query_embeddings=numpy.array([[0.9, 0.1, 0.0]], dtype=numpy.float32), n_results=1)["ids"]
     assert found == [["near"]], found
     return found
 
@@ -387,9 +390,7 @@ def run_healthcheck(check: Healthcheck, server: LiveServer, home: Path) -> subpr
 
 
 @pytest.mark.parametrize(("kind", "entry"), list(healthcheck_cases()))
-def test_rendered_healthcheck_passes_on_the_live_server(
-    kind: str, entry: str, case_of: CaseOf, tmp_path: Path
-) -> None:
+def test_rendered_healthcheck_passes_on_the_live_server(kind: str, entry: str, case_of: CaseOf, tmp_path: Path) -> None:
     case = case_of(kind, entry)
     check = resolved_healthcheck(case, tmp_path / "right")
     done = run_healthcheck(check, case.server, tmp_path)
@@ -409,9 +410,7 @@ def test_rendered_healthcheck_without_secrets_fails_on_a_stopped_server(
 
 
 @pytest.mark.parametrize(("kind", "entry"), list(healthcheck_cases(secrets=True)))
-def test_rendered_healthcheck_fails_with_wrong_secrets(
-    kind: str, entry: str, case_of: CaseOf, tmp_path: Path
-) -> None:
+def test_rendered_healthcheck_fails_with_wrong_secrets(kind: str, entry: str, case_of: CaseOf, tmp_path: Path) -> None:
     """Every secret of the .env replaced by a wrong value: the healthcheck must turn red."""
     case = case_of(kind, entry)
     right = resolved_healthcheck(case, tmp_path / "right")

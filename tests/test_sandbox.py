@@ -167,8 +167,8 @@ def test_filters_encode_every_reserved_character() -> None:
 def test_attributes_tells_which_members_a_template_reads() -> None:
     from dbstack.sandbox import attributes
 
-    assert attributes("{{ urls.uri }}", "urls") == {"uri"}
-    assert attributes("{{ urls['sqlalchemy'] }}{{ urls.uri }}", "urls") == {"sqlalchemy", "uri"}
+    assert attributes("{{ urls.uri }}", "urls") == frozenset({"uri"})
+    assert attributes("{{ urls['sqlalchemy'] }}{{ urls.uri }}", "urls") == frozenset({"sqlalchemy", "uri"})
     assert attributes("{{ urls[form] }}", "urls") is None
     assert attributes("{{ urls | tojson }}", "urls") is None
     assert attributes("{{ host }}", "urls") == frozenset()

@@ -346,7 +346,7 @@ def test_database_type_is_built_from_the_catalog() -> None:
     from dbstack.compat import DatabaseType
 
     assert {member.value for member in DatabaseType} == set(REGISTRY.ids)
-    assert get_database_adapter(DatabaseType.POSTGRESQL).id == "postgresql"
+    assert get_database_adapter(DatabaseType["POSTGRESQL"]).id == "postgresql"
     legacy = compat.ConfigEngine(REGISTRY)
     service = legacy._get_database_service_from_adapter(legacy.get_database_adapter("redis"), "production")
     assert legacy._get_llm_recommendations() == ENGINE.recommend()
