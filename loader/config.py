@@ -174,6 +174,8 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise ConfigError("--set", [f"expected KEY=VALUE, got {item!r}"])
+        if "\0" in value:  # the value is left out of the message: it may be a secret
+            raise ConfigError("--set", [f"{key}: a value cannot contain a NUL character (no environment variable can)"])
         head, dot, sub = key.partition(".")
         if dot:
             if not sub:

@@ -82,6 +82,14 @@ def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
             yield from _code_objects(constant)
 
 
+def _strings(constants: tuple[object, ...]) -> Iterator[str]:
+    for constant in constants:
+        if isinstance(constant, str):
+            yield constant
+        elif isinstance(constant, tuple | frozenset):  # a constant list folded by the compiler: ["kubectl", "version"]
+            yield from _strings(tuple(constant))
+
+
 def _needs_external(function: object, seen: dict[object, bool]) -> bool:
     """Whether ``function`` reaches an external program: calls an EXTERNAL_HELPER, names an EXTERNAL_PROGRAM
     (a string constant, or a module constant holding its path), or calls a function of tests/ that does."""
@@ -105,9 +113,7 @@ def _needs_external(function: object, seen: dict[object, bool]) -> bool:
     modules = [value for name in names if isinstance(value := namespace.get(name), types.ModuleType)]
     reached = [namespace.get(name) for name in names]
     reached += [getattr(module, name, None) for module in modules for name in names]  # compose_tools.compose_lint
-    answer = any(
-        isinstance(constant, str) and constant in EXTERNAL_PROGRAMS for code in codes for constant in code.co_consts
-    ) or any(
+    answer = any(constant in EXTERNAL_PROGRAMS for code in codes for constant in _strings(code.co_consts)) or any(
         (isinstance(value, str) and Path(value).name in EXTERNAL_PROGRAMS) or _needs_external(value, seen)
         for value in reached
     )
@@ -126,13 +132,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if not isinstance(item, pytest.Function):
             continue
-        # A live-server fixture asked for by name, or handed over as a parameter for request.getfixturevalue.
+        # The fixtures asked for by name, and those handed over as parameters for request.getfixturevalue, with
+        # every fixture these depend on.
         parameters = item.callspec.params.values() if hasattr(item, "callspec") else ()
-        named = [*item.fixturenames, *(value for value in parameters if isinstance(value, str))]
-        if LIVE_SERVER_FIXTURES.intersection(named):
+        wanted = [*item.fixturenames, *(value for value in parameters if isinstance(value, str))]
+        fixtures: dict[str, list[object]] = {}
+        while wanted:
+            name = wanted.pop()
+            if name in fixtures:
+                continue
+            definitions = item.session._fixturemanager.getfixturedefs(name, item) or ()
+            fixtures[name] = [definition.func for definition in definitions]
+            wanted.extend(argname for definition in definitions for argname in definition.argnames)
+        if LIVE_SERVER_FIXTURES.intersection(fixtures):
             item.add_marker(pytest.mark.live)
-        fixtures = [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
-        if any(_needs_external(function, seen) for function in [item.function, *fixtures]):
+        functions = [item.function, *(function for functions in fixtures.values() for function in functions)]
+        if any(_needs_external(function, seen) for function in functions):
             item.add_marker(pytest.mark.external)
 
 

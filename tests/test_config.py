@@ -120,3 +120,15 @@ def test_parse_assignments() -> None:
     }
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         parse_assignments(["novalue"])
+
+
+def test_a_nul_in_a_set_value_is_one_clear_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by tests/test_fuzz_stack.py (--set password=\\x00 ended in an internal error in render/dotenv.py)."""
+    with pytest.raises(ConfigError, match=r"^--set: password: a value cannot contain a NUL character") as refused:
+        parse_assignments(["password=s3cr\x00et"])
+    assert "s3cr" not in str(refused.value)  # a refused secret is not printed either
+    from dbstack.cli import main
+
+    code = main(["compose", "postgresql", "--set", "password=s3cr\x00et", "-o", "/nonexistent/never-written"])
+    err = capsys.readouterr().err
+    assert code not in (0, 3) and "NUL character" in err and "internal error" not in err and "s3cr" not in err
