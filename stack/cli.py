@@ -96,7 +96,8 @@ def github_annotation(problem: Problem) -> str:
     """A GitHub Actions workflow command: the problem shows on the file's line in a pull request."""
 
     def data(value: str) -> str:
-        return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        # Escape sequences in a file name or message would reach the log raw: the terminal escaping first.
+        return text.terminal(value).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
     def prop(value: str) -> str:
         return data(value).replace(":", "%3A").replace(",", "%2C")

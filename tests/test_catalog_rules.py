@@ -671,3 +671,20 @@ def test_validate_reports_rule_severity_and_location_as_json_and_github(tmp_path
         f"::error file={folder / 'redis2.yaml'},line=1,col=5,title=DBS102::id: id 'redis' must equal the file name "
         "'redis2'",
     ]
+
+
+def test_github_annotations_carry_no_escape_sequence(tmp_path: Path) -> None:
+    """A file name holding ESC reaches the workflow log as a visible escape, not as a terminal sequence."""
+    folder = tmp_path / "catalog\x1b[2J"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text("id: broken\nname: [\n", encoding="utf-8")
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dbstack"), "catalog", "validate", str(folder), "--format", "github"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith("::error file="), result.stdout
+    assert "\x1b" not in result.stdout
