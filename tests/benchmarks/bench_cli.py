@@ -10,6 +10,10 @@ the per-pair ratios dbstack/compose (target: at most 3), and the largest peak RS
 
 Every command runs twice over: with a warm cache (what a user's second run sees) and with DBSTACK_NO_CACHE=1
 (no cache read or written: the cost of a cold start). The cache lives in a throwaway XDG_CACHE_HOME.
+
+Another version of dbstack (the "before" of a change) is measured the same way from its own install folder:
+`pip install --no-deps --target /tmp/before .` in its checkout, then `PYTHONPATH=/tmp/before python
+tests/benchmarks/bench_cli.py` (the dbstack processes inherit PYTHONPATH; compose runs in a clean environment).
 """
 
 from __future__ import annotations
