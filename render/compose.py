@@ -25,15 +25,14 @@ from dbstack.loader.interpolation import (
     foreign_reference_problem,
 )
 from dbstack.loader.model import Container, Healthcheck
-from dbstack.loader.resources import package_folder
 from dbstack.loader.validation import fullmatch
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
+from dbstack.render.compiled import TEMPLATES, template_source
 from dbstack.sandbox import TemplateError, render
 
 if TYPE_CHECKING:
     from dbstack.loader.adapter import DatabaseAdapter
 
-TEMPLATES = package_folder("render", "templates")
 SERVICE_TEMPLATE = TEMPLATES / "service.yaml.j2"
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
 # What a catalog fragment may set. Everything that widens a container's privileges or
@@ -425,12 +424,12 @@ def render_template(name: str, context: Mapping[str, Any]) -> str:
     trusted renderer. Every value in ``context`` is already made safe for its sink by loader.text, render.dotenv
     or tojson."""
     path = TEMPLATES / name
-    return render_text(path.read_text(encoding="utf-8"), context, str(path), trusted=True) + "\n"
+    return render_text(template_source(path), context, str(path), trusted=True) + "\n"
 
 
 @lru_cache(maxsize=1)
 def _service_template() -> str:
-    return SERVICE_TEMPLATE.read_text(encoding="utf-8")
+    return template_source(SERVICE_TEMPLATE)
 
 
 def refuse_foreign_references(value: object, own: frozenset[str] | set[str], where: str) -> None:
