@@ -287,27 +287,33 @@ class StackGenerator:
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
         owned_files = {**self._app_users(plan, services, owned), **proxy_files}
-        # Compose file secrets where the image reads them (Kubernetes decides the same from database_services).
-        secret_files: dict[str, str] = {}
-        for name, service in database_services.items():
-            container = plan.roles[_role_of(plan, name) or ""].adapter.spec.container
-            assert container is not None  # _generate_database_services refused embedded entries
-            as_files = use_secret_files(replace(service, service=services[name]), container)
-            services[name] = as_files.service
-            if as_files.secrets:
-                compose.setdefault("secrets", {}).update(as_files.secrets)
-            secret_files.update(as_files.secret_files)
         for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
-        refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
         known = [*env_entries, *required_keys]
+        # Read before the compose secrets below replace references: a value a service gets as a file is still
+        # one it reads (Kubernetes puts it in the service's Secret).
         reads = {
             name: tuple(
                 v for v in known if secret_reference(v) in owned[name] and secret_reference(v) in json.dumps(body)
             )
             for name, body in services.items()
         }
+        # Compose secrets where the image (or dbstack's init script) reads a file (Kubernetes decides the same
+        # from database_services).
+        secret_files: dict[str, str] = {}
+        for name, service in database_services.items():
+            role_plan = plan.roles[_role_of(plan, name) or ""]
+            container = role_plan.adapter.spec.container
+            assert container is not None  # _generate_database_services refused embedded entries
+            user = role_plan.role.app_users.get(role_plan.adapter.id)
+            script_reads = {user.password_variable: user.password_file_variable} if user else {}
+            as_files = use_secret_files(replace(service, service=services[name]), container, script_reads)
+            services[name] = as_files.service
+            if as_files.secrets:
+                compose.setdefault("secrets", {}).update(as_files.secrets)
+            secret_files.update(as_files.secret_files)
+        refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
         return Stack(
             plan,
             compose,
