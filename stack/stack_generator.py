@@ -607,6 +607,10 @@ def _stack_readme(stack: Stack) -> str:
         "config_file": code(_config_name(first)) if first and _config_name(first) in stack.settings_files else "",
         "volumes": ", ".join(code(v) for v in stack.compose["volumes"]),
         "differences": [md(d) for d in plan.app.upstream_differences],
+        "secret_files": ", ".join(code(n) for n in stack.secret_files),
+        "copied_secrets": ", ".join(
+            code(name) for name, secret in (stack.compose.get("secrets") or {}).items() if "environment" in secret
+        ),
         "versioned": "",
         "proxy": None,
     }

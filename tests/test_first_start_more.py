@@ -238,6 +238,10 @@ def test_librechat_database_passwords_are_compose_secrets(tmp_path: Path, env: s
     assert uri_parser.parse_uri(env_values["API_MONGO_URI"])["password"] == env_values["MONGODB_APP_PASSWORD"]
     if env != "development":
         assert significant_findings(compose_lint(tmp_path / "compose.yaml")) == []
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "The secret files beside compose.yaml (`vectordb_password.secret`, mode 0600)" in readme
+    assert "The secrets made from `.env` values (`mongodb_password`, `mongodb_app_password`)" in readme
+    assert "needs Docker Compose 2.14.1 or later" in readme
 
 
 def test_an_existing_stack_keeps_the_passwords_its_databases_were_initialised_with(tmp_path: Path) -> None:
