@@ -731,6 +731,8 @@ def resolve_choices(
     existing_settings = _read_settings(settings_path)
     project = project_name(request.name, folder, plan.app)
     proxy = _proxy(first, request.proxy, folder)
+    if request.domain is not None:
+        _refuse_another_domain(checked_domain(request.domain), first, existing_settings, settings_path)
     default_domain = "https://localhost" if proxy else first.domain_default
     domain = checked_domain(request.domain or existing_settings.get(first.domain_variables[0]) or default_domain)
     if proxy and not domain.startswith("https://"):
@@ -759,6 +761,32 @@ def resolve_choices(
         for key in changed
     )
     return Choices(project, domain, registration, endpoints, embeddings, settings, warnings, proxy, target)
+
+
+def _refuse_another_domain(
+    asked: str, first: FirstStart, existing_settings: Mapping[str, str], settings_path: Path
+) -> None:
+    """The settings file is the user's and never rewritten, so LibreChat keeps the address it names: a --domain
+    naming another would give compose.yaml (the TLS front) and the README an address LibreChat does not use.
+    The message names the keys, not their values (the file is the user's; it may hold anything)."""
+    differing = [
+        key for key in first.domain_variables if key in existing_settings and _address(existing_settings[key]) != asked
+    ]
+    if differing:
+        raise DbstackError(
+            f"--domain {asked}: {settings_path} sets {' and '.join(differing)} to another address and dbstack never "
+            f"rewrites that file; change {'them' if len(differing) > 1 else 'it'} there (with "
+            f"{first.secure_cookie_variable}={'true' if asked.startswith('https://') else 'false'}), "
+            "then regenerate without --domain"
+        )
+
+
+def _address(value: str) -> str:
+    """A settings-file address as --domain would be written, to compare like with like (as is, if invalid)."""
+    try:
+        return checked_domain(value)
+    except DbstackError:
+        return value
 
 
 def _proxy(first: FirstStart, asked: str | None, folder: Path) -> str | None:
