@@ -59,6 +59,11 @@ class AppUser:
     target: str
     config: Mapping[str, Any]
 
+    @property
+    def password_file_variable(self) -> str:
+        """The script reads the password from the file this names when the container has it (app.schema.json)."""
+        return f"{self.password_variable}_FILE"
+
 
 @dataclass(frozen=True)
 class AppSecret:

@@ -287,27 +287,33 @@ class StackGenerator:
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
         owned_files = {**self._app_users(plan, services, owned), **proxy_files}
-        # Compose file secrets where the image reads them (Kubernetes decides the same from database_services).
-        secret_files: dict[str, str] = {}
-        for name, service in database_services.items():
-            container = plan.roles[_role_of(plan, name) or ""].adapter.spec.container
-            assert container is not None  # _generate_database_services refused embedded entries
-            as_files = use_secret_files(replace(service, service=services[name]), container)
-            services[name] = as_files.service
-            if as_files.secrets:
-                compose.setdefault("secrets", {}).update(as_files.secrets)
-            secret_files.update(as_files.secret_files)
         for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
-        refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
         known = [*env_entries, *required_keys]
+        # Read before the compose secrets below replace references: a value a service gets as a file is still
+        # one it reads (Kubernetes puts it in the service's Secret).
         reads = {
             name: tuple(
                 v for v in known if secret_reference(v) in owned[name] and secret_reference(v) in json.dumps(body)
             )
             for name, body in services.items()
         }
+        # Compose secrets where the image (or dbstack's init script) reads a file (Kubernetes decides the same
+        # from database_services).
+        secret_files: dict[str, str] = {}
+        for name, service in database_services.items():
+            role_plan = plan.roles[_role_of(plan, name) or ""]
+            container = role_plan.adapter.spec.container
+            assert container is not None  # _generate_database_services refused embedded entries
+            user = role_plan.role.app_users.get(role_plan.adapter.id)
+            script_reads = {user.password_variable: user.password_file_variable} if user else {}
+            as_files = use_secret_files(replace(service, service=services[name]), container, script_reads)
+            services[name] = as_files.service
+            if as_files.secrets:
+                compose.setdefault("secrets", {}).update(as_files.secrets)
+            secret_files.update(as_files.secret_files)
+        refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
         return Stack(
             plan,
             compose,
@@ -601,6 +607,10 @@ def _stack_readme(stack: Stack) -> str:
         "config_file": code(_config_name(first)) if first and _config_name(first) in stack.settings_files else "",
         "volumes": ", ".join(code(v) for v in stack.compose["volumes"]),
         "differences": [md(d) for d in plan.app.upstream_differences],
+        "secret_files": ", ".join(code(n) for n in stack.secret_files),
+        "copied_secrets": ", ".join(
+            code(name) for name, secret in (stack.compose.get("secrets") or {}).items() if "environment" in secret
+        ),
         "versioned": "",
         "proxy": None,
     }
@@ -721,6 +731,8 @@ def resolve_choices(
     existing_settings = _read_settings(settings_path)
     project = project_name(request.name, folder, plan.app)
     proxy = _proxy(first, request.proxy, folder)
+    if request.domain is not None:
+        _refuse_another_domain(checked_domain(request.domain), first, existing_settings, settings_path)
     default_domain = "https://localhost" if proxy else first.domain_default
     domain = checked_domain(request.domain or existing_settings.get(first.domain_variables[0]) or default_domain)
     if proxy and not domain.startswith("https://"):
@@ -749,6 +761,32 @@ def resolve_choices(
         for key in changed
     )
     return Choices(project, domain, registration, endpoints, embeddings, settings, warnings, proxy, target)
+
+
+def _refuse_another_domain(
+    asked: str, first: FirstStart, existing_settings: Mapping[str, str], settings_path: Path
+) -> None:
+    """The settings file is the user's and never rewritten, so LibreChat keeps the address it names: a --domain
+    naming another would give compose.yaml (the TLS front) and the README an address LibreChat does not use.
+    The message names the keys, not their values (the file is the user's; it may hold anything)."""
+    differing = [
+        key for key in first.domain_variables if key in existing_settings and _address(existing_settings[key]) != asked
+    ]
+    if differing:
+        raise DbstackError(
+            f"--domain {asked}: {settings_path} sets {' and '.join(differing)} to another address and dbstack never "
+            f"rewrites that file; change {'them' if len(differing) > 1 else 'it'} there (with "
+            f"{first.secure_cookie_variable}={'true' if asked.startswith('https://') else 'false'}), "
+            "then regenerate without --domain"
+        )
+
+
+def _address(value: str) -> str:
+    """A settings-file address as --domain would be written, to compare like with like (as is, if invalid)."""
+    try:
+        return checked_domain(value)
+    except DbstackError:
+        return value
 
 
 def _proxy(first: FirstStart, asked: str | None, folder: Path) -> str | None:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from dbstack import DbstackError
+from dbstack.cli import main
 from dbstack.config_engine import ConfigEngine, StackRequest
 from dbstack.loader import DatabaseAdapterRegistry
 from dbstack.loader.apps import load_app
@@ -188,9 +189,54 @@ def test_settings_and_config_file_are_written_once_and_choices_are_kept(tmp_path
     compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
     assert "--domain http://chat.lan:3080 --registration closed --embeddings ollama" in compose
     # A flag that differs from the user's file is named in a warning; the file stays as it is.
-    report = generate(tmp_path, StackRequest(domain="https://chat.example.com"))
-    assert any("keeps your DOMAIN_CLIENT" in w for w in report.warnings)
-    assert dotenv.read(tmp_path / "librechat.env").as_dict()["DOMAIN_CLIENT"] == "http://chat.lan:3080"
+    report = generate(tmp_path, StackRequest(registration="open"))
+    assert report.warnings == [
+        f"{tmp_path / 'librechat.env'}: keeps your ALLOW_REGISTRATION=false (dbstack never rewrites that file); "
+        "this run asked for true: change it there"
+    ]
+    assert dotenv.read(tmp_path / "librechat.env").as_dict()["ALLOW_REGISTRATION"] == "false"
+
+
+def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LibreChat serves the address librechat.env names (dbstack never rewrites it): a --domain naming another
+    would give the TLS front and the README an address LibreChat does not use. One line naming the file and the
+    keys, never their values; nothing written; the same address however written is no conflict."""
+    generate(tmp_path, StackRequest(domain="http://chat.lan:3080"))
+    settings = tmp_path / "librechat.env"
+
+    def files() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    before = files()
+    with pytest.raises(
+        DbstackError,
+        match=r"^--domain https://chat\.example\.com: \S*librechat\.env sets DOMAIN_CLIENT and DOMAIN_SERVER to "
+        r"another address and dbstack never rewrites that file; change them there "
+        r"\(with SESSION_COOKIE_SECURE=true\), then regenerate without --domain$",
+    ):
+        GENERATOR.generate(StackRequest(domain="https://chat.example.com"), tmp_path)
+    assert files() == before
+    assert generate(tmp_path, StackRequest(domain="HTTP://Chat.LAN:3080/")).warnings == []  # the same address
+    # One key differs, holding something that is not even an address: named, never printed.
+    text = settings.read_text(encoding="utf-8")
+    edited = text.replace("DOMAIN_SERVER=http://chat.lan:3080", "DOMAIN_SERVER=http://me:s3cret@x")
+    settings.write_text(edited, encoding="utf-8")
+    before = files()
+    assert main(["generate", "-o", str(tmp_path), "--domain", "http://chat.lan:3080"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"dbstack: error: --domain http://chat.lan:3080: {settings} sets DOMAIN_SERVER to another address and "
+        "dbstack never rewrites that file; change it there (with SESSION_COOKIE_SECURE=false), then regenerate "
+        "without --domain\n"
+    )
+    assert "s3cret" not in err and files() == before
+    # Changed as told: the flag naming the file's address passes, and the stack follows it.
+    settings.write_text(text.replace("http://chat.lan:3080", "https://chat.example.com"), encoding="utf-8")
+    generate(tmp_path, StackRequest(domain="https://chat.example.com"))
+    compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
+    assert "--domain https://chat.example.com" in compose
 
 
 def test_an_embeddings_flag_that_differs_from_the_settings_file_is_refused(tmp_path: Path) -> None:
