@@ -1,7 +1,7 @@
 """render/templates/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '0af873f5a92c6500ee5aea91d1e8c2742387339da86006033eb703450526737c'
+SOURCE_SHA256 = 'd5c462132ed03da9970cb7d2059cf3106879baf73532dd6883f163dc19574d23'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -21,6 +21,8 @@ def root(context, missing=missing):
     l_0_first = resolve('first')
     l_0_proxy = resolve('proxy')
     l_0_waits = resolve('waits')
+    l_0_secret_files = resolve('secret_files')
+    l_0_copied_secrets = resolve('copied_secrets')
     l_0_settings = resolve('settings')
     l_0_config_file = resolve('config_file')
     l_0_versioned = resolve('versioned')
@@ -122,6 +124,19 @@ def root(context, missing=missing):
             yield str(environment.finalize(l_1_wait))
         l_1_wait = missing
     yield '\n\n## Secrets and settings\n\n`.env` (mode 0600) holds every password and key; `compose.yaml` only references them as `${VAR:?}`.\nKeep it: each database stored its password when it first started, so a new value would lock you out.\nRegenerating the stack keeps every value already in it.'
+    if ((undefined(name='secret_files') if l_0_secret_files is missing else l_0_secret_files) or (undefined(name='copied_secrets') if l_0_copied_secrets is missing else l_0_copied_secrets)):
+        pass
+        yield '\n\nA database that can read its password from a file gets it as one (a Docker secret under `/run/secrets`), so\n`docker inspect` shows no database password.'
+        if (undefined(name='secret_files') if l_0_secret_files is missing else l_0_secret_files):
+            pass
+            yield '\nThe secret files beside compose.yaml ('
+            yield str(environment.finalize((undefined(name='secret_files') if l_0_secret_files is missing else l_0_secret_files)))
+            yield ', mode 0600) are written from `.env` on every run:\nchange a value in `.env`, never there.'
+        if (undefined(name='copied_secrets') if l_0_copied_secrets is missing else l_0_copied_secrets):
+            pass
+            yield '\nThe secrets made from `.env` values ('
+            yield str(environment.finalize((undefined(name='copied_secrets') if l_0_copied_secrets is missing else l_0_copied_secrets)))
+            yield ") are copied into the container by Compose when it\nstarts, owned by root and the database's own group (mode 0440): that needs Docker Compose 2.14.1 or later."
     if (undefined(name='settings') if l_0_settings is missing else l_0_settings):
         pass
         yield '\n\nYour own settings go in '
@@ -157,4 +172,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '3=27&4=29&6=31&10=33&11=37&15=47&17=50&18=54&23=59&25=62&27=65&28=68&29=70&30=73&35=80&38=82&40=86&44=93&45=96&46=100&55=103&66=110&69=113&70=117&79=120&81=123&84=125&85=128&89=130&93=133&94=135&98=137&101=140&102=144&108=147&109=149'
+debug_info = '3=29&4=31&6=33&10=35&11=39&15=49&17=52&18=56&23=61&25=64&27=67&28=70&29=72&30=75&35=82&38=84&40=88&44=95&45=98&46=102&55=105&66=112&69=115&70=119&79=122&83=125&84=128&87=130&88=133&92=135&94=138&97=140&98=143&102=145&106=148&107=150&111=152&114=155&115=159&121=162&122=164'
