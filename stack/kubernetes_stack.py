@@ -24,18 +24,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import yaml
 
 from dbstack.loader import DbstackError, text
 from dbstack.render import dotenv, kubernetes
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
 
-from .output import ENV_FILE, MARKER, OutputFile, WriteReport, write_folder
+from .output import ENV_FILE, MARKER, OutputFile, StaleFile, WriteReport, write_folder
 
 if TYPE_CHECKING:
     from .stack_generator import Stack
@@ -90,7 +92,11 @@ def kubernetes_tree(
         }
         script_maps.update({file: map_name for map_name, file in scripts.values()})
         read = (*workload.secrets, *stack.reads.get(role_plan.service, ()))
-        workloads.append(replace(workload, secrets={v: values[v] for v in read}, config_files=scripts))
+        workload = replace(workload, secrets={v: values[v] for v in read}, config_files=scripts)
+        if role_plan.role.volume_by_version:
+            workload = replace(workload, data_claim=_versioned_claim(workload))
+            notes += _moved_claim_notes(folder, workload, namespace)
+        workloads.append(workload)
     renamed = {name: k8s for name, k8s in names.items() if name != k8s}
     references = {name: _reached(services[name], names) for name in services}
     settings_maps = {f: config_map_name(f) for f in stack.settings_files}
@@ -223,9 +229,62 @@ def write_kubernetes(
         force=force,
     )
     report.to_fill = stack.placeholders()
-    report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *notes]
+    report.warnings += [
+        *(stack.first_start.warnings if stack.first_start else ()),
+        *notes,
+        *left_in_cluster(report.stale, tree.namespace),
+    ]
     report.steps = first_start_steps(stack, tree.namespace, folder)
     return report
+
+
+def left_in_cluster(stale: Sequence[StaleFile], namespace: str) -> list[str]:
+    """What the folder no longer lists stays in the cluster (`kubectl apply -k` creates and changes, never
+    deletes): the commands that delete it, read from the stale manifests; data claims only named."""
+    resources: list[str] = []
+    secrets: list[str] = []
+    claims: list[str] = []
+    for item in stale:
+        if item.name.endswith(kubernetes.CREDENTIALS_FILE_SUFFIX):  # the Secret generated from it: its name has a hash
+            secrets.append(item.name.removesuffix(kubernetes.CREDENTIALS_FILE_SUFFIX))
+            continue
+        try:
+            doc = yaml.safe_load(item.data.decode("utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if not isinstance(doc, dict) or not isinstance(doc.get("metadata"), dict):
+            continue
+        kind, name = doc.get("kind"), doc["metadata"].get("name")
+        if not isinstance(kind, str) or not isinstance(name, str) or kind in {"Namespace", "Kustomization"}:
+            continue
+        if kind == "PersistentVolumeClaim":
+            claims.append(name)
+            continue
+        resources.append(f"{kind.lower()}/{name}")
+        if kind == "StatefulSet":
+            templates = (doc.get("spec") or {}).get("volumeClaimTemplates") or []
+            claims += [claim_of(name, str(t["metadata"]["name"])) for t in templates if isinstance(t, dict)]
+    if not resources and not secrets:
+        return []
+    word = text.shell_word
+    commands = []
+    if resources:
+        commands.append(f"kubectl -n {word(namespace)} delete --ignore-not-found {' '.join(map(word, resources))}")
+    commands += [
+        f"kubectl -n {word(namespace)} delete secret -l "
+        + word(f"app.kubernetes.io/managed-by={kubernetes.MANAGED_BY},app.kubernetes.io/instance={name}")
+        for name in secrets
+    ]
+    kept = (
+        f"; the data stays on {', '.join(f'persistentvolumeclaim/{c}' for c in claims)}: delete it when you no "
+        "longer need it"
+        if claims
+        else ""
+    )
+    return [
+        "the stack no longer has what these files described, and `kubectl apply -k` deletes nothing from the "
+        f"cluster: delete it there with `{'` and `'.join(commands)}`{kept}"
+    ]
 
 
 def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
@@ -250,6 +309,53 @@ def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
         f"sign-up is closed: create each user with `{create_user}` (to open it: {variable}=true in {settings}, "
         f"then `{apply}`)"
     ]
+
+
+def _versioned_claim(workload: kubernetes.WorkloadSpec) -> str:
+    """The claim template of a database whose data only its own version opens (Meilisearch): named as the
+    compose volume, which carries the image's major.minor (meilisearch-data-v1.54 -> meilisearch-data-v1-54)."""
+    (source,) = [
+        v["source"] for v in workload.service.get("volumes") or [] if v.get("target") == workload.data_dir
+    ]
+    return resource_name(str(source))
+
+
+def claim_of(name: str, claim_template: str) -> str:
+    """The PersistentVolumeClaim a one-replica StatefulSet's claim template gives its pod."""
+    return f"{claim_template}-{name}-0"
+
+
+def _moved_claim_notes(folder: Path, workload: kubernetes.WorkloadSpec, namespace: str) -> list[str]:
+    """The StatefulSet written before names another claim template: its data stays on the old claim, and
+    Kubernetes refuses to change a StatefulSet's volumeClaimTemplates, so `kubectl apply -k` fails on that
+    StatefulSet and the old version keeps running until the user moves the data (README.md, Upgrading)."""
+    previous = _previous_manifest(folder / f"{workload.name}-statefulset.yaml")
+    templates = (previous.get("spec") or {}).get("volumeClaimTemplates") if isinstance(previous, dict) else None
+    if not isinstance(templates, list):
+        return []
+    old = [str(t.get("metadata", {}).get("name")) for t in templates if isinstance(t, dict)]
+    if not old or workload.data_claim in old:
+        return []
+    old_claim = claim_of(workload.name, old[0])
+    new_claim = claim_of(workload.name, workload.data_claim)
+    return [
+        f"{workload.name}: its data now goes to claim {new_claim} (the image's version is in the name); the data "
+        f"stays on {old_claim}, which the new version cannot open. `kubectl apply -k` will refuse to change "
+        f"statefulset/{workload.name} (Kubernetes never changes a StatefulSet's volumeClaimTemplates) and the old "
+        f"version keeps running: dump its data, `kubectl -n {namespace} delete statefulset {workload.name}` "
+        f"(claims outlive it), apply, import the dump, then delete {old_claim} (README.md, Upgrading)"
+    ]
+
+
+def _previous_manifest(path: Path) -> Any:
+    """A manifest dbstack wrote earlier, as data ({} when absent or unreadable: then there is nothing to compare)."""
+    existing = read_regular(path)
+    if existing is None:
+        return {}
+    try:
+        return yaml.safe_load(existing.data.decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return {}
 
 
 def _reached(service: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[str, int]]:
