@@ -34,12 +34,25 @@ import yaml
 
 from dbstack.loader import DbstackError, text
 from dbstack.render import dotenv, kubernetes
+from dbstack.render.compose import render_template
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
 
-from .output import ENV_FILE, MARKER, OutputFile, StaleFile, WriteReport, write_folder
+from .output import (
+    ENV_FILE,
+    MARKER,
+    README_FILE,
+    README_MARKER,
+    OutputFile,
+    StaleFile,
+    WriteReport,
+    write_folder,
+)
+from .stack_generator import USER_PROVIDED
 
 if TYPE_CHECKING:
+    from dbstack.loader.apps import FirstStart
+
     from .stack_generator import Stack
 
 OWNER = f"{MARKER} Kubernetes stack:"
@@ -218,6 +231,9 @@ def write_kubernetes(
     ]
     # dbstack's own init scripts, read by kustomize into ConfigMaps (no secret in them).
     files += [OutputFile(name, body, owner=body.split("\n", 1)[0]) for name, body in stack.owned_files.items()]
+    if stack.first_start is not None:
+        readme = stack_readme(stack, tree, folder, existing.as_dict())
+        files.append(OutputFile(README_FILE, readme, owner=README_MARKER))
     report = write_folder(
         folder,
         files,
@@ -295,11 +311,7 @@ def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
     settings = text.visible(first.settings_file)
     variable = text.visible(first.registration_variable)
     apply = f"kubectl apply -k {text.shell_word(str(folder))}"
-    # create-user asks its questions on the terminal: -it, as docker compose exec gives a TTY by default.
-    create_user = (
-        f"kubectl -n {namespace} exec -it deploy/{resource_name(first.create_user_service)} -- "
-        f"{first.create_user_command}"
-    )
+    create_user = create_user_command(first, namespace)
     if choices.registration == "open":
         return [
             "sign-up is open: the first account registered becomes the admin; then close sign-up: set "
@@ -309,6 +321,159 @@ def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
         f"sign-up is closed: create each user with `{create_user}` (to open it: {variable}=true in {settings}, "
         f"then `{apply}`)"
     ]
+
+
+def create_user_command(first: FirstStart, namespace: str) -> str:
+    """The app's own create-user command in its running Deployment; it asks its questions on the terminal:
+    -it, as docker compose exec gives a TTY by default."""
+    service = resource_name(first.create_user_service)
+    return f"kubectl -n {namespace} exec -it deploy/{service} -- {text.visible(first.create_user_command)}"
+
+
+def stack_readme(stack: Stack, tree: kubernetes.KubernetesTree, folder: Path, env: Mapping[str, str]) -> str:
+    """The stack's README (templates/k8s/stack_readme.md.j2): its names, images, claims and commands read from
+    the rendered manifests, so they are those of the folder. Values reach Markdown through loader.text."""
+    plan, first, choices = stack.plan, stack.plan.app.first_start, stack.first_start
+    md, cell, code = text.markdown, text.markdown_cell, text.markdown_code
+    namespace = tree.namespace
+    roles = {role_plan.service: f"{name} ({role_plan.adapter.name})" for name, role_plan in plan.roles.items()}
+    databases = {role_plan.service: role_plan.adapter.name for role_plan in plan.roles.values()}
+    roles.update({resource_name(s.name): s.description for s in plan.services})
+    services = {
+        d["metadata"]["name"]: d for d in tree.manifests.values() if d["kind"] == "Service" and not _headless(d)
+    }
+    rows, workloads, claims = [], [], []
+    versioned: dict[str, str] | None = None
+    versioned_roles = {rp.service for rp in plan.roles.values() if rp.role.volume_by_version}
+    for doc in tree.manifests.values():
+        kind, name = doc["kind"], doc["metadata"]["name"]
+        if kind == "PersistentVolumeClaim":
+            claims.append(name)
+        if kind not in {"StatefulSet", "Deployment"}:
+            continue
+        workloads.append(f"{kind.lower()}/{name}")
+        (container,) = doc["spec"]["template"]["spec"]["containers"]
+        ports = services[name]["spec"]["ports"] if name in services else []
+        reach = ", ".join(f"{name}:{p['port']}" for p in ports) or "nowhere"
+        rows.append(
+            {
+                "name": cell(name),
+                "kind": cell(kind),
+                "image": code(container["image"], in_table=True),
+                "what": cell(roles.get(name, "")),
+                "reach": code(reach, in_table=True),
+            }
+        )
+        for template in doc["spec"].get("volumeClaimTemplates") or []:
+            claims.append(claim_of(name, template["metadata"]["name"]))
+            if name in versioned_roles:
+                versioned = _upgrade_steps(doc, template["metadata"]["name"], namespace, databases[name])
+    missing = [k for k in stack.required_keys if not env.get(k)]
+    to_fill = [f"{code(n)}: {md(plan.app.secrets[n].description)}" for n in stack.placeholders()]
+    to_fill += [f"{code(n)}: {md(stack.required_keys[n])}" for n in missing]
+    regenerate = stack.regenerate_command(folder).replace(" -o ", f" --target kubernetes --namespace {namespace} -o ")
+    ingress = next((d for d in tree.manifests.values() if d["kind"] == "Ingress"), None)
+    context: dict[str, Any] = {
+        "marker": README_MARKER,
+        "title": f"{md(plan.app.name)} stack ({md(plan.environment.name)}) on Kubernetes",
+        "environment": code(plan.environment.name),
+        "namespace": namespace,
+        "namespace_code": code(namespace),
+        "rows": rows,
+        "workloads": workloads,
+        "to_fill": to_fill,
+        "regenerate": regenerate,
+        "user_keys": ", ".join(code(k) for k, v in stack.env_entries.items() if v == USER_PROVIDED),
+        "credentials": ", ".join(code(n) for n in tree.secret_files),
+        "settings": ", ".join(code(n) for n in stack.settings_files if not first or n != _config_name(first)),
+        "backup": ", ".join(code(n) for n in stack.settings_files),
+        "config_file": "",
+        "versioned": versioned,
+        "claims": ", ".join(code(c) for c in claims),
+        "init_scripts": ", ".join(code(n) for n in stack.owned_files),
+        "renamed": [
+            (code(s.name), code(resource_name(s.name))) for s in plan.services if s.name != resource_name(s.name)
+        ],
+        "first": None,
+        "ingress": None,
+    }
+    if first is not None and choices is not None:
+        config = _config_name(first)
+        if config in stack.settings_files:
+            context["config_file"] = code(config)
+            context["config_path"] = code(_mount_path(tree, config))
+        context["first"] = {
+            "domain": code(choices.domain),
+            "https": choices.https,
+            "registration": choices.registration,
+            "registration_variable": text.visible(first.registration_variable),
+            "settings_file": code(first.settings_file),
+        }
+        context["create_user"] = create_user_command(first, namespace)
+        front = next((s for s in plan.services if s.published_port), None)
+        if ingress is not None:
+            (rule,) = ingress["spec"]["rules"]
+            tls = ingress["spec"].get("tls") or []
+            context["ingress"] = {
+                "name": code(ingress["metadata"]["name"]),
+                "host": code(rule["host"]),
+                "service": code(rule["http"]["paths"][0]["backend"]["service"]["name"]),
+                "tls": code(tls[0]["secretName"]) if tls else None,
+            }
+        elif front is not None:
+            port = services[resource_name(front.name)]["spec"]["ports"][0]["port"]
+            context["port_forward"] = (
+                f"kubectl -n {namespace} port-forward service/{resource_name(front.name)} {front.published_port}:{port}"
+            )
+    return render_template("k8s/stack_readme.md.j2", context)
+
+
+def _headless(service: Mapping[str, Any]) -> bool:
+    return bool(service.get("spec", {}).get("clusterIP") == "None")
+
+
+def _config_name(first: FirstStart) -> str:
+    return str(first.config_file["name"]) if first.config_file else ""
+
+
+def _mount_path(tree: kubernetes.KubernetesTree, file: str) -> str:
+    """Where a settings file is mounted (the subPath mount of its ConfigMap key)."""
+    for doc in tree.manifests.values():
+        if doc["kind"] in {"StatefulSet", "Deployment"}:
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                for mount in container.get("volumeMounts") or []:
+                    if mount.get("subPath") == file:
+                        return str(mount["mountPath"])
+    return file
+
+
+def _upgrade_steps(statefulset: Mapping[str, Any], claim: str, namespace: str, what: str) -> dict[str, str]:
+    """The names the README's upgrade steps use, and the Meilisearch API calls they make (the key from the
+    container's own environment, through printf and curl's stdin: on no command line)."""
+    name = statefulset["metadata"]["name"]
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    port = container["ports"][0]["containerPort"]
+    (data_dir,) = [m["mountPath"] for m in container["volumeMounts"] if m["name"] == claim]
+    pod = f"{name}-0"
+
+    def call(method: str, path: str) -> str:
+        return (
+            f"kubectl -n {namespace} exec {pod} -- sh -c 'printf \"Authorization: Bearer %s\\n\" "
+            f"\"$MEILI_MASTER_KEY\" | curl --fail --silent --show-error -X {method} --header @- "
+            f"http://127.0.0.1:{port}{path}'"
+        )
+
+    return {
+        "what": text.markdown(what),
+        "name": name,
+        "pod": pod,
+        "data_dir": data_dir,
+        "statefulset": text.markdown_code(f"statefulset/{name}"),
+        "claim": text.markdown_code(claim),
+        "pvc": text.markdown_code(claim_of(name, claim)),
+        "dump": call("POST", "/dumps"),
+        "tasks": call("GET", "/tasks?types=dumpCreation"),
+    }
 
 
 def _versioned_claim(workload: kubernetes.WorkloadSpec) -> str:

@@ -138,7 +138,15 @@ def test_generate_default_folder_and_summary(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "librechat-development"
     written = {p.name for p in folder.iterdir()}
-    assert written == {"compose.yaml", ".env", "README.md", "librechat.env", "librechat.yaml", "mongodb-app-user.js"}
+    assert written == {
+        "compose.yaml",
+        ".env",
+        "README.md",
+        "librechat.env",
+        "librechat.yaml",
+        "mongodb-app-user.js",
+        ".dbstack-files",
+    }
     assert f"wrote {Path('librechat-development') / 'compose.yaml'}" in result.stdout
     assert "next: cd librechat-development && docker compose up -d" in result.stdout
     secrets = (folder / ".env").read_text(encoding="utf-8")
