@@ -325,3 +325,20 @@ def test_an_edited_dropped_file_stays_and_is_named_on_every_run(
         assert f"{edited}: dbstack wrote it earlier and this stack no longer has it" in err
         assert "statefulset/redis" in err  # still in the cluster, whatever the file says
     assert not (folder / "redis-service.yaml").exists()
+
+
+def test_a_folder_from_before_the_versioned_claim_is_told_the_same_steps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Written by a dbstack whose Meilisearch claim was `data`: the cluster holds data-meilisearch-0."""
+    folder = tmp_path / "chat"
+    prepare(folder)
+    assert generate(folder, "production") == 0
+    manifest = folder / "meilisearch-statefulset.yaml"
+    new = claim_templates(build(folder))["meilisearch"][0]
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(new, "data"), encoding="utf-8")
+    capsys.readouterr()
+    assert generate(folder, "production") == 0
+    err = capsys.readouterr().err
+    assert "the data stays on data-meilisearch-0, which the new version cannot open" in err
+    assert f"its data now goes to claim {new}-meilisearch-0" in err
