@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from dbstack.loader import DbstackError, text
+from dbstack.loader.yaml_source import YamlSourceError, parse_text
 from dbstack.render import dotenv, kubernetes
 from dbstack.render.compose import render_template
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
@@ -264,11 +263,8 @@ def left_in_cluster(stale: Sequence[StaleFile], namespace: str) -> list[str]:
         if item.name.endswith(kubernetes.CREDENTIALS_FILE_SUFFIX):  # the Secret generated from it: its name has a hash
             secrets.append(item.name.removesuffix(kubernetes.CREDENTIALS_FILE_SUFFIX))
             continue
-        try:
-            doc = yaml.safe_load(item.data.decode("utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError):
-            continue
-        if not isinstance(doc, dict) or not isinstance(doc.get("metadata"), dict):
+        doc = _manifest(item.data)
+        if not isinstance(doc.get("metadata"), dict):
             continue
         kind, name = doc.get("kind"), doc["metadata"].get("name")
         if not isinstance(kind, str) or not isinstance(name, str) or kind in {"Namespace", "Kustomization"}:
@@ -278,8 +274,7 @@ def left_in_cluster(stale: Sequence[StaleFile], namespace: str) -> list[str]:
             continue
         resources.append(f"{kind.lower()}/{name}")
         if kind == "StatefulSet":
-            templates = (doc.get("spec") or {}).get("volumeClaimTemplates") or []
-            claims += [claim_of(name, str(t["metadata"]["name"])) for t in templates if isinstance(t, dict)]
+            claims += [claim_of(name, template) for template in _claim_templates(doc)]
     if not resources and not secrets:
         return []
     word = text.shell_word
@@ -494,11 +489,8 @@ def _moved_claim_notes(folder: Path, workload: kubernetes.WorkloadSpec, namespac
     """The StatefulSet written before names another claim template: its data stays on the old claim, and
     Kubernetes refuses to change a StatefulSet's volumeClaimTemplates, so `kubectl apply -k` fails on that
     StatefulSet and the old version keeps running until the user moves the data (README.md, Upgrading)."""
-    previous = _previous_manifest(folder / f"{workload.name}-statefulset.yaml")
-    templates = (previous.get("spec") or {}).get("volumeClaimTemplates") if isinstance(previous, dict) else None
-    if not isinstance(templates, list):
-        return []
-    old = [str(t.get("metadata", {}).get("name")) for t in templates if isinstance(t, dict)]
+    existing = read_regular(folder / f"{workload.name}-statefulset.yaml")
+    old = _claim_templates(_manifest(existing.data)) if existing is not None else []
     if not old or workload.data_claim in old:
         return []
     old_claim = claim_of(workload.name, old[0])
@@ -512,15 +504,26 @@ def _moved_claim_notes(folder: Path, workload: kubernetes.WorkloadSpec, namespac
     ]
 
 
-def _previous_manifest(path: Path) -> Any:
-    """A manifest dbstack wrote earlier, as data ({} when absent or unreadable: then there is nothing to compare)."""
-    existing = read_regular(path)
-    if existing is None:
-        return {}
+def _manifest(data: bytes) -> dict[str, Any]:
+    """A manifest dbstack wrote earlier (the user may have changed it) as data, read as safely as a catalog
+    file; {} when it is no YAML mapping: then there is nothing to compare or delete."""
     try:
-        return yaml.safe_load(existing.data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
+        doc = parse_text(data.decode("utf-8")).data
+    except (YamlSourceError, UnicodeDecodeError):
         return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _claim_templates(statefulset: Mapping[str, Any]) -> list[str]:
+    """The names of a StatefulSet manifest's volumeClaimTemplates, whatever shape an edited file has."""
+    spec = statefulset.get("spec")
+    templates = spec.get("volumeClaimTemplates") if isinstance(spec, dict) else None
+    names = []
+    for template in templates if isinstance(templates, list) else []:
+        metadata = template.get("metadata") if isinstance(template, dict) else None
+        if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+            names.append(metadata["name"])
+    return names
 
 
 def _reached(service: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[str, int]]:

@@ -251,7 +251,7 @@ def _stale_files(folder: Path, written: Mapping[str, str]) -> tuple[list[StaleFi
             continue
         try:
             on_disk = read_regular(folder / name)
-        except UnsafeFileError:  # a link or a pipe put there since: the user's, never dbstack's to remove
+        except (UnsafeFileError, OSError):  # a link or a pipe put there since, a name too long: not dbstack's
             continue
         if on_disk is None:
             continue

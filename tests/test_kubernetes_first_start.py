@@ -342,3 +342,32 @@ def test_a_folder_from_before_the_versioned_claim_is_told_the_same_steps(
     err = capsys.readouterr().err
     assert "the data stays on data-meilisearch-0, which the new version cannot open" in err
     assert f"its data now goes to claim {new}-meilisearch-0" in err
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kind: StatefulSet\nmetadata: {name: redis}\nspec: [not, a, mapping]\n",
+        "kind: StatefulSet\nmetadata: {name: redis}\nspec: {volumeClaimTemplates: [1, {metadata: []}, {}]}\n",
+        "a: &a [*a]\n",
+        "{unclosed\n",
+        "\xff not text\n",
+    ],
+)
+def test_an_edited_manifest_of_any_shape_is_read_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """The earlier manifests are the user's to edit: the version and dropped-role checks read them as data."""
+    assert MEILISEARCH.container is not None
+    folder = tmp_path / "chat"
+    prepare(folder)
+    assert generate(folder, "production", "--use", "cache=redis") == 0
+    for name in ("redis-statefulset.yaml", "meilisearch-statefulset.yaml"):
+        header = (folder / name).read_bytes().split(b"\n", 1)[0]  # still dbstack's: its first line says so
+        (folder / name).write_bytes(header + b"\n" + text.encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+    capsys.readouterr()
+    assert generate(folder, "production", "--without", "cache") == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "meilisearch-data-v" not in err
+    assert f"{folder / 'redis-statefulset.yaml'}: dbstack wrote it earlier" in err
+    assert claim_templates(build(folder))["meilisearch"] == [_version_claim(MEILISEARCH.container.tag)]

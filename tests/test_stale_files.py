@@ -175,3 +175,14 @@ def test_after_any_sequence_of_regenerations_the_folder_holds_what_a_fresh_one_w
     }
     on_disk = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in recorded if (folder / n).exists()}
     assert on_disk == {n: d for n, d in recorded.items() if n in on_disk}
+
+
+def test_a_recorded_name_no_file_can_have_is_forgotten_not_a_traceback(tmp_path: Path) -> None:
+    folder = tmp_path / "chat"
+    prepare(folder)
+    assert generate(folder, "development") == 0
+    record = folder / WRITTEN_FILE
+    long_name = "a" * 300  # longer than any file name (ENAMETOOLONG)
+    record.write_text(record.read_text(encoding="utf-8") + f"{'0' * 64}  {long_name}\n", encoding="utf-8")
+    assert generate(folder, "development") == 0
+    assert long_name not in record.read_text(encoding="utf-8")
