@@ -179,10 +179,10 @@ def kubernetes_tree(
     if ingress is None and choices is not None:
         front = next((s for s in plan.services if s.published_port), None)
         if front is not None:
+            forward = port_forward_command(namespace, names[front.name], choices.domain, front.container_port)
             notes.append(
                 f"{text.visible(choices.domain)} is not a DNS name an Ingress can serve: reach LibreChat with "
-                f"`kubectl -n {namespace} port-forward service/{names[front.name]} {front.published_port}:"
-                f"{front.container_port}`, or regenerate with --domain https://NAME"
+                f"`{forward}`, or regenerate with --domain https://NAME"
             )
     if dropped:
         hosts = sorted({h for s in plan.services for h in s.extra_hosts})
@@ -318,6 +318,23 @@ def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
     ]
 
 
+def port_forward_command(namespace: str, service: str, domain: str, port: int | None) -> str:
+    """The port-forward that makes ``domain`` (localhost or an IP address, no Ingress) reach the Service: the
+    domain's own port on this machine (kubectl listens on loopback unless told an --address)."""
+    parts = urlsplit(domain)
+    local = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or "localhost"
+    address = "" if host == "localhost" or _is_loopback(host) else f" --address {text.shell_word(host)}"
+    return f"kubectl -n {namespace} port-forward{address} service/{service} {local}:{port}"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def create_user_command(first: FirstStart, namespace: str) -> str:
     """The app's own create-user command in its running Deployment; it asks its questions on the terminal:
     -it, as docker compose exec gives a TTY by default."""
@@ -416,10 +433,9 @@ def stack_readme(stack: Stack, tree: kubernetes.KubernetesTree, folder: Path, en
                 "tls": code(tls[0]["secretName"]) if tls else None,
             }
         elif front is not None:
-            port = services[resource_name(front.name)]["spec"]["ports"][0]["port"]
-            context["port_forward"] = (
-                f"kubectl -n {namespace} port-forward service/{resource_name(front.name)} {front.published_port}:{port}"
-            )
+            service = resource_name(front.name)
+            port = services[service]["spec"]["ports"][0]["port"]
+            context["port_forward"] = port_forward_command(namespace, service, choices.domain, port)
     return render_template("k8s/stack_readme.md.j2", context)
 
 

@@ -120,6 +120,8 @@ README_CASES = {
     "open": ("development", ["--registration", "open"]),
     "ingress-redis": ("production", ["--domain", "https://chat.example.com", "--use", "cache=redis"]),
     "no-search": ("staging", ["--namespace", "team-chat", "--without", "full_text_search"]),
+    "other-port": ("development", ["--domain", "http://localhost:8080"]),
+    "address": ("production", ["--domain", "http://192.0.2.10:3080"]),
 }
 
 
@@ -159,11 +161,17 @@ def check_command(argv: list[str], docs: list[dict[str, Any]], folder: Path) -> 
     elif verb == "rollout":
         resource(words[2])
     elif verb == "port-forward":
+        # Where the browser goes (DOMAIN_CLIENT) is where kubectl listens: its port, and its address unless loopback.
+        address = "localhost"
+        if words[1] == "--address":
+            address = words[2]
+            del words[1:3]
         resource(words[1])
         local, remote = words[2].split(":")
         (service,) = [d for d in by_kind(docs, "Service") if d["metadata"]["name"] == words[1].split("/")[1]]
         assert int(remote) in [p["port"] for p in service["spec"]["ports"]], argv
-        assert f"localhost:{local}" in (folder / "librechat.env").read_text(encoding="utf-8"), argv
+        settings = (folder / "librechat.env").read_text(encoding="utf-8")
+        assert f"DOMAIN_CLIENT=http://{address}:{local}\n" in settings, argv
     elif verb == "exec":
         target = words[2] if words[1] == "-it" else words[1]
         command = words[words.index("--") + 1 :]
@@ -188,6 +196,11 @@ def check_command(argv: list[str], docs: list[dict[str, Any]], folder: Path) -> 
         resource(words[2])
     else:
         pytest.fail(f"README command not checked here: {argv}")
+
+
+def open_signup(folder: Path) -> bool:
+    """The sign-up the stack was written with, as its settings file (the user's from then on) says."""
+    return f"{FIRST.registration_variable}=true\n" in (folder / "librechat.env").read_text(encoding="utf-8")  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +228,7 @@ def test_every_readme_command_names_what_the_built_folder_holds(readmes: dict[st
     assert {a[-1] for a in commands if a[1:2] == ["-n"] and a[3:5] == ["rollout", "status"]} == workloads
     verbs = [a[3] for a in commands if a[1:2] == ["-n"]]
     creates_users = any(a[3] == "exec" and a[5].startswith("deploy/") for a in commands if a[1:2] == ["-n"])
-    assert creates_users == (case != "open")
+    assert creates_users == (not open_signup(folder))
     assert ("port-forward" in verbs) == (case != "ingress-redis")
     assert ("set" in verbs) == (case != "no-search")  # the Meilisearch upgrade steps
 
@@ -246,7 +259,7 @@ def test_readme_names_the_folders_files_claims_and_ingress(readmes: dict[str, An
         assert f"sends `{host}` to the Service `api`" in readme and f"from the Secret `{tls}`" in readme
     else:
         assert not ingresses and "no DNS name an Ingress can serve" in readme
-    assert ("Sign-up is open" in readme) == (case == "open")
+    assert ("Sign-up is open" in readme) == open_signup(folder)
     assert "docker compose" not in readme
 
 
