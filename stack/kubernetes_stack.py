@@ -383,7 +383,10 @@ def stack_readme(stack: Stack, tree: kubernetes.KubernetesTree, folder: Path, en
     missing = [k for k in stack.required_keys if not env.get(k)]
     to_fill = [f"{code(n)}: {md(plan.app.secrets[n].description)}" for n in stack.placeholders()]
     to_fill += [f"{code(n)}: {md(stack.required_keys[n])}" for n in missing]
-    regenerate = stack.regenerate_command(folder).replace(" -o ", f" --target kubernetes --namespace {namespace} -o ")
+    # The compose command ends with `-o FOLDER`: this target's options go before it.
+    output = f" -o {text.shell_word(folder.resolve())}"
+    regenerate = stack.regenerate_command(folder).removesuffix(output)
+    regenerate += f" --target kubernetes --namespace {namespace}{output}"
     ingress = next((d for d in tree.manifests.values() if d["kind"] == "Ingress"), None)
     context: dict[str, Any] = {
         "marker": README_MARKER,

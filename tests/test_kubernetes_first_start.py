@@ -22,6 +22,8 @@ from test_kubernetes_stack import generate, prepare
 from dbstack.cli import main
 from dbstack.loader.apps import load_app
 
+from compose_tools import user_keys
+
 FIRST = load_app("librechat").first_start
 assert FIRST is not None
 MEILISEARCH = next(s for s in SERVERS if s.id == "meilisearch")
@@ -384,3 +386,23 @@ def test_an_edited_manifest_of_any_shape_is_read_without_a_traceback(
     assert "Traceback" not in err and "meilisearch-data-v" not in err
     assert f"{folder / 'redis-statefulset.yaml'}: dbstack wrote it earlier" in err
     assert claim_templates(build(folder))["meilisearch"] == [_version_claim(MEILISEARCH.container.tag)]
+
+
+def test_the_readme_command_for_missing_keys_regenerates_this_folder_for_kubernetes(tmp_path: Path) -> None:
+    """Without the embeddings key the README lists it with the command to run once it is in .env: that
+    command (a folder name holding ' -o ' included) writes this folder again, for this target and namespace."""
+    folder = tmp_path / "my -o chat"
+    assert generate(folder, "production", "--namespace", "lc") == 0
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    (command,) = re.findall(r"^   (dbstack .*)$", readme, re.M)
+    argv = shlex.split(command)
+    assert argv[argv.index("--target") + 1] == "kubernetes" and argv[argv.index("--namespace") + 1] == "lc"
+    assert argv[-2:] == ["-o", str(folder.resolve())] and argv.count("-o") == 1
+    for key in user_keys():
+        assert f"`{key}`" in readme
+    with (folder / ".env").open("a", encoding="utf-8") as env:
+        env.write("".join(f"{k}={v}\n" for k, v in user_keys().items()))
+    assert main(argv[1:]) == 0
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert "Nothing to fill in" in readme and not re.findall(r"^   (dbstack .*)$", readme, re.M)
+    assert {d["metadata"]["namespace"] for d in build(folder) if d["kind"] != "Namespace"} == {"lc"}
