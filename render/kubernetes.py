@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 TEMPLATE_DIR = package_folder("render", "templates", "k8s")
 KUSTOMIZATION_FILE = "kustomization.yaml"
+CREDENTIALS_FILE_SUFFIX = "-credentials.env"  # a workload's secrets: NAME-credentials.env -> Secret NAME-credentials
 # Where secrets read through an image's *_FILE variables are mounted (the path Docker uses for secrets).
 SECRET_DIR = f"{SECRET_FILE_DIR}/dbstack"
 MANAGED_BY = "dbstack"
@@ -122,7 +123,8 @@ class WorkloadSpec:
     to the pods (the ``dbstack.dev/ID-client`` labels of what they connect to); ``env_from`` are ConfigMaps
     for the compose ``env_file``; ``claims`` maps a compose named volume to its PersistentVolumeClaim (a
     Deployment whose pods keep data on a ReadWriteOnce claim runs one replica, replaced not rolled);
-    ``config_files`` maps a compose bind source (``./FILE``) to the ConfigMap and key mounted read-only there.
+    ``config_files`` maps a compose bind source (``./FILE``) to the ConfigMap and key mounted read-only there;
+    ``data_claim`` names the StatefulSet's volume claim template (its claim is ``DATA_CLAIM-NAME-0``).
     """
 
     name: str
@@ -144,6 +146,7 @@ class WorkloadSpec:
     read_by_name: frozenset[str] = frozenset()  # variables a client in the container reads itself
     facts: KubernetesFacts = field(default_factory=KubernetesFacts)
     where: str = ""
+    data_claim: str = "data"
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,7 @@ def render_tree(
                 raise DbstackError(f"{workload.where}: two workloads would write {name}")
             manifests[name] = doc
         if workload.secrets:
-            env_file = f"{workload.name}-credentials.env"
+            env_file = f"{workload.name}{CREDENTIALS_FILE_SUFFIX}"
             secret_files[env_file] = {
                 var: _env_file_value(var, value, workload.where) for var, value in workload.secrets.items()
             }
@@ -380,8 +383,9 @@ def _render_workload(workload: WorkloadSpec, env: KubernetesEnvironment, part_of
     for volume in service.get("volumes") or []:
         kind, source, target = volume.get("type"), volume.get("source"), volume.get("target")
         if workload.data_dir is not None and kind == "volume" and target == workload.data_dir:
-            claim = {"name": "data", "size": env.storage_size, "storage_class": env.storage_class}
-            mounts.append({"name": "data", "mountPath": workload.data_dir})
+            claim_name = _resource_name(workload.data_claim, where)
+            claim = {"name": claim_name, "size": env.storage_size, "storage_class": env.storage_class}
+            mounts.append({"name": claim_name, "mountPath": workload.data_dir})
         elif kind == "volume" and source in workload.claims:
             claim_name = _resource_name(workload.claims[source], where)
             claims[claim_name] = target

@@ -346,7 +346,9 @@ def _print_report(report: WriteReport) -> None:
         print(f"dbstack: warning: {show(warning)}", file=sys.stderr)
     for path in report.written:
         print(f"wrote {show(path)}")
-    if not report.written:
+    for path in report.removed:
+        print(f"removed {show(path)} (dbstack wrote it, unchanged since; the stack no longer has it)")
+    if not report.written and not report.removed:
         print(f"{show(report.folder)}: already up to date")
     for backup in report.backups:
         print(f"backup {show(backup)}")

@@ -24,20 +24,34 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dbstack.loader import DbstackError, text
+from dbstack.loader.yaml_source import YamlSourceError, parse_text
 from dbstack.render import dotenv, kubernetes
+from dbstack.render.compose import render_template
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
 
-from .output import ENV_FILE, MARKER, OutputFile, WriteReport, write_folder
+from .output import (
+    ENV_FILE,
+    MARKER,
+    README_FILE,
+    README_MARKER,
+    OutputFile,
+    StaleFile,
+    WriteReport,
+    write_folder,
+)
+from .stack_generator import USER_PROVIDED
 
 if TYPE_CHECKING:
+    from dbstack.loader.apps import FirstStart
+
     from .stack_generator import Stack
 
 OWNER = f"{MARKER} Kubernetes stack:"
@@ -90,7 +104,11 @@ def kubernetes_tree(
         }
         script_maps.update({file: map_name for map_name, file in scripts.values()})
         read = (*workload.secrets, *stack.reads.get(role_plan.service, ()))
-        workloads.append(replace(workload, secrets={v: values[v] for v in read}, config_files=scripts))
+        workload = replace(workload, secrets={v: values[v] for v in read}, config_files=scripts)
+        if role_plan.role.volume_by_version:
+            workload = replace(workload, data_claim=_versioned_claim(workload))
+            notes += _moved_claim_notes(folder, workload, namespace)
+        workloads.append(workload)
     renamed = {name: k8s for name, k8s in names.items() if name != k8s}
     references = {name: _reached(services[name], names) for name in services}
     settings_maps = {f: config_map_name(f) for f in stack.settings_files}
@@ -161,10 +179,10 @@ def kubernetes_tree(
     if ingress is None and choices is not None:
         front = next((s for s in plan.services if s.published_port), None)
         if front is not None:
+            forward = port_forward_command(namespace, names[front.name], choices.domain, front.container_port)
             notes.append(
                 f"{text.visible(choices.domain)} is not a DNS name an Ingress can serve: reach LibreChat with "
-                f"`kubectl -n {namespace} port-forward service/{names[front.name]} {front.published_port}:"
-                f"{front.container_port}`, or regenerate with --domain https://NAME"
+                f"`{forward}`, or regenerate with --domain https://NAME"
             )
     if dropped:
         hosts = sorted({h for s in plan.services for h in s.extra_hosts})
@@ -212,6 +230,9 @@ def write_kubernetes(
     ]
     # dbstack's own init scripts, read by kustomize into ConfigMaps (no secret in them).
     files += [OutputFile(name, body, owner=body.split("\n", 1)[0]) for name, body in stack.owned_files.items()]
+    if stack.first_start is not None:
+        readme = stack_readme(stack, tree, folder, existing.as_dict())
+        files.append(OutputFile(README_FILE, readme, owner=README_MARKER))
     report = write_folder(
         folder,
         files,
@@ -223,9 +244,58 @@ def write_kubernetes(
         force=force,
     )
     report.to_fill = stack.placeholders()
-    report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *notes]
+    report.warnings += [
+        *(stack.first_start.warnings if stack.first_start else ()),
+        *notes,
+        *left_in_cluster(report.stale, tree.namespace),
+    ]
     report.steps = first_start_steps(stack, tree.namespace, folder)
     return report
+
+
+def left_in_cluster(stale: Sequence[StaleFile], namespace: str) -> list[str]:
+    """What the folder no longer lists stays in the cluster (`kubectl apply -k` creates and changes, never
+    deletes): the commands that delete it, read from the stale manifests; data claims only named."""
+    resources: list[str] = []
+    secrets: list[str] = []
+    claims: list[str] = []
+    for item in stale:
+        if item.name.endswith(kubernetes.CREDENTIALS_FILE_SUFFIX):  # the Secret generated from it: its name has a hash
+            secrets.append(item.name.removesuffix(kubernetes.CREDENTIALS_FILE_SUFFIX))
+            continue
+        doc = _manifest(item.data)
+        if not isinstance(doc.get("metadata"), dict):
+            continue
+        kind, name = doc.get("kind"), doc["metadata"].get("name")
+        if not isinstance(kind, str) or not isinstance(name, str) or kind in {"Namespace", "Kustomization"}:
+            continue
+        if kind == "PersistentVolumeClaim":
+            claims.append(name)
+            continue
+        resources.append(f"{kind.lower()}/{name}")
+        if kind == "StatefulSet":
+            claims += [claim_of(name, template) for template in _claim_templates(doc)]
+    if not resources and not secrets:
+        return []
+    word = text.shell_word
+    commands = []
+    if resources:
+        commands.append(f"kubectl -n {word(namespace)} delete --ignore-not-found {' '.join(map(word, resources))}")
+    commands += [
+        f"kubectl -n {word(namespace)} delete secret -l "
+        + word(f"app.kubernetes.io/managed-by={kubernetes.MANAGED_BY},app.kubernetes.io/instance={name}")
+        for name in secrets
+    ]
+    kept = (
+        f"; the data stays on {', '.join(f'persistentvolumeclaim/{c}' for c in claims)}: delete it when you no "
+        "longer need it"
+        if claims
+        else ""
+    )
+    return [
+        "the stack no longer has what these files described, and `kubectl apply -k` deletes nothing from the "
+        f"cluster: delete it there with `{'` and `'.join(commands)}`{kept}"
+    ]
 
 
 def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
@@ -236,11 +306,7 @@ def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
     settings = text.visible(first.settings_file)
     variable = text.visible(first.registration_variable)
     apply = f"kubectl apply -k {text.shell_word(str(folder))}"
-    # create-user asks its questions on the terminal: -it, as docker compose exec gives a TTY by default.
-    create_user = (
-        f"kubectl -n {namespace} exec -it deploy/{resource_name(first.create_user_service)} -- "
-        f"{first.create_user_command}"
-    )
+    create_user = create_user_command(first, namespace)
     if choices.registration == "open":
         return [
             "sign-up is open: the first account registered becomes the admin; then close sign-up: set "
@@ -250,6 +316,233 @@ def first_start_steps(stack: Stack, namespace: str, folder: Path) -> list[str]:
         f"sign-up is closed: create each user with `{create_user}` (to open it: {variable}=true in {settings}, "
         f"then `{apply}`)"
     ]
+
+
+def port_forward_command(namespace: str, service: str, domain: str, port: int | None) -> str:
+    """The port-forward that makes ``domain`` (localhost or an IP address, no Ingress) reach the Service: the
+    domain's own port on this machine (kubectl listens on loopback unless told an --address)."""
+    parts = urlsplit(domain)
+    local = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or "localhost"
+    address = "" if host == "localhost" or _is_loopback(host) else f" --address {text.shell_word(host)}"
+    return f"kubectl -n {namespace} port-forward{address} service/{service} {local}:{port}"
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def create_user_command(first: FirstStart, namespace: str) -> str:
+    """The app's own create-user command in its running Deployment; it asks its questions on the terminal:
+    -it, as docker compose exec gives a TTY by default."""
+    service = resource_name(first.create_user_service)
+    return f"kubectl -n {namespace} exec -it deploy/{service} -- {text.visible(first.create_user_command)}"
+
+
+def stack_readme(stack: Stack, tree: kubernetes.KubernetesTree, folder: Path, env: Mapping[str, str]) -> str:
+    """The stack's README (templates/k8s/stack_readme.md.j2): its names, images, claims and commands read from
+    the rendered manifests, so they are those of the folder. Values reach Markdown through loader.text."""
+    plan, first, choices = stack.plan, stack.plan.app.first_start, stack.first_start
+    md, cell, code = text.markdown, text.markdown_cell, text.markdown_code
+    namespace = tree.namespace
+    roles = {role_plan.service: f"{name} ({role_plan.adapter.name})" for name, role_plan in plan.roles.items()}
+    databases = {role_plan.service: role_plan.adapter.name for role_plan in plan.roles.values()}
+    roles.update({resource_name(s.name): s.description for s in plan.services})
+    services = {
+        d["metadata"]["name"]: d for d in tree.manifests.values() if d["kind"] == "Service" and not _headless(d)
+    }
+    rows, workloads, claims = [], [], []
+    versioned: dict[str, str] | None = None
+    versioned_roles = {rp.service for rp in plan.roles.values() if rp.role.volume_by_version}
+    for doc in tree.manifests.values():
+        kind, name = doc["kind"], doc["metadata"]["name"]
+        if kind == "PersistentVolumeClaim":
+            claims.append(name)
+        if kind not in {"StatefulSet", "Deployment"}:
+            continue
+        workloads.append(f"{kind.lower()}/{name}")
+        (container,) = doc["spec"]["template"]["spec"]["containers"]
+        ports = services[name]["spec"]["ports"] if name in services else []
+        reach = ", ".join(f"{name}:{p['port']}" for p in ports) or "nowhere"
+        rows.append(
+            {
+                "name": cell(name),
+                "kind": cell(kind),
+                "image": code(container["image"], in_table=True),
+                "what": cell(roles.get(name, "")),
+                "reach": code(reach, in_table=True),
+            }
+        )
+        for template in doc["spec"].get("volumeClaimTemplates") or []:
+            claims.append(claim_of(name, template["metadata"]["name"]))
+            if name in versioned_roles:
+                versioned = _upgrade_steps(doc, template["metadata"]["name"], namespace, databases[name])
+    missing = [k for k in stack.required_keys if not env.get(k)]
+    to_fill = [f"{code(n)}: {md(plan.app.secrets[n].description)}" for n in stack.placeholders()]
+    to_fill += [f"{code(n)}: {md(stack.required_keys[n])}" for n in missing]
+    # The compose command ends with `-o FOLDER`: this target's options go before it.
+    output = f" -o {text.shell_word(folder.resolve())}"
+    regenerate = stack.regenerate_command(folder).removesuffix(output)
+    regenerate += f" --target kubernetes --namespace {namespace}{output}"
+    ingress = next((d for d in tree.manifests.values() if d["kind"] == "Ingress"), None)
+    context: dict[str, Any] = {
+        "marker": README_MARKER,
+        "title": f"{md(plan.app.name)} stack ({md(plan.environment.name)}) on Kubernetes",
+        "environment": code(plan.environment.name),
+        "namespace": namespace,
+        "namespace_code": code(namespace),
+        "rows": rows,
+        "workloads": workloads,
+        "to_fill": to_fill,
+        "regenerate": regenerate,
+        "user_keys": ", ".join(code(k) for k, v in stack.env_entries.items() if v == USER_PROVIDED),
+        "credentials": ", ".join(code(n) for n in tree.secret_files),
+        "settings": ", ".join(code(n) for n in stack.settings_files if not first or n != _config_name(first)),
+        "backup": ", ".join(code(n) for n in stack.settings_files),
+        "config_file": "",
+        "versioned": versioned,
+        "claims": ", ".join(code(c) for c in claims),
+        "init_scripts": ", ".join(code(n) for n in stack.owned_files),
+        "renamed": [
+            (code(s.name), code(resource_name(s.name))) for s in plan.services if s.name != resource_name(s.name)
+        ],
+        "first": None,
+        "ingress": None,
+    }
+    if first is not None and choices is not None:
+        config = _config_name(first)
+        if config in stack.settings_files:
+            context["config_file"] = code(config)
+            context["config_path"] = code(_mount_path(tree, config))
+        context["first"] = {
+            "domain": code(choices.domain),
+            "https": choices.https,
+            "registration": choices.registration,
+            "registration_variable": text.visible(first.registration_variable),
+            "settings_file": code(first.settings_file),
+        }
+        context["create_user"] = create_user_command(first, namespace)
+        front = next((s for s in plan.services if s.published_port), None)
+        if ingress is not None:
+            (rule,) = ingress["spec"]["rules"]
+            tls = ingress["spec"].get("tls") or []
+            context["ingress"] = {
+                "name": code(ingress["metadata"]["name"]),
+                "host": code(rule["host"]),
+                "service": code(rule["http"]["paths"][0]["backend"]["service"]["name"]),
+                "tls": code(tls[0]["secretName"]) if tls else None,
+            }
+        elif front is not None:
+            service = resource_name(front.name)
+            port = services[service]["spec"]["ports"][0]["port"]
+            context["port_forward"] = port_forward_command(namespace, service, choices.domain, port)
+    return render_template("k8s/stack_readme.md.j2", context)
+
+
+def _headless(service: Mapping[str, Any]) -> bool:
+    return bool(service.get("spec", {}).get("clusterIP") == "None")
+
+
+def _config_name(first: FirstStart) -> str:
+    return str(first.config_file["name"]) if first.config_file else ""
+
+
+def _mount_path(tree: kubernetes.KubernetesTree, file: str) -> str:
+    """Where a settings file is mounted (the subPath mount of its ConfigMap key)."""
+    for doc in tree.manifests.values():
+        if doc["kind"] in {"StatefulSet", "Deployment"}:
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                for mount in container.get("volumeMounts") or []:
+                    if mount.get("subPath") == file:
+                        return str(mount["mountPath"])
+    return file
+
+
+def _upgrade_steps(statefulset: Mapping[str, Any], claim: str, namespace: str, what: str) -> dict[str, str]:
+    """The names the README's upgrade steps use, and the Meilisearch API calls they make (the key from the
+    container's own environment, through printf and curl's stdin: on no command line)."""
+    name = statefulset["metadata"]["name"]
+    (container,) = statefulset["spec"]["template"]["spec"]["containers"]
+    port = container["ports"][0]["containerPort"]
+    (data_dir,) = [m["mountPath"] for m in container["volumeMounts"] if m["name"] == claim]
+    pod = f"{name}-0"
+
+    def call(method: str, path: str) -> str:
+        return (
+            f"kubectl -n {namespace} exec {pod} -- sh -c 'printf \"Authorization: Bearer %s\\n\" "
+            f"\"$MEILI_MASTER_KEY\" | curl --fail --silent --show-error -X {method} --header @- "
+            f"http://127.0.0.1:{port}{path}'"
+        )
+
+    return {
+        "what": text.markdown(what),
+        "name": name,
+        "pod": pod,
+        "data_dir": data_dir,
+        "statefulset": text.markdown_code(f"statefulset/{name}"),
+        "claim": text.markdown_code(claim),
+        "pvc": text.markdown_code(claim_of(name, claim)),
+        "dump": call("POST", "/dumps"),
+        "tasks": call("GET", "/tasks?types=dumpCreation"),
+    }
+
+
+def _versioned_claim(workload: kubernetes.WorkloadSpec) -> str:
+    """The claim template of a database whose data only its own version opens (Meilisearch): named as the
+    compose volume, which carries the image's major.minor (meilisearch-data-v1.54 -> meilisearch-data-v1-54)."""
+    (source,) = [
+        v["source"] for v in workload.service.get("volumes") or [] if v.get("target") == workload.data_dir
+    ]
+    return resource_name(str(source))
+
+
+def claim_of(name: str, claim_template: str) -> str:
+    """The PersistentVolumeClaim a one-replica StatefulSet's claim template gives its pod."""
+    return f"{claim_template}-{name}-0"
+
+
+def _moved_claim_notes(folder: Path, workload: kubernetes.WorkloadSpec, namespace: str) -> list[str]:
+    """The StatefulSet written before names another claim template: its data stays on the old claim, and
+    Kubernetes refuses to change a StatefulSet's volumeClaimTemplates, so `kubectl apply -k` fails on that
+    StatefulSet and the old version keeps running until the user moves the data (README.md, Upgrading)."""
+    existing = read_regular(folder / f"{workload.name}-statefulset.yaml")
+    old = _claim_templates(_manifest(existing.data)) if existing is not None else []
+    if not old or workload.data_claim in old:
+        return []
+    old_claim = claim_of(workload.name, old[0])
+    new_claim = claim_of(workload.name, workload.data_claim)
+    return [
+        f"{workload.name}: its data now goes to claim {new_claim} (the image's version is in the name); the data "
+        f"stays on {old_claim}, which the new version cannot open. `kubectl apply -k` will refuse to change "
+        f"statefulset/{workload.name} (Kubernetes never changes a StatefulSet's volumeClaimTemplates) and the old "
+        f"version keeps running: dump its data, `kubectl -n {namespace} delete statefulset {workload.name}` "
+        f"(claims outlive it), apply, import the dump, then delete {old_claim} (README.md, Upgrading)"
+    ]
+
+
+def _manifest(data: bytes) -> dict[str, Any]:
+    """A manifest dbstack wrote earlier (the user may have changed it) as data, read as safely as a catalog
+    file; {} when it is no YAML mapping: then there is nothing to compare or delete."""
+    try:
+        doc = parse_text(data.decode("utf-8")).data
+    except (YamlSourceError, UnicodeDecodeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def _claim_templates(statefulset: Mapping[str, Any]) -> list[str]:
+    """The names of a StatefulSet manifest's volumeClaimTemplates, whatever shape an edited file has."""
+    spec = statefulset.get("spec")
+    templates = spec.get("volumeClaimTemplates") if isinstance(spec, dict) else None
+    names = []
+    for template in templates if isinstance(templates, list) else []:
+        metadata = template.get("metadata") if isinstance(template, dict) else None
+        if isinstance(metadata, dict) and isinstance(metadata.get("name"), str):
+            names.append(metadata["name"])
+    return names
 
 
 def _reached(service: Mapping[str, Any], names: Mapping[str, str]) -> list[tuple[str, int]]:

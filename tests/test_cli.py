@@ -149,6 +149,7 @@ def test_generate_default_folder_and_summary(tmp_path: Path) -> None:
         "librechat.yaml",
         "mongodb-app-user.js",
         "vectordb_password.secret",  # pgvector's password, a compose file secret
+        ".dbstack-files",
     }
     assert f"wrote {Path('librechat-development') / 'compose.yaml'}" in result.stdout
     assert "next: cd librechat-development && docker compose up -d" in result.stdout

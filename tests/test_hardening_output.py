@@ -399,6 +399,7 @@ def test_umask_000_creates_private_folders_and_files(tmp_path: Path) -> None:
         "README.md": 0o644,
         "mongodb-app-user.js": 0o644,  # read by the mongodb user through a read-only mount; no secret
         "vectordb_password.secret": 0o600,  # a compose file secret, read by the entrypoint as root
+        ".dbstack-files": 0o600,  # what dbstack wrote, with digests (of secret files too)
     }
 
 
@@ -436,7 +437,7 @@ def test_an_open_env_with_nothing_to_add_is_tightened_without_a_backup(tmp_path:
         f"dbstack: warning: {out}/.env: was open to other users (mode 0666); it holds secrets, so it is now mode 0600\n"
     )
     assert (out / ".env").read_bytes() == old and _mode(out / ".env") == 0o600
-    assert sorted(p.name for p in out.iterdir()) == [".env", "compose.yaml"]
+    assert sorted(p.name for p in out.iterdir()) == [".dbstack-files", ".env", "compose.yaml"]
     assert run("compose", "redis", "-o", str(out)).stderr == ""  # told once
 
 
