@@ -157,8 +157,8 @@ def test_a_missing_key_stops_compose_with_a_message_naming_it(tmp_path: Path) ->
         "AWS_SECRET_ACCESS_KEY is missing a value: AWS_SECRET_ACCESS_KEY must be set in .env\n"
     )
     readme = (tmp_path / "README.md").read_text(encoding="utf-8").splitlines()
-    assert "   - `AWS_ACCESS_KEY_ID`: AWS access key id for Bedrock" in readme
-    assert "   - `AWS_SECRET_ACCESS_KEY`: AWS secret access key for Bedrock" in readme
+    assert "- `AWS_ACCESS_KEY_ID`: AWS access key id for Bedrock" in readme
+    assert "- `AWS_SECRET_ACCESS_KEY`: AWS secret access key for Bedrock" in readme
 
 
 def test_the_config_schema_check_fails_on_a_broken_file() -> None:
@@ -184,13 +184,19 @@ def test_settings_and_config_file_are_written_once_and_choices_are_kept(tmp_path
     settings = dotenv.read(tmp_path / "librechat.env").as_dict()
     assert settings["DOMAIN_CLIENT"] == "http://chat.lan:3080" and settings["ALLOW_REGISTRATION"] == "false"
     assert settings["EMBEDDINGS_PROVIDER"] == "ollama"
-    assert report.warnings == [] and report.to_fill == []  # ollama needs no key: compose asks for none
+    assert report.to_fill == []  # ollama needs no key: compose asks for none
+    assert not [w for w in report.warnings if "librechat.env" in w]  # the flags and the file agree
     compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
     assert "--domain http://chat.lan:3080 --registration closed --embeddings ollama" in compose
-    # A flag that differs from the user's file is named in a warning; the file stays as it is.
-    report = generate(tmp_path, StackRequest(domain="https://chat.example.com"))
-    assert any("keeps your DOMAIN_CLIENT" in w for w in report.warnings)
-    assert dotenv.read(tmp_path / "librechat.env").as_dict()["DOMAIN_CLIENT"] == "http://chat.lan:3080"
+    # A flag that differs from the user's file is refused in one line (the file wins); nothing is written.
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for request, message in [
+        (StackRequest(domain="https://chat.example.com"), "--domain https://chat.example.com: .* sets DOMAIN_CLIENT"),
+        (StackRequest(registration="open"), "--registration open: .* sets ALLOW_REGISTRATION=false"),
+    ]:
+        with pytest.raises(DbstackError, match=f"^{message}=.* and dbstack never rewrites that file; change it there"):
+            GENERATOR.generate(request, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_an_embeddings_flag_that_differs_from_the_settings_file_is_refused(tmp_path: Path) -> None:
@@ -320,7 +326,7 @@ def test_meilisearch_volume_carries_major_minor_and_a_change_keeps_the_old_one(t
     text = (tmp_path / "compose.yaml").read_text(encoding="utf-8").replace(volume, "meilisearch-data-v1.35")
     (tmp_path / "compose.yaml").write_text(text, encoding="utf-8")
     report = generate(tmp_path, StackRequest())
-    assert any("meilisearch-data-v1.35" in w and "--import-dump" in w for w in report.warnings)
+    assert any("meilisearch-data-v1.35" in w and "README.md, Upgrading" in w for w in report.warnings)
     compose = yaml.safe_load((tmp_path / "compose.yaml").read_text(encoding="utf-8"))
     assert "meilisearch-data-v1.35" in compose["volumes"] and volume in compose["volumes"]
     assert model_of(tmp_path)["services"]["meilisearch"]["volumes"][0]["source"] == volume

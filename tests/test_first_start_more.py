@@ -226,7 +226,10 @@ def test_proxy_caddy_stacks(tmp_path: Path, env: str, domain: str) -> None:
 
 def test_proxy_none_removes_it_and_publishes_the_api_again(tmp_path: Path) -> None:
     generate(tmp_path, StackRequest(proxy="caddy"))
-    generate(tmp_path, StackRequest(proxy="none", domain="http://localhost:3080"))
+    # The address lives in librechat.env (the user's file): changed there, as a refusal of --domain would say.
+    settings = tmp_path / "librechat.env"
+    settings.write_text(settings.read_text().replace("=https://localhost\n", "=http://localhost:3080\n"))
+    generate(tmp_path, StackRequest(proxy="none"))
     model = model_of(tmp_path)
     assert "caddy" not in model["services"] and model["services"]["api"]["ports"]
 
