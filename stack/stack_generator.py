@@ -67,6 +67,8 @@ class Stack:
     required_keys: dict[str, str] = field(default_factory=dict)  # VAR -> what it is: the user must put it in .env
     secret_files: dict[str, str] = field(default_factory=dict)  # compose file secret -> the .env VAR it holds
     owned_files: dict[str, str] = field(default_factory=dict)  # dbstack's own files, rewritten on regeneration
+    # Config files written once and the user's from then on (the proxy's Caddyfile): 0644, never replaced.
+    user_config_files: dict[str, str] = field(default_factory=dict)
     # The wiring, computed once by build() for every target: each service's .env variables (the ${VAR:?}
     # references in its body), and the database services as rendered from their catalog entries.
     reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -113,6 +115,14 @@ class Stack:
             f"# Regenerate with: {text.comment(self.regenerate_command(folder))}\n"
             "# Secrets live in .env beside this file; edits here are replaced on regeneration (a backup is kept).\n"
         )
+        # Why each service waits as it does (apps/*.yaml wait_for), next to the file that carries the waits.
+        for app_service in self.plan.services:
+            depends_on = self.compose["services"].get(app_service.name, {}).get("depends_on", {})
+            for other, wait in app_service.wait_for.items():
+                if other in depends_on:
+                    header += f"# {text.comment(app_service.name)} waits for {text.comment(other)} "
+                    header += f"({text.comment(wait.until)}): "
+                    header += f"{text.comment(wait.why)}\n"
         return header + dump_compose(self.compose)
 
 
@@ -290,7 +300,7 @@ class StackGenerator:
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
-        owned_files = {**self._app_users(plan, services, owned), **proxy_files}
+        owned_files = self._app_users(plan, services, owned)
         # Compose file secrets where the image reads them (Kubernetes decides the same from database_services).
         secret_files: dict[str, str] = {}
         for name, service in database_services.items():
@@ -322,6 +332,7 @@ class StackGenerator:
             required_keys,
             secret_files=secret_files,
             owned_files=owned_files,
+            user_config_files=proxy_files,
             reads=reads,
             database_services=database_services,
         )
@@ -363,8 +374,9 @@ class StackGenerator:
             volumes=volumes,
             depends_on=[proxy.upstream_service],
         )
-        # Caddy answers 502 until the api is up; it need not wait for the api's healthcheck to start.
-        services[proxy.name]["depends_on"][proxy.upstream_service]["condition"] = "service_started"
+        # Caddy answers 502 until the api is up; it need not wait for the api's healthcheck to start, nor restart
+        # with it.
+        services[proxy.name]["depends_on"][proxy.upstream_service] = {"condition": "service_started"}
         owned[proxy.name] = set()
         site = parts.netloc.lower() if parts.port else host.lower() if ":" not in host else f"[{host}]"
         upstream = f"{proxy.upstream_service}:{proxy.upstream_port}"
@@ -404,7 +416,8 @@ class StackGenerator:
         if first is None or choices is None:
             return {}, {}
         if first.settings_file in settings:
-            settings[first.settings_file] = settings_file_text(plan.app.settings_files[first.settings_file], choices)
+            header = plan.app.settings_files[first.settings_file]
+            settings[first.settings_file] = settings_file_text(header, choices, first.embeddings_variable)
         config = first.config_file
         if config is not None and config["service"] in services:
             service = services[config["service"]]
@@ -487,6 +500,10 @@ class StackGenerator:
             OutputFile(name, text, 0o644 if name in readable else 0o600, create_only=True)
             for name, text in stack.settings_files.items()
         ]
+        # The proxy's config: the user extends it (headers, logs, more sites), so it is written once; read by the
+        # container's root without DAC_OVERRIDE through a read-only bind mount, hence 0644 (it holds no secret).
+        files += [OutputFile(name, body, 0o644, create_only=True) for name, body in stack.user_config_files.items()]
+        config_notes = [_config_file_note(folder, name, body) for name, body in stack.user_config_files.items()]
         report = write_folder(
             folder,
             files,
@@ -501,6 +518,7 @@ class StackGenerator:
         report.to_fill = stack.placeholders() + missing
         report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *upgrade_notes]
         report.warnings += first_run_notes(stack, existing.as_dict())
+        report.warnings += [n for n in config_notes if n]
         return report
 
 
@@ -508,7 +526,10 @@ def _wait_and_hosts(service: dict[str, Any], app_service: AppService, healthy: s
     """depends_on as the app behaves (apps/*.yaml wait_for says why for each), and extra /etc/hosts entries."""
     for name, dependency in service.get("depends_on", {}).items():
         wait = app_service.wait_for.get(name)
-        dependency["condition"] = "service_started" if wait is not None and wait.until == "started" else healthy
+        started = wait is not None and wait.until == "started"
+        dependency["condition"] = "service_started" if started else healthy
+        if started:  # restart: true would restart the app whenever the service it tolerates losing restarts
+            dependency.pop("restart", None)
     if app_service.extra_hosts:
         service["extra_hosts"] = [f"{host}:{address}" for host, address in app_service.extra_hosts.items()]
 
@@ -766,6 +787,24 @@ def _stack_readme(
             "project_from_folder": choices.project_from_folder,
         }
     return render_template("stack_readme.md.j2", context)
+
+
+def _config_file_note(folder: Path, name: str, fresh: str) -> str | None:
+    """A config file kept as the user left it that no longer declares every site this run would write (the
+    stack's address changed since): named, with the line it lacks."""
+    existing = read_regular(folder / name)
+    if existing is None:
+        return None
+    lines = {line.strip() for line in existing.data.decode("utf-8", "replace").splitlines()}
+    missing = [
+        line for line in fresh.splitlines() if line.endswith(" {") and not line[0].isspace() and line not in lines
+    ]
+    if not missing:
+        return None
+    return (
+        f"{folder / name}: kept as it is (dbstack writes it once); it lacks the site this stack serves: "
+        f"{text.visible(missing[0])} ... }}. Change the site address there (or move the file away and regenerate)"
+    )
 
 
 def first_run_notes(stack: Stack, env: Mapping[str, str]) -> list[str]:
@@ -1148,10 +1187,11 @@ def _embeddings_notes(
     ]
     model_variable = "EMBEDDINGS_MODEL"
     model = existing_settings.get(model_variable)
-    others = {p.settings.get(model_variable): name for name, p in first.embeddings.items() if name != embeddings}
-    if model is not None and model != provider.settings.get(model_variable) and model in others:
+    others = [name for name, p in first.embeddings.items() if name != embeddings and p.settings.get(model_variable)]
+    owners = [name for name in others if first.embeddings[name].settings[model_variable] == model]
+    if model is not None and model != provider.settings.get(model_variable) and owners:
         notes.append(
-            f"{settings_path}: {model_variable}={text.visible(model)} is {others[model]}'s model, not one of "
+            f"{settings_path}: {model_variable}={text.visible(model)} is the model of {', '.join(owners)}, not one of "
             f"{text.visible(embeddings)}'s: set {model_variable}={text.visible(provider.settings.get(model_variable))} "
             "or another model of that provider"
         )
@@ -1163,9 +1203,16 @@ def _embeddings_notes(
 APPLY_SETTINGS = {"compose": "docker compose up -d", "kubernetes": "kubectl apply -k ."}
 
 
-def settings_file_text(header: str, choices: Choices) -> str:
+def settings_file_text(header: str, choices: Choices, embeddings_variable: str | None = None) -> str:
     lines = [dotenv.format_entry(key, value) for key, value in choices.settings.items()]
-    header = header.rstrip("\n") + f"\n# Apply a change (in this folder): {APPLY_SETTINGS[choices.target]}"
+    header = header.rstrip("\n")
+    if embeddings_variable and choices.embeddings is not None:  # the provider's keys are wired in compose.yaml
+        header += (
+            f"\n# A change of {embeddings_variable} needs a regeneration first (dbstack generate, see README.md): "
+            "compose.yaml passes\n# rag_api the keys of the provider named here, and dbstack names what the new "
+            "one lacks."
+        )
+    header += f"\n# Apply a change (in this folder): {APPLY_SETTINGS[choices.target]}"
     return render_template("settings.env.j2", {"header": header, "lines": lines})
 
 
