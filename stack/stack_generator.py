@@ -628,7 +628,7 @@ def front_door(plan: StackPlan, choices: Choices | None) -> FrontDoor | None:
     """A plain-http loopback --domain (http://localhost:8080) is opened right on this machine, so the api is
     published at that port (on ::1 for an IPv6 address). Any other address needs something in front that
     forwards it to the default port (``forward_note``); with a proxy, the api is published nowhere."""
-    if choices is None or choices.proxy is not None or choices.https:
+    if choices is None or choices.proxy is not None or choices.https or choices.target != "compose":
         return None
     parts = urlsplit(choices.domain)
     host = parts.hostname or ""
@@ -1130,6 +1130,8 @@ def _read_settings(path: Path) -> dict[str, str]:
 
 
 def _endpoints(first: FirstStart, asked: tuple[str, ...], existing_env: Mapping[str, str]) -> tuple[str, ...]:
+    if any(not e.strip() for e in asked):
+        raise DbstackError("--endpoint is empty: give a value or leave the option out")
     unknown = [e for e in asked if e not in first.endpoints]
     if unknown:
         known = ", ".join(first.endpoints) or "none"

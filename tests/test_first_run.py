@@ -6,20 +6,30 @@ written and by the real Docker Compose binary."""
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import textwrap
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from test_first_start import GENERATOR, generate, model_of
+from test_first_start import APP, GENERATOR, generate, model_of
 
 from dbstack import DbstackError
 from dbstack.cli import main
 from dbstack.config_engine import StackRequest
+from dbstack.render import dotenv
+from dbstack.stack_generator import checked_domain
 
-from compose_tools import service_environment
+from compose_tools import clean_env, compose_binary, service_environment
+
+APP_USER = APP.roles["primary_store"].app_users["mongodb"]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -192,3 +202,207 @@ def test_switching_the_embeddings_provider_in_the_file_names_what_it_lacks(tmp_p
         + "OLLAMA_BASE_URL=http://host.docker.internal:11434\n"
     )
     assert not [w for w in generate(tmp_path, StackRequest()).warnings if "librechat.env" in w]
+
+
+# --- 6. Meilisearch of another version: the exact steps, checked by Compose ----------------------------------------
+
+
+def compose_with_override(folder: Path, override: str) -> dict[str, Any]:
+    """compose.yaml with the README's compose.override.yaml, merged by the real Compose binary."""
+    (folder / "compose.override.yaml").write_text(override, encoding="utf-8")
+    args = [str(compose_binary()), "-f", "compose.yaml", "-f", "compose.override.yaml", "--env-file", ".env"]
+    proc = subprocess.run(
+        [*args, "config", "--format", "json"], cwd=folder, env=clean_env(), capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    model: dict[str, Any] = json.loads(proc.stdout)
+    return model
+
+
+def old_meilisearch_stack(folder: Path, volume: str) -> str:
+    """A stack whose compose.yaml ran Meilisearch v1.35.1 on ``volume``; returns the current volume."""
+    generate(folder, StackRequest(name="nm"))
+    compose = folder / "compose.yaml"
+    document = yaml.safe_load(compose.read_text(encoding="utf-8"))
+    (current,) = [v for v in document["volumes"] if v.startswith("meilisearch-data")]
+    image = document["services"]["meilisearch"]["image"]
+    text = compose.read_text(encoding="utf-8").replace(image, "getmeili/meilisearch:v1.35.1")
+    compose.write_text(text.replace(current, volume), encoding="utf-8")
+    return str(current)
+
+
+@pytest.mark.parametrize("old", ["meilisearch-data-v1.35", "meilisearch-data"])  # the latter: before versioning
+def test_meilisearch_upgrade_steps_name_the_old_image_and_volumes_and_compose_accepts_them(
+    tmp_path: Path, old: str
+) -> None:
+    current = old_meilisearch_stack(tmp_path, old)
+    report = generate(tmp_path, StackRequest())
+    assert any(
+        f"cannot open the data written by getmeili/meilisearch:v1.35.1 in volume nm_{old} (kept)" in w
+        and f"starts empty on nm_{current}" in w
+        for w in report.warnings
+    ), report.warnings
+    generate(tmp_path, StackRequest())  # a later regeneration still knows the old image (x-dbstack-kept-volumes)
+    document = yaml.safe_load((tmp_path / "compose.yaml").read_text(encoding="utf-8"))
+    assert document["x-dbstack-kept-volumes"] == {old: "getmeili/meilisearch:v1.35.1"} and old in document["volumes"]
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert f"### nm_{old} to nm_{current}" in readme
+    assert f"docker volume rm nm_{old}" in readme
+    assert 'curl -sS -X POST -H @- http://127.0.0.1:7700/dumps' in readme and "$MEILI_MASTER_KEY" in readme
+    run_old, import_dump = re.findall(r"   ```yaml\n(.*?)   ```\n", readme, re.S)
+    # Step 1: the old image on the old volume.
+    model = compose_with_override(tmp_path, textwrap.dedent(run_old))
+    meilisearch = model["services"]["meilisearch"]
+    assert meilisearch["image"] == "getmeili/meilisearch:v1.35.1"
+    assert [(v["source"], v["target"]) for v in meilisearch["volumes"]] == [(old, "/meili_data")]
+    assert model["volumes"][old]["name"] == f"nm_{old}"
+    # Step 3: the new image imports the dump from the old volume, mounted read-only at /old.
+    model = compose_with_override(tmp_path, textwrap.dedent(import_dump))
+    meilisearch = model["services"]["meilisearch"]
+    assert meilisearch["image"] == document["services"]["meilisearch"]["image"]
+    assert meilisearch["command"] == ["meilisearch", "--import-dump", "/old/dumps/DUMP.dump"]
+    mounts = {v["target"]: (v["source"], v.get("read_only", False)) for v in meilisearch["volumes"]}
+    assert mounts == {"/meili_data": (current, False), "/old": (old, True)}
+
+
+# --- 7. a stack from before least privilege: which MongoDB user is in effect, and how to move ------------------------
+
+
+def test_an_old_root_uri_is_named_and_the_readme_command_creates_the_user_from_the_environment(tmp_path: Path) -> None:
+    generate(tmp_path, StackRequest(name="mig"))
+    env = tmp_path / ".env"
+    values = dotenv.read(env).as_dict()
+    root_uri = f"mongodb://root:{values['MONGODB_PASSWORD']}@mongodb:27017/LibreChat?authSource=admin"
+    env.write_text(env.read_text(encoding="utf-8").replace(values["API_MONGO_URI"], root_uri), encoding="utf-8")
+    report = generate(tmp_path, StackRequest())
+    assert any("LibreChat still logs in as root" in w and "README.md, Database user" in w for w in report.warnings)
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "LibreChat logs in to `mongodb` as `root`" in readme
+    (command,) = [line for line in readme.splitlines() if line.startswith("docker compose exec mongodb mongosh")]
+    words = shlex.split(command)
+    assert not any(values["MONGODB_PASSWORD"] in w or values["MONGODB_APP_PASSWORD"] in w for w in words)
+    assert words[:6] == ["docker", "compose", "exec", "mongodb", "mongosh", "--quiet"] and words[6] == "--eval"
+    # The --eval as mongosh runs it: authenticates as root from the container's environment, then loads the
+    # mounted init script, which creates the app user with the app definition's roles.
+    script = tmp_path / "mongodb-app-user.js"
+    harness = (
+        "const calls = [];"
+        "globalThis.db = { getSiblingDB: (name) => ({"
+        "  auth: (u, p) => { calls.push({auth: name, u, p}); return {ok: 1}; },"
+        "  createUser: (u) => calls.push({db: name, ...u}) }) };"
+        f"globalThis.load = (path) => {{ if (path !== {json.dumps(APP_USER.target)}) throw new Error(path);"
+        f" require({json.dumps(str(script))}); }};"
+        f"{words[7]};"
+        "console.log(JSON.stringify(calls));"
+    )
+    node = shutil.which("node")
+    assert node
+    container_env = {
+        "PATH": os.environ["PATH"],
+        "MONGO_INITDB_ROOT_USERNAME": "root",
+        "MONGO_INITDB_ROOT_PASSWORD": "r00t",
+        "DBSTACK_APP_PASSWORD": "app-pw",
+    }
+    out = subprocess.run([node, "-e", harness], env=container_env, capture_output=True, text=True, check=True)
+    auth, create = json.loads(out.stdout)
+    assert auth == {"auth": "admin", "u": "root", "p": "r00t"}
+    roles = [{"role": role, "db": "LibreChat"} for role in APP_USER.roles]
+    assert create == {"db": "LibreChat", "user": APP_USER.username, "pwd": "app-pw", "roles": roles}
+    # Then, as the README says: drop the old URI from .env and regenerate: LibreChat's own user is in effect.
+    env.write_text("".join(line for line in env.read_text().splitlines(True) if not line.startswith("API_MONGO_URI=")))
+    report = generate(tmp_path, StackRequest())
+    assert not any("still logs in" in w for w in report.warnings)
+    assert dotenv.read(env).as_dict()["API_MONGO_URI"].startswith("mongodb://librechat:")
+    assert "LibreChat logs in to `mongodb` as `librechat` (readWrite on `LibreChat` only)" in (
+        tmp_path / "README.md"
+    ).read_text(encoding="utf-8")
+
+
+# --- 9, 10, 13: README order and reasons, waits without restart, the skill mount ------------------------------------
+
+
+@pytest.mark.parametrize("env", ["development", "staging", "production"])
+def test_readme_steps_are_in_the_order_a_user_takes_them(tmp_path: Path, env: str) -> None:
+    generate(tmp_path, StackRequest(environment=env, proxy="caddy"))
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    order = ["### 1. Keys", "### 2. A model to chat with", "### 3. TLS front", "### 4. Start", "### 5. Open `https"]
+    positions = [readme.index(heading) for heading in order]
+    assert positions == sorted(positions)
+    assert readme.index("docker compose up -d\n") < readme.index("Sign-up is")
+    reason = {
+        "development": "Open is the default in development: a workstation, where you register\nfirst",
+        "staging": "Closed is the default in staging: anyone who reaches the address could\nregister before you",
+        "production": "Closed is the default in production: anyone who reaches the address could\nregister before you",
+    }
+    assert reason[env] in readme
+    assert "./skill:/app/skill" in readme.replace("\\", "")  # upstream's mount, explained among the differences
+
+
+def test_optional_services_are_waited_for_without_restarting_the_api_and_each_wait_says_why(tmp_path: Path) -> None:
+    generate(tmp_path, StackRequest(environment="production", proxy="caddy", use={"cache": "redis"}))
+    text = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
+    services = yaml.safe_load(text)["services"]
+    assert services["api"]["depends_on"]["meilisearch"] == {"condition": "service_started"}
+    assert services["api"]["depends_on"]["rag_api"] == {"condition": "service_started"}
+    assert services["api"]["depends_on"]["mongodb"] == {"condition": "service_healthy", "restart": True}
+    assert services["caddy"]["depends_on"]["api"] == {"condition": "service_started"}
+    for other in ("mongodb", "meilisearch", "rag_api", "redis"):
+        wait = APP.services["api"].wait_for[other]
+        assert f"# api waits for {other} ({wait.until}): {wait.why}\n" in text
+
+
+# --- 11. the Caddyfile is the user's after the first write ----------------------------------------------------------
+
+
+def test_the_caddyfile_is_kept_and_a_site_it_no_longer_serves_is_named(tmp_path: Path) -> None:
+    generate(tmp_path, StackRequest(proxy="caddy", domain="https://chat.lan"))
+    caddyfile = tmp_path / "Caddyfile"
+    assert caddyfile.stat().st_mode & 0o777 == 0o644
+    proxy_line = "\treverse_proxy api:3080"
+    mine = caddyfile.read_text(encoding="utf-8").replace(proxy_line, f"\tencode gzip\n{proxy_line}")
+    caddyfile.write_text(mine, encoding="utf-8")
+    report = generate(tmp_path, StackRequest())
+    assert caddyfile.read_text(encoding="utf-8") == mine
+    assert not list(tmp_path.glob("Caddyfile.bak-*")) and not any("Caddyfile" in w for w in report.warnings)
+    # The stack's address changes in librechat.env: the kept Caddyfile is named with the site it lacks.
+    settings = tmp_path / "librechat.env"
+    settings.write_text(settings.read_text().replace("https://chat.lan", "https://talk.lan"), encoding="utf-8")
+    report = generate(tmp_path, StackRequest())
+    assert caddyfile.read_text(encoding="utf-8") == mine
+    lacks = "lacks the site this stack serves: talk.lan {"
+    assert any("Caddyfile: kept as it is" in w and lacks in w for w in report.warnings), report.warnings
+
+
+# --- 12. odd inputs: refused in one line, or normalised ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        ({"domain": "http://a.com:0"}, r"^--domain http://a\.com:0: port 0 is no port a browser can open$"),
+        ({"domain": "http://1.2.3.4.5"}, r"^--domain http://1\.2\.3\.4\.5: the host must be a DNS name or an IP"),
+        ({"domain": "http://example.123"}, r"^--domain http://example\.123: the host must be a DNS name"),
+        ({"domain": ""}, r"^--domain is empty: give a value or leave the option out$"),
+        ({"registration": " "}, r"^--registration is empty: give a value or leave the option out$"),
+        ({"embeddings": ""}, r"^--embeddings is empty: give a value or leave the option out$"),
+        ({"endpoints": ("openai", "")}, r"^--endpoint is empty: give a value or leave the option out$"),
+    ],
+)
+def test_odd_first_start_inputs_are_refused_in_one_line(tmp_path: Path, request_: dict[str, Any], message: str) -> None:
+    with pytest.raises(DbstackError, match=message):
+        GENERATOR.generate(StackRequest(**request_), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("asked", "normalised"),
+    [
+        ("https://x:443", "https://x"),
+        ("http://Chat.Example.com:80/", "http://chat.example.com"),
+        ("https://x:8443", "https://x:8443"),
+        ("http://x:443", "http://x:443"),
+        ("http://[::1]:80", "http://[::1]"),
+    ],
+)
+def test_default_ports_are_left_out(asked: str, normalised: str) -> None:
+    assert checked_domain(asked) == normalised
