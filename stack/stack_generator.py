@@ -537,6 +537,7 @@ def _wait_and_hosts(service: dict[str, Any], app_service: AppService, healthy: s
 # compose.yaml's record of the versioned volumes it keeps, volume -> the image that wrote it: a regeneration
 # after the change no longer sees the old image, and the upgrade steps need its tag. Compose ignores x- keys.
 KEPT_VOLUMES = "x-dbstack-kept-volumes"
+_IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*")
 
 
 @dataclass(frozen=True)
@@ -573,9 +574,11 @@ def _keep_versioned_volumes(stack: Stack, previous: Mapping[str, Any]) -> list[K
         for old in old_volumes:
             if not isinstance(old, str) or old == new or not (old.startswith(prefix) or old == f"{service}-data"):
                 continue
-            image = recorded.get(old) if isinstance(recorded.get(old), str) else None
-            if image is None and any(isinstance(m, dict) and m.get("source") == old for m in mounts):
-                image = before.get("image") if isinstance(before.get("image"), str) else None
+            image = recorded.get(old)
+            if not isinstance(image, str) and any(isinstance(m, dict) and m.get("source") == old for m in mounts):
+                image = before.get("image")
+            # Read from a file the user may edit: only an image reference is carried on (into README commands).
+            image = image if isinstance(image, str) and _IMAGE_REFERENCE.fullmatch(image) else None
             volumes[old] = {}
             stack.compose.setdefault(KEPT_VOLUMES, {})[old] = image or "unknown"
             new_image = stack.compose["services"][service]["image"]

@@ -406,3 +406,17 @@ def test_odd_first_start_inputs_are_refused_in_one_line(tmp_path: Path, request_
 )
 def test_default_ports_are_left_out(asked: str, normalised: str) -> None:
     assert checked_domain(asked) == normalised
+
+
+def test_new_project_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "nm"
+    assert main(["generate", "--name", "chat", "-o", str(folder)]) == 0
+    assert main(["generate", "--name", "other", "-o", str(folder)]) == 1
+    assert "add --new-project to start the new one anyway" in capsys.readouterr().err
+    assert main(["generate", "--name", "other", "--new-project", "-o", str(folder)]) == 0
+    assert "docker compose -p chat down" in capsys.readouterr().err
+    assert yaml.safe_load((folder / "compose.yaml").read_text(encoding="utf-8"))["name"] == "other"
+    refused = tmp_path / "k8s"
+    assert main(["generate", "--target", "kubernetes", "--new-project", "-o", str(refused)]) == 1
+    assert "--new-project is for --target compose" in capsys.readouterr().err
+    assert not refused.exists()
