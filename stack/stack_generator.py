@@ -661,16 +661,6 @@ def forward_note(stack: Stack) -> str | None:
                 "--proxy caddy and an https --domain)"
             )
     return None
-    for app_service in stack.plan.services:
-        for port in stack.compose["services"].get(app_service.name, {}).get("ports", []):
-            published = f"http://{port['host_ip']}:{port['published']}"
-            if urlsplit(choices.domain).netloc != urlsplit(published).netloc:
-                return (
-                    f"users open {choices.domain}, but the api is published on {published} only: a reverse proxy "
-                    f"on this host must serve {choices.domain} and forward it to {published} (or regenerate with "
-                    "--proxy caddy and an https --domain)"
-                )
-    return None
 
 
 def _reach(service: Mapping[str, Any]) -> str:
@@ -768,7 +758,9 @@ def _stack_readme(
         enable = None
         if not choices.endpoints and first.endpoints and folder is not None:
             enable = {
-                "command": text.visible(f"{stack.regenerate_command(folder)} --endpoint {next(iter(first.endpoints))}"),
+                "command": text.visible(
+                    f"{stack.regenerate_command(folder)} --endpoint {text.shell_word(next(iter(first.endpoints)))}"
+                ),
                 "providers": ", ".join(code(e) for e in first.endpoints),
             }
         context["first"] = {
@@ -1005,6 +997,8 @@ def resolve_choices(
     existing_settings = _read_settings(settings_path)
     previous = _previous_compose(folder)
     project, project_notes = _project(request.name, request.new_project, folder, plan.app, previous)
+    if target != "compose":  # the name becomes a namespace there, which --namespace sets and checks on its own
+        project_notes = []
     proxy = _proxy(first, request.proxy, previous)
     default_domain = "https://localhost" if proxy else first.domain_default
     domain_variable = first.domain_variables[0]
