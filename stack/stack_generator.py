@@ -868,6 +868,7 @@ def _db_user_context(user: DatabaseUser) -> dict[str, Any]:
     command = f"docker compose exec {user.service} mongosh --quiet --eval '{script}'"
     return {
         "service": text.markdown_code(user.service),
+        "service_word": text.visible(user.service),  # inside a code block
         "user": text.markdown_code(user.in_effect or "(none)"),
         "own": own,
         "app_user": text.markdown_code(user.app_user.username),

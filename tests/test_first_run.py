@@ -278,6 +278,7 @@ def test_an_old_root_uri_is_named_and_the_readme_command_creates_the_user_from_t
     assert any("LibreChat still logs in as root" in w and "README.md, Database user" in w for w in report.warnings)
     readme = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "LibreChat logs in to `mongodb` as `root`" in readme
+    assert "```sh\ndocker compose up -d mongodb    # the container gets the user's password from .env\n" in readme
     (command,) = [line for line in readme.splitlines() if line.startswith("docker compose exec mongodb mongosh")]
     words = shlex.split(command)
     assert not any(values["MONGODB_PASSWORD"] in w or values["MONGODB_APP_PASSWORD"] in w for w in words)
