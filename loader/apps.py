@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CatalogError, DbstackError
+from .checked import load_checked
+from .errors import CatalogError, DbstackError, Problem
 from .model import Healthcheck, KubernetesFacts, frozen_map
 from .resources import package_folder
 from .validation import Reporter, check_id_is_file_name, check_schema, check_template, healthcheck_problems
-from .yaml_source import YamlSourceError, load_mapping
+from .yaml_source import LocatedDocument, YamlSourceError
 
 BUILTIN_APPS = package_folder("apps")
 ROLE_CONTEXT = frozenset({"urls", "service"})
@@ -57,6 +58,11 @@ class AppUser:
     script: str
     target: str
     config: Mapping[str, Any]
+
+    @property
+    def password_file_variable(self) -> str:
+        """The script reads the password from the file this names when the container has it (app.schema.json)."""
+        return f"{self.password_variable}_FILE"
 
 
 @dataclass(frozen=True)
@@ -382,18 +388,24 @@ def load_app(name_or_path: str | Path) -> AppDefinition:
                 f"unknown app {str(name_or_path)!r}; built-in apps: {known} (or give a path to a YAML file)"
             )
     try:
-        doc = load_mapping(path)
+        return load_checked(path, "app", lambda doc: _problems(path, doc), lambda data: _app_definition(data, path))
     except YamlSourceError as exc:
         raise CatalogError([exc.problem(path)]) from None
+
+
+def _problems(path: Path, doc: LocatedDocument) -> list[Problem]:
     problems = check_schema(path, doc, "app")
     if not problems:
         reporter = Reporter(path, doc)
         _semantic_problems(reporter, doc.data)
         check_id_is_file_name(reporter, path, doc.data["id"])
         problems = reporter.problems
-    if problems:
-        raise CatalogError(problems)
-    data = doc.data
+    return problems
+
+
+def _app_definition(data: Mapping[str, Any], path: Path) -> AppDefinition:
+    if data["id"] != path.stem:  # checked for a file; data from the cache must say the same
+        raise ValueError(f"{path}: id {data['id']!r} is not the file's name")
     return AppDefinition(
         id=data["id"],
         name=data["name"],

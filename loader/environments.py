@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from .checked import load_checked
 from .errors import DbstackError
 from .resources import package_folder
 from .validation import check_schema
@@ -54,14 +55,14 @@ def load_environment(name: str) -> DeployEnvironment:
         raise DbstackError(f"unknown environment {name!r}; known: {', '.join(environment_names())}")
     path = ENVIRONMENT_DIR / f"{name}.yaml"
     try:
-        doc = load_mapping(path)
+        return load_checked(
+            path,
+            "environment",
+            lambda doc: check_schema(path, doc, "environment"),
+            lambda data: DeployEnvironment(**{key: data[key] for key in DeployEnvironment.__dataclass_fields__}),
+        )
     except YamlSourceError as exc:
         raise DbstackError(str(exc.problem(path))) from None
-    problems = check_schema(path, doc, "environment")
-    if problems:
-        raise DbstackError("\n".join(map(str, problems)))
-    data = doc.data
-    return DeployEnvironment(**{key: data[key] for key in DeployEnvironment.__dataclass_fields__})
 
 
 @dataclass(frozen=True)

@@ -192,6 +192,8 @@ class Container:
     environments: tuple[str, ...] | None  # None: every environment
     single_node: str | None
     kubernetes: KubernetesFacts = field(default_factory=KubernetesFacts)
+    # The image's group, when its entrypoint reads *_FILE only after dropping root (schema: file_variants_group).
+    file_variants_group: int | None = None
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Container:
@@ -220,6 +222,7 @@ class Container:
             environments=tuple(data["environments"]) if "environments" in data else None,
             single_node=data.get("single_node"),
             kubernetes=KubernetesFacts.from_data(data.get("kubernetes", {})),
+            file_variants_group=data.get("file_variants_group"),
         )
 
     @property

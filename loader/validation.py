@@ -562,6 +562,9 @@ def _check_container(reporter: Reporter, container: Mapping[str, Any]) -> None:
     for var in container.get("file_variants", {}):
         if var not in container.get("environment", {}):
             reporter.add("DBS401", ("container", "file_variants", var), f"{var} is not in container.environment")
+    if "file_variants_group" in container and not container.get("file_variants"):
+        message = "is set, but no file_variants name a variable read from a file"
+        reporter.add("DBS401", ("container", "file_variants_group"), message)
     names = [port["name"] for port in container["ports"]]
     for index, name in enumerate(names):
         if names.index(name) != index:

@@ -25,15 +25,14 @@ from dbstack.loader.interpolation import (
     foreign_reference_problem,
 )
 from dbstack.loader.model import Container, Healthcheck
-from dbstack.loader.resources import package_folder
 from dbstack.loader.validation import fullmatch
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
+from dbstack.render.compiled import TEMPLATES, template_source
 from dbstack.sandbox import TemplateError, render
 
 if TYPE_CHECKING:
     from dbstack.loader.adapter import DatabaseAdapter
 
-TEMPLATES = package_folder("render", "templates")
 SERVICE_TEMPLATE = TEMPLATES / "service.yaml.j2"
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
 # What a catalog fragment may set. Everything that widens a container's privileges or
@@ -106,10 +105,12 @@ def file_secret_variables(
     """``VAR -> (VAR_FILE, secret .env variable)`` for each variable the image may read from a file instead.
 
     The one decision for compose ``secrets:`` and Kubernetes Secret volumes: a variable whose whole value is a
-    secret reference goes to a file when the image has a ``*_FILE`` variant for it and nothing in the
-    container reads the variable by name (a shell in the healthcheck or command, as PostgreSQL's
-    ``PGPASSWORD="$$POSTGRES_PASSWORD"``, or a client named in ``credentials_from``): the entrypoint would
-    export it for the server only, and such a check would fail (the image also refuses both set at once).
+    secret reference goes to a file when the image has a ``*_FILE`` variant for it and whatever else in the
+    container reads the variable can read the file as well. A client named in ``credentials_from`` reads the
+    variable by name: it stays. So does one a shell in the healthcheck or command expands (``$$VAR``), unless
+    that shell also expands ``$$VAR_FILE``: such a test reads whichever the container has (as the PostgreSQL
+    and MongoDB entries' healthchecks do). The entrypoint exports the file's value for the server only, so a
+    check reading the variable alone would fail (and the image refuses both set at once).
     """
     shell_text = (
         " ".join(str(part) for key in ("command", "entrypoint") for part in (service.get(key) or []))
@@ -122,34 +123,59 @@ def file_secret_variables(
         file_var = file_variants.get(var)
         if match is None or file_var is None or var in credentials_from:
             continue
-        if re.search(rf"\$\$\{{?{re.escape(var)}\b", shell_text):
+        if _shell_expands(shell_text, var) and not _shell_expands(shell_text, file_var):
             continue
         chosen[var] = (file_var, match.group(1))
     return chosen
 
 
+def _shell_expands(shell_text: str, var: str) -> bool:
+    """``$$VAR`` or ``$${VAR...`` in compose text: a shell in the container expands VAR."""
+    return re.search(rf"\$\$\{{?{re.escape(var)}\b", shell_text) is not None
+
+
 _WHOLE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?\1 must be set in \.env\}")
+# A secret made from a .env variable is copied into the container (not bind-mounted), so Compose gives it the
+# owner and mode asked for (pkg/compose/secrets.go createTar, since Compose 2.14.1): root reads it as its
+# owner, the image's user through its group, nobody else.
+ENVIRONMENT_SECRET_MODE = "0440"
 
 
-def use_secret_files(service: ComposeService, container: Container) -> ComposeService:
+def use_secret_files(
+    service: ComposeService, container: Container, file_variants: Mapping[str, str] | None = None
+) -> ComposeService:
     """The service with each secret its image reads from a file (``file_secret_variables``) passed as a
-    compose file secret: ``VAR_FILE=/run/secrets/name`` instead of ``VAR=${...}``, so ``docker inspect``
-    shows no password. ``secret_files`` maps each secret's file (beside compose.yaml, written mode 0600 from
-    the .env value, which stays the one kept copy) to its .env variable."""
-    chosen = file_secret_variables(service.service, container.file_variants, container.healthcheck.credentials_from)
+    compose secret: ``VAR_FILE=/run/secrets/name`` instead of ``VAR=${...}``, so ``docker inspect`` shows no
+    password. ``file_variants`` adds variables read from files by something other than the image (an init
+    script dbstack mounts). The .env value stays the one kept copy:
+
+    * an entrypoint that reads the files as root gets a 0600 file beside compose.yaml, written from .env
+      (``secret_files`` maps each file to its variable); Compose bind-mounts it with that owner and mode;
+    * one that reads them after dropping to its own user (``container.file_variants_group``) could not read
+      that file (Compose ignores uid/gid/mode of file secrets, docker/compose#9648): it gets a secret made from
+      the .env variable itself, which Compose copies in owned by root and the image's group, mode 0440.
+    """
+    variants = {**container.file_variants, **(file_variants or {})}
+    chosen = file_secret_variables(service.service, variants, container.healthcheck.credentials_from)
     if not chosen:
         return service
     body = {**service.service, "environment": dict(service.service.get("environment") or {})}
     declared: dict[str, Any] = {}
     files: dict[str, str] = {}
+    group = container.file_variants_group
     for var, (file_var, secret_var) in chosen.items():
         name = secret_var.lower()
-        file_name = f"{name}.secret"
         del body["environment"][var]
         body["environment"][file_var] = f"{SECRET_FILE_DIR}/{name}"
-        body.setdefault("secrets", []).append(name)
-        declared[name] = {"file": f"./{file_name}"}
-        files[file_name] = secret_var
+        if group is None:
+            file_name = f"{name}.secret"
+            body.setdefault("secrets", []).append(name)
+            declared[name] = {"file": f"./{file_name}"}
+            files[file_name] = secret_var
+        else:
+            owner = {"source": name, "uid": "0", "gid": str(group), "mode": ENVIRONMENT_SECRET_MODE}
+            body.setdefault("secrets", []).append(owner)
+            declared[name] = {"environment": secret_var}
     return replace(service, service=body, secrets=declared, secret_files=files)
 
 
@@ -425,12 +451,12 @@ def render_template(name: str, context: Mapping[str, Any]) -> str:
     trusted renderer. Every value in ``context`` is already made safe for its sink by loader.text, render.dotenv
     or tojson."""
     path = TEMPLATES / name
-    return render_text(path.read_text(encoding="utf-8"), context, str(path), trusted=True) + "\n"
+    return render_text(template_source(path), context, str(path), trusted=True) + "\n"
 
 
 @lru_cache(maxsize=1)
 def _service_template() -> str:
-    return SERVICE_TEMPLATE.read_text(encoding="utf-8")
+    return template_source(SERVICE_TEMPLATE)
 
 
 def refuse_foreign_references(value: object, own: frozenset[str] | set[str], where: str) -> None:

@@ -36,6 +36,7 @@ from dbstack.loader.errors import DbstackError
 from dbstack.loader.model import KubernetesFacts
 from dbstack.loader.resources import package_folder
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
+from dbstack.render.compiled import template_source
 
 from .compose import (
     SECRET_FILE_DIR,
@@ -712,4 +713,4 @@ def _template(name: str, context: Mapping[str, Any]) -> dict[str, Any]:
 
 @cache
 def _template_source(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    return template_source(path)

@@ -475,8 +475,29 @@ def attributes(source: str, name: str) -> frozenset[str] | None:
     return None if whole else frozenset(found)
 
 
+# dbstack's own templates as code compiled when the package was made (render/compiled), by source text:
+# use_compiled() puts one here only for the exact text it was compiled from.
+_SHIPPED: dict[str, Any] = {}
+
+
+def compile_trusted(source: str) -> str:
+    """Python code of one of dbstack's own templates, as this environment compiles it (checked as render() checks
+    it), for a module shipped in the package; the module needs ``environment`` set by use_compiled()."""
+    return str(environment().compile(_parse(source, trusted=True), raw=True, defer_init=True))
+
+
+def use_compiled(source: str, namespace: dict[str, Any]) -> None:
+    """Render the trusted template ``source`` with ``namespace``, the globals of the module holding its
+    compile_trusted() code, instead of compiling it again."""
+    if source not in _SHIPPED:
+        env = environment()
+        _SHIPPED[source] = env.template_class.from_module_dict(env, namespace, env.make_globals(None))
+
+
 @lru_cache(maxsize=4096)
 def _compiled(source: str, trusted: bool) -> Any:
+    if trusted and source in _SHIPPED:
+        return _SHIPPED[source]
     parsed = None if trusted else _PARSED_FOR_COMPILE.pop(source, None)
     ast = parsed if parsed is not None else _parse(source, trusted=trusted)
     with warnings.catch_warnings():  # Python's SyntaxWarning on code such as 1[2]: the render reports the error

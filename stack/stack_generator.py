@@ -301,27 +301,33 @@ class StackGenerator:
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
         owned_files = self._app_users(plan, services, owned)
-        # Compose file secrets where the image reads them (Kubernetes decides the same from database_services).
-        secret_files: dict[str, str] = {}
-        for name, service in database_services.items():
-            container = plan.roles[_role_of(plan, name) or ""].adapter.spec.container
-            assert container is not None  # _generate_database_services refused embedded entries
-            as_files = use_secret_files(replace(service, service=services[name]), container)
-            services[name] = as_files.service
-            if as_files.secrets:
-                compose.setdefault("secrets", {}).update(as_files.secrets)
-            secret_files.update(as_files.secret_files)
         for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
-        refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
         known = [*env_entries, *required_keys]
+        # Read before the compose secrets below replace references: a value a service gets as a file is still
+        # one it reads (Kubernetes puts it in the service's Secret).
         reads = {
             name: tuple(
                 v for v in known if secret_reference(v) in owned[name] and secret_reference(v) in json.dumps(body)
             )
             for name, body in services.items()
         }
+        # Compose secrets where the image (or dbstack's init script) reads a file (Kubernetes decides the same
+        # from database_services).
+        secret_files: dict[str, str] = {}
+        for name, service in database_services.items():
+            role_plan = plan.roles[_role_of(plan, name) or ""]
+            container = role_plan.adapter.spec.container
+            assert container is not None  # _generate_database_services refused embedded entries
+            user = role_plan.role.app_users.get(role_plan.adapter.id)
+            script_reads = {user.password_variable: user.password_file_variable} if user else {}
+            as_files = use_secret_files(replace(service, service=services[name]), container, script_reads)
+            services[name] = as_files.service
+            if as_files.secrets:
+                compose.setdefault("secrets", {}).update(as_files.secrets)
+            secret_files.update(as_files.secret_files)
+        refuse_foreign_references({**compose, "services": list(services)}, set(), str(plan.app.file))
         return Stack(
             plan,
             compose,
@@ -722,6 +728,10 @@ def _stack_readme(
         "config_file": code(_config_name(first)) if first and _config_name(first) in stack.settings_files else "",
         "volumes": ", ".join(code(v) for v in stack.compose["volumes"]),
         "differences": [md(d) for d in plan.app.upstream_differences],
+        "secret_files": ", ".join(code(n) for n in stack.secret_files),
+        "copied_secrets": ", ".join(
+            code(name) for name, secret in (stack.compose.get("secrets") or {}).items() if "environment" in secret
+        ),
         "versioned": "",
         "proxy": None,
     }
@@ -1007,7 +1017,10 @@ def resolve_choices(
     file_domain = checked_domain(in_file, f"{settings_path}: {domain_variable}") if in_file is not None else None
     if request.domain is not None:
         asked_domain = checked_domain(request.domain)
-        refuse_flag_against_file("--domain", asked_domain, domain_variable, file_domain, settings_path)
+        file_addresses = {k: _address(existing_settings[k]) for k in first.domain_variables if k in existing_settings}
+        # A cookie marked secure is never sent over http: the switch must follow the address in the file.
+        secure = f"{first.secure_cookie_variable}={'true' if asked_domain.startswith('https://') else 'false'}"
+        refuse_flag_against_file("--domain", asked_domain, file_addresses, settings_path, f" (with {secure})")
     domain = file_domain or checked_domain(request.domain or default_domain)
     if proxy and not domain.startswith("https://"):
         raise DbstackError(
@@ -1019,11 +1032,9 @@ def resolve_choices(
     file_registration = None
     if (in_file := existing_settings.get(first.registration_variable)) is not None:
         file_registration = "open" if _enabled(in_file) else "closed"
-    if request.registration is not None:
-        refuse_flag_against_file(
-            "--registration", request.registration, first.registration_variable, in_file, settings_path,
-            means=file_registration,
-        )
+    if request.registration is not None and file_registration is not None:
+        in_flag_terms = {first.registration_variable: file_registration}
+        refuse_flag_against_file("--registration", request.registration, in_flag_terms, settings_path)
     default_registration = first.registration_defaults.get(plan.environment.name, "closed")
     registration = file_registration or request.registration or default_registration
     endpoints = _endpoints(first, request.endpoints, existing_env)
@@ -1052,16 +1063,29 @@ def resolve_choices(
 
 
 def refuse_flag_against_file(
-    flag: str, asked: str, variable: str, in_file: str | None, settings_path: Path, means: str | None = None
+    flag: str, asked: str, in_file: Mapping[str, str], settings_path: Path, advice: str = ""
 ) -> None:
     """One rule for every first-start flag the settings file also sets (domain, sign-up, embeddings): the file
     is the user's and never rewritten, so it wins; a flag asking for something else would be silently ignored,
-    and is refused in one line instead (nothing written). ``means``: the file's value in the flag's terms."""
-    if in_file is not None and asked != (means if means is not None else in_file):
+    and is refused in one line instead (nothing written). ``in_file``: each variable of the flag the file sets,
+    with its value in the flag's terms (an address as --domain writes it, ``open``/``closed``), so the same
+    value written another way is no conflict. The line names the file and the keys that differ, never their
+    values: the file is the user's and may hold anything. ``advice``: what else to change with them."""
+    differing = [variable for variable, value in in_file.items() if value != asked]
+    if differing:
         raise DbstackError(
-            f"{flag} {text.visible(asked)}: {settings_path} sets {variable}={text.visible(in_file)} and dbstack "
-            f"never rewrites that file; change it there, then regenerate without {flag}"
+            f"{flag} {text.visible(asked)}: {settings_path} sets {' and '.join(differing)} to another value and "
+            f"dbstack never rewrites that file; change {'them' if len(differing) > 1 else 'it'} there{advice}, "
+            f"then regenerate without {flag}"
         )
+
+
+def _address(value: str) -> str:
+    """A settings-file address as --domain would be written, to compare like with like (as is, if invalid)."""
+    try:
+        return checked_domain(value)
+    except DbstackError:
+        return value
 
 
 def _enabled(value: str) -> bool:
@@ -1155,8 +1179,8 @@ def _embeddings(
     in_file = existing_settings.get(variable)
     # rag_api runs the provider the file names: a flag asking for another one would make compose.yaml require
     # that other provider's keys.
-    if asked is not None:
-        refuse_flag_against_file("--embeddings", asked, variable, in_file, settings_path)
+    if asked is not None and in_file is not None:
+        refuse_flag_against_file("--embeddings", asked, {variable: in_file}, settings_path)
     name = asked or in_file or first.embeddings_default
     shown = text.visible(name)
     where = f"{settings_path}: {variable}={shown}" if asked is None and in_file is not None else f"--embeddings {shown}"
@@ -1297,12 +1321,17 @@ def _versioned_volume(service: ComposeService, tag: str) -> ComposeService:
     return replace(service, service={**service.service, "volumes": volumes}, volumes={new: {}})
 
 
+# libyaml's safe loader: about 8x faster than PyYAML's Python one on a stack's compose.yaml, and it refuses nesting
+# deeper than 1,000 levels with a YAMLError where the Python one overflows the stack (a user's file may hold anything).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _previous_compose(folder: Path) -> dict[str, Any]:
     existing = read_regular(folder / COMPOSE_FILE)
     if existing is None:
         return {}
     try:
-        data = yaml.safe_load(existing.data.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
+        data = yaml.load(existing.data.decode("utf-8"), Loader=_SAFE_LOADER)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -58,8 +58,11 @@ __all__ = [
     "clean_env",
     "compose_binary",
     "compose_config",
+    "compose_environment",
     "compose_lint",
     "compose_schema_check",
+    "mounted_secrets",
+    "read_by_image",
     "service_environment",
     "significant_findings",
 ]
@@ -199,6 +202,56 @@ def service_environment(model: Mapping[str, Any], service: str) -> dict[str, str
     """
     environment = model["services"][service].get("environment") or {}
     return {key: None if value is None else value.replace("$$", "$") for key, value in environment.items()}
+
+
+def compose_environment(
+    compose_file: str | os.PathLike[str], env_file: str | os.PathLike[str] | None = None
+) -> dict[str, str]:
+    """The environment Compose interpolates with and makes ``environment:`` secrets from
+    (``config --environment``): the clean process environment plus the .env file as Compose parsed it."""
+    result = compose_config(compose_file, env_file=env_file, fmt="yaml")
+    if not result.ok:
+        raise AssertionError(f"docker compose config failed: {result.stderr.strip()}")
+    args = [*result.args[:-2], "--environment"]  # the same command, printing the environment instead
+    proc = subprocess.run(
+        args, cwd=Path(compose_file).resolve().parent, env=clean_env(), capture_output=True, text=True,
+        encoding="utf-8", timeout=_TIMEOUT, check=True,
+    )
+    lines = proc.stdout.splitlines()
+    assert all("=" in line for line in lines), f"a value with a line break? {proc.stdout!r}"
+    return dict(line.split("=", 1) for line in lines)
+
+
+def mounted_secrets(model: Mapping[str, Any], service: str, environment: Mapping[str, str]) -> dict[str, str]:
+    """Each secret Compose gives ``service`` (a ``config --format json`` model): path in the container -> content.
+
+    A ``file:`` secret is that host file, bind-mounted as it is; an ``environment:`` secret is the variable's
+    value in Compose's ``environment`` (:func:`compose_environment`), copied in when the container starts
+    (docker/compose pkg/compose/secrets.go).
+    """
+    declared = model.get("secrets") or {}
+    contents = {}
+    for reference in model["services"][service].get("secrets") or []:
+        source = declared[reference["source"]]
+        if "file" in source:
+            content = Path(source["file"]).read_text(encoding="utf-8")
+        else:
+            content = environment[source["environment"]]
+        contents[reference.get("target") or f"/run/secrets/{reference['source']}"] = content
+    return contents
+
+
+def read_by_image(model: Mapping[str, Any], service: str, var: str, environment: Mapping[str, str]) -> str:
+    """The value an official image reads for ``var``: the variable, or else the content of the mounted secret
+    file that ``var_FILE`` names (the images' file_env: ``$(< "$VAR_FILE")``, trailing newlines dropped)."""
+    variables = service_environment(model, service)
+    if variables.get(var) is not None:
+        value = variables[var]
+        assert value is not None
+        return value
+    path = variables.get(f"{var}_FILE")
+    assert path is not None, f"{service} gets neither {var} nor {var}_FILE"
+    return mounted_secrets(model, service, environment)[path].rstrip("\n")
 
 
 def compose_schema_check(compose_file: str | os.PathLike[str]) -> SchemaResult:

@@ -397,6 +397,20 @@ def test_credentials_from_must_name_a_variable_that_holds_a_secret(tmp_path: Pat
     )
 
 
+def test_a_file_variants_group_without_file_variants_is_refused(tmp_path: Path) -> None:
+    """The group says who reads the *_FILE variables: with none named it would silently do nothing."""
+    found, _, file = problems(tmp_path, hostile({"file_variants_group": 999}))
+    assert len(found) == 1
+    assert re.fullmatch(
+        rf"{re.escape(str(file))}:\d+:\d+: container\.file_variants_group: "
+        r"is set, but no file_variants name a variable read from a file",
+        found[0],
+    ), found
+    data = hostile({"file_variants_group": 999})
+    data["container"]["file_variants"] = {"REDISCLI_AUTH": "REDISCLI_AUTH_FILE"}
+    assert problems(tmp_path, data)[0] == []
+
+
 def test_credentials_from_a_non_secret_variable_does_not_authenticate(tmp_path: Path) -> None:
     data = hostile({"healthcheck.credentials_from": ["DBSTACK_REDIS_USER_COPY"]})
     data["container"]["environment"]["DBSTACK_REDIS_USER_COPY"] = "{{ username }}"

@@ -117,7 +117,10 @@ def test_compose_to_stdout_references_secrets_and_prints_none(tmp_path: Path) ->
     assert "s3cr3t-value" not in result.stdout + result.stderr
     document = yaml.safe_load(result.stdout)
     service = document["services"]["postgresql"]
-    assert service["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRESQL_PASSWORD:?")
+    # The image reads the password from a compose secret file, written from .env with -o DIR.
+    assert "POSTGRES_PASSWORD" not in service["environment"]
+    assert service["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgresql_password"
+    assert document["secrets"] == {"postgresql_password": {"file": "./postgresql_password.secret"}}
     assert "POSTGRESQL_PASSWORD" in result.stderr
 
 
@@ -138,7 +141,15 @@ def test_generate_default_folder_and_summary(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     folder = tmp_path / "librechat-development"
     written = {p.name for p in folder.iterdir()}
-    assert written == {"compose.yaml", ".env", "README.md", "librechat.env", "librechat.yaml", "mongodb-app-user.js"}
+    assert written == {
+        "compose.yaml",
+        ".env",
+        "README.md",
+        "librechat.env",
+        "librechat.yaml",
+        "mongodb-app-user.js",
+        "vectordb_password.secret",  # pgvector's password, a compose file secret
+    }
     assert f"wrote {Path('librechat-development') / 'compose.yaml'}" in result.stdout
     assert "next: cd librechat-development && docker compose up -d" in result.stdout
     secrets = (folder / ".env").read_text(encoding="utf-8")

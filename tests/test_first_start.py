@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from dbstack import DbstackError
+from dbstack.cli import main
 from dbstack.config_engine import ConfigEngine, StackRequest
 from dbstack.loader import DatabaseAdapterRegistry
 from dbstack.loader.apps import load_app
@@ -188,15 +189,65 @@ def test_settings_and_config_file_are_written_once_and_choices_are_kept(tmp_path
     assert not [w for w in report.warnings if "librechat.env" in w]  # the flags and the file agree
     compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
     assert "--domain http://chat.lan:3080 --registration closed --embeddings ollama" in compose
-    # A flag that differs from the user's file is refused in one line (the file wins); nothing is written.
+    # Sign-up that differs from the user's file is refused in one line (the file wins); nothing is written.
+    # (The same rule for --domain and --embeddings: the tests below.)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    for request, message in [
-        (StackRequest(domain="https://chat.example.com"), "--domain https://chat.example.com: .* sets DOMAIN_CLIENT="),
-        (StackRequest(registration="open"), "--registration open: .* sets ALLOW_REGISTRATION=false"),
-    ]:
-        with pytest.raises(DbstackError, match=f"^{message}.* and dbstack never rewrites that file; change it there"):
-            GENERATOR.generate(request, tmp_path)
+    with pytest.raises(
+        DbstackError,
+        match=r"^--registration open: \S*librechat\.env sets ALLOW_REGISTRATION to another value and dbstack never "
+        r"rewrites that file; change it there, then regenerate without --registration$",
+    ):
+        GENERATOR.generate(StackRequest(registration="open"), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # ALLOW_REGISTRATION=TRUE is open to LibreChat (isEnabled): --registration open then agrees with the file.
+    settings_file = tmp_path / "librechat.env"
+    text = settings_file.read_text(encoding="utf-8")
+    settings_file.write_text(text.replace("ALLOW_REGISTRATION=false", "ALLOW_REGISTRATION=TRUE"), encoding="utf-8")
+    generate(tmp_path, StackRequest(registration="open"))
+
+
+def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """LibreChat serves the address librechat.env names (dbstack never rewrites it): a --domain naming another
+    would give the TLS front and the README an address LibreChat does not use. One line naming the file and the
+    keys, never their values; nothing written; the same address however written is no conflict."""
+    generate(tmp_path, StackRequest(domain="http://chat.lan:3080"))
+    settings = tmp_path / "librechat.env"
+
+    def files() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    before = files()
+    with pytest.raises(
+        DbstackError,
+        match=r"^--domain https://chat\.example\.com: \S*librechat\.env sets DOMAIN_CLIENT and DOMAIN_SERVER to "
+        r"another value and dbstack never rewrites that file; change them there "
+        r"\(with SESSION_COOKIE_SECURE=true\), then regenerate without --domain$",
+    ):
+        GENERATOR.generate(StackRequest(domain="https://chat.example.com"), tmp_path)
+    assert files() == before
+    # The same address written otherwise is no conflict: generated, with nothing said about the file.
+    report = generate(tmp_path, StackRequest(domain="HTTP://Chat.LAN:3080/"))
+    assert not [w for w in report.warnings if "librechat.env" in w]
+    # One key differs, holding something that is not even an address: named, never printed.
+    text = settings.read_text(encoding="utf-8")
+    edited = text.replace("DOMAIN_SERVER=http://chat.lan:3080", "DOMAIN_SERVER=http://me:s3cret@x")
+    settings.write_text(edited, encoding="utf-8")
+    before = files()
+    assert main(["generate", "-o", str(tmp_path), "--domain", "http://chat.lan:3080"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"dbstack: error: --domain http://chat.lan:3080: {settings} sets DOMAIN_SERVER to another value and "
+        "dbstack never rewrites that file; change it there (with SESSION_COOKIE_SECURE=false), then regenerate "
+        "without --domain\n"
+    )
+    assert "s3cret" not in err and files() == before
+    # Changed as told: the flag naming the file's address passes, and the stack follows it.
+    settings.write_text(text.replace("http://chat.lan:3080", "https://chat.example.com"), encoding="utf-8")
+    generate(tmp_path, StackRequest(domain="https://chat.example.com"))
+    compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
+    assert "--domain https://chat.example.com" in compose
 
 
 def test_an_embeddings_flag_that_differs_from_the_settings_file_is_refused(tmp_path: Path) -> None:
@@ -206,8 +257,8 @@ def test_an_embeddings_flag_that_differs_from_the_settings_file_is_refused(tmp_p
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(
         DbstackError,
-        match=r"^--embeddings openai: \S*librechat\.env sets EMBEDDINGS_PROVIDER=ollama and dbstack never rewrites "
-        r"that file; change it there, then regenerate without --embeddings$",
+        match=r"^--embeddings openai: \S*librechat\.env sets EMBEDDINGS_PROVIDER to another value and dbstack never "
+        r"rewrites that file; change it there, then regenerate without --embeddings$",
     ):
         GENERATOR.generate(StackRequest(embeddings="openai"), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -32,7 +32,15 @@ from dbstack.render import dotenv
 from dbstack.render.compose import file_secret_variables, render_service
 from dbstack.stack_generator import caddyfile_text
 
-from compose_tools import compose_config, compose_lint, significant_findings
+from compose_tools import (
+    compose_config,
+    compose_environment,
+    compose_lint,
+    mounted_secrets,
+    read_by_image,
+    service_environment,
+    significant_findings,
+)
 
 ROLE = APP.roles["primary_store"]
 APP_USER = ROLE.app_users["mongodb"]
@@ -82,12 +90,20 @@ def test_librechat_logs_in_as_its_own_read_write_user(tmp_path: Path) -> None:
     uri = uri_parser.parse_uri(env["API_MONGO_URI"])
     assert (uri["username"], uri["password"], uri["database"]) == ("librechat", password, "LibreChat")
     assert uri["options"]["authSource"] == "LibreChat"
-    # Compose: the script is mounted read-only into the init folder, the password passed by reference.
+    # Compose: the script is mounted read-only into the init folder, the password passed as a compose secret
+    # whose file the script reads (as the mongodb user: the image runs init scripts after gosu).
     model = model_of(tmp_path)
     mongodb = model["services"]["mongodb"]
     mounts = [v for v in mongodb["volumes"] if v["target"] == APP_USER.target]
     assert mounts and mounts[0]["read_only"] is True and Path(mounts[0]["source"]) == script.resolve()
-    assert mongodb["environment"][APP_USER.password_variable] == password
+    assert APP_USER.password_variable not in mongodb["environment"]
+    secrets = mounted_secrets(model, "mongodb", compose_environment(tmp_path / "compose.yaml", tmp_path / ".env"))
+    mounted = secrets[mongodb["environment"][APP_USER.password_file_variable]]
+    assert mounted == password
+    copy = tmp_path / "copy-of-the-mounted-secret"
+    copy.write_text(mounted, encoding="utf-8")
+    result = run_init_script(script, {APP_USER.password_file_variable: str(copy)})
+    assert result.returncode == 0 and json.loads(result.stdout)[0]["pwd"] == password, result.stderr
     assert mongodb["environment"]["MONGO_INITDB_ROOT_USERNAME"] == "root"  # root stays, for administration
     assert model["services"]["api"]["environment"]["MONGO_URI"] == env["API_MONGO_URI"]
     compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
@@ -153,15 +169,24 @@ def test_a_secret_file_that_is_a_link_is_refused(tmp_path: Path, capsys: pytest.
     assert (tmp_path / "elsewhere").read_text(encoding="utf-8") == "x" and not (out / ".env").exists()
 
 
-def test_a_variable_the_healthcheck_reads_stays_a_variable_for_both_targets() -> None:
-    """PostgreSQL's healthcheck reads $$POSTGRES_PASSWORD: compose and Kubernetes keep it (one decision)."""
+def test_a_variable_a_shell_reads_goes_to_a_file_only_when_the_shell_reads_the_file_too() -> None:
+    """One decision for both targets (compose secrets, Kubernetes Secret volumes): PostgreSQL's healthcheck
+    expands $$POSTGRES_PASSWORD_FILE as well as $$POSTGRES_PASSWORD, so the password becomes a file; the same
+    check reading the variable alone would keep it a variable (the entrypoint exports it for the server only)."""
     registry = DatabaseAdapterRegistry(use_env=False)
     postgres = registry.get_adapter("postgresql")
     service = render_service(postgres, "production").service
     container = postgres.spec.container
     assert container is not None
     chosen = file_secret_variables(service, container.file_variants, container.healthcheck.credentials_from)
-    assert "POSTGRES_PASSWORD" not in chosen
+    assert chosen == {"POSTGRES_PASSWORD": ("POSTGRES_PASSWORD_FILE", "POSTGRESQL_PASSWORD")}
+    for test in (
+        'PGPASSWORD="$$POSTGRES_PASSWORD" psql -c "SELECT 1"',
+        'PGPASSWORD="$${POSTGRES_PASSWORD}" psql -c "SELECT 1"',
+        'PGPASSWORD="$$POSTGRES_PASSWORD" psql -c "SELECT 1" # $$POSTGRES_PASSWORD_FILES',
+    ):
+        only_the_variable = {**service, "healthcheck": {**service["healthcheck"], "test": ["CMD-SHELL", test]}}
+        assert file_secret_variables(only_the_variable, container.file_variants, ()) == {}, test
     mariadb = registry.get_adapter("mariadb")
     spec = mariadb.spec.container
     assert spec is not None
@@ -171,6 +196,126 @@ def test_a_variable_the_healthcheck_reads_stays_a_variable_for_both_targets() ->
     assert "MARIADB_ROOT_PASSWORD" not in file_secret_variables(
         render_service(mariadb, "production").service, spec.file_variants, ("MARIADB_ROOT_PASSWORD",)
     )
+
+
+DATABASE_SECRETS = {  # service -> variable the image (or dbstack's init script) reads -> its .env variable
+    "mongodb": {"MONGO_INITDB_ROOT_PASSWORD": "MONGODB_PASSWORD", APP_USER.password_variable: "MONGODB_APP_PASSWORD"},
+    "vectordb": {"POSTGRES_PASSWORD": "VECTORDB_PASSWORD"},
+}
+
+
+@pytest.mark.parametrize("env", ["development", "staging", "production"])
+def test_librechat_database_passwords_are_compose_secrets(tmp_path: Path, env: str) -> None:
+    """MongoDB's and PostgreSQL's passwords reach their images as files, so docker inspect (the service's
+    environment) shows none: PostgreSQL's entrypoint reads its file as root (a 0600 file beside compose.yaml,
+    bind-mounted as it is); MongoDB's reads them after gosu mongodb, as does the init script, so theirs are
+    secrets made from the .env variables, copied in owned by root and group mongodb (999), mode 0440."""
+    generate(tmp_path, StackRequest(environment=env, use={"cache": "redis"}))
+    env_values = dotenv.read(tmp_path / ".env").as_dict()
+    model = model_of(tmp_path)  # compose config: clean
+    environment = compose_environment(tmp_path / "compose.yaml", tmp_path / ".env")
+    compose_text = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
+    for service, reads in DATABASE_SECRETS.items():
+        visible = json.dumps(service_environment(model, service))
+        for var, env_var in reads.items():
+            assert var not in model["services"][service]["environment"], f"{service}: {var} in docker inspect"
+            assert env_values[env_var] not in visible and env_values[env_var] not in compose_text
+            assert read_by_image(model, service, var, environment) == env_values[env_var]
+    mongodb = model["services"]["mongodb"]
+    assert sorted(mongodb["secrets"], key=lambda s: s["source"]) == [
+        {"source": name, "target": f"/run/secrets/{name}", "uid": "0", "gid": "999", "mode": "0440"}
+        for name in ("mongodb_app_password", "mongodb_password")
+    ]
+    assert model["secrets"]["mongodb_password"]["environment"] == "MONGODB_PASSWORD"
+    assert model["secrets"]["mongodb_app_password"]["environment"] == "MONGODB_APP_PASSWORD"
+    assert not (tmp_path / "mongodb_password.secret").exists()  # nothing but .env holds those
+    (vectordb_secret,) = model["services"]["vectordb"]["secrets"]
+    assert set(vectordb_secret) == {"source", "target"}  # a file secret: Compose ignores uid/gid/mode for those
+    secret_file = Path(model["secrets"][vectordb_secret["source"]]["file"])
+    assert secret_file.parent == tmp_path.resolve() and stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    # LibreChat's own variables stay variables: rag_api reads POSTGRES_PASSWORD, the api its MONGO_URI.
+    assert service_environment(model, "rag_api")["POSTGRES_PASSWORD"] == env_values["VECTORDB_PASSWORD"]
+    assert uri_parser.parse_uri(env_values["API_MONGO_URI"])["password"] == env_values["MONGODB_APP_PASSWORD"]
+    if env != "development":
+        assert significant_findings(compose_lint(tmp_path / "compose.yaml")) == []
+    readme = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "The secret files beside compose.yaml (`vectordb_password.secret`, mode 0600)" in readme
+    assert "The secrets made from `.env` values (`mongodb_password`, `mongodb_app_password`)" in readme
+    assert "needs Docker Compose 2.14.1 or later" in readme
+
+
+def test_an_existing_stack_keeps_the_passwords_its_databases_were_initialised_with(tmp_path: Path) -> None:
+    """Upgrade of a folder written before the passwords became files: .env holds the values the databases
+    were created with (here changed by hand, as a user may have), and no secret file exists yet. The new
+    files and secrets must carry exactly those values, and the .env lines stay as they are."""
+    generate(tmp_path, StackRequest(environment="production"))
+    (tmp_path / "vectordb_password.secret").unlink()  # what an earlier dbstack left: .env only
+    env_file = tmp_path / ".env"
+    text = env_file.read_text(encoding="utf-8")
+    first = dotenv.read(env_file).as_dict()
+    chosen = {
+        "VECTORDB_PASSWORD": "pg from 2025 $x'",
+        "MONGODB_PASSWORD": 'mongo from 2025 "$y',
+        "MONGODB_APP_PASSWORD": "app",
+    }
+    for var, value in chosen.items():
+        text = text.replace(dotenv.format_entry(var, first[var]), dotenv.format_entry(var, value))
+    env_file.write_text(text, encoding="utf-8")
+    generate(tmp_path, StackRequest(environment="production"))
+    assert env_file.read_text(encoding="utf-8").startswith(text)  # every byte of the user's .env stays
+    model = model_of(tmp_path)
+    environment = compose_environment(tmp_path / "compose.yaml", env_file)
+    for service, reads in DATABASE_SECRETS.items():
+        for var, env_var in reads.items():
+            assert read_by_image(model, service, var, environment) == chosen[env_var], var
+    assert stat.S_IMODE((tmp_path / "vectordb_password.secret").stat().st_mode) == 0o600
+
+
+def recording_mongosh(folder: Path, status: int) -> Path:
+    """A stand-in for mongosh (no MongoDB server can run here): records its arguments, exits with ``status``."""
+    folder.mkdir()
+    program = folder / "mongosh"
+    record = folder / "argv.json"
+    program.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\nsys.exit({status})\n",
+        encoding="utf-8",
+    )
+    program.chmod(0o755)
+    return record
+
+
+def test_the_mongodb_healthcheck_logs_in_with_the_password_of_its_secret_file(tmp_path: Path) -> None:
+    """The rendered check, as Compose resolves it, run by a real sh: it reads the password from the file
+    MONGO_INITDB_ROOT_PASSWORD_FILE names (here the mounted secret's content, copied to this host) and hands
+    it to mongosh; mongosh's verdict is the check's; an unreadable file fails before mongosh runs. No MongoDB
+    server runs here, so mongosh is a recording stand-in: whether the server accepts the password is not
+    shown here (the variable form of the same check is what the entry's mongosh call always did)."""
+    stack = tmp_path / "stack"
+    generate(stack, StackRequest(environment="production"))
+    model = model_of(stack)
+    environment = compose_environment(stack / "compose.yaml", stack / ".env")
+    variables = {k: v for k, v in service_environment(model, "mongodb").items() if v is not None}
+    kind, script = [part.replace("$$", "$") for part in model["services"]["mongodb"]["healthcheck"]["test"]]
+    assert kind == "CMD-SHELL"
+    mounted = mounted_secrets(model, "mongodb", environment)
+    copy = tmp_path / "mongodb_password"
+    copy.write_text(mounted[variables["MONGO_INITDB_ROOT_PASSWORD_FILE"]], encoding="utf-8")
+    password = dotenv.read(stack / ".env").as_dict()["MONGODB_PASSWORD"]
+
+    def check(bin_dir: Path, password_file: Path) -> subprocess.CompletedProcess[str]:
+        env = {**variables, "MONGO_INITDB_ROOT_PASSWORD_FILE": str(password_file), "PATH": f"{bin_dir}:/usr/bin:/bin"}
+        return subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+
+    record = recording_mongosh(tmp_path / "up", 0)
+    assert check(record.parent, copy).returncode == 0
+    argv = json.loads(record.read_text(encoding="utf-8"))
+    assert argv[argv.index("--username") + 1] == "root" and argv[argv.index("--password") + 1] == password
+    refused = recording_mongosh(tmp_path / "refused", 1)  # mongosh: "Authentication failed", exit 1
+    assert check(refused.parent, copy).returncode == 1
+    missing = recording_mongosh(tmp_path / "missing", 0)
+    done = check(missing.parent, tmp_path / "no-such-file")
+    assert done.returncode != 0 and not missing.exists()
 
 
 # --- --proxy caddy ----------------------------------------------------------------------------------------------
@@ -226,9 +371,11 @@ def test_proxy_caddy_stacks(tmp_path: Path, env: str, domain: str) -> None:
 
 def test_proxy_none_removes_it_and_publishes_the_api_again(tmp_path: Path) -> None:
     generate(tmp_path, StackRequest(proxy="caddy"))
-    # The address lives in librechat.env (the user's file): changed there, as a refusal of --domain would say.
+    # The address lives in librechat.env (the user's file): changed there, with the cookie switch, as a refusal
+    # of --domain says (that refusal: test_first_start.py).
     settings = tmp_path / "librechat.env"
-    settings.write_text(settings.read_text().replace("=https://localhost\n", "=http://localhost:3080\n"))
+    text = settings.read_text(encoding="utf-8").replace("=https://localhost\n", "=http://localhost:3080\n")
+    settings.write_text(text.replace("SESSION_COOKIE_SECURE=true", "SESSION_COOKIE_SECURE=false"), encoding="utf-8")
     generate(tmp_path, StackRequest(proxy="none"))
     model = model_of(tmp_path)
     assert "caddy" not in model["services"] and model["services"]["api"]["ports"]

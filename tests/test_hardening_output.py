@@ -398,6 +398,7 @@ def test_umask_000_creates_private_folders_and_files(tmp_path: Path) -> None:
         "compose.yaml": 0o644,
         "README.md": 0o644,
         "mongodb-app-user.js": 0o644,  # read by the mongodb user through a read-only mount; no secret
+        "vectordb_password.secret": 0o600,  # a compose file secret, read by the entrypoint as root
     }
 
 

@@ -320,14 +320,23 @@ def test_images_reading_file_variants_get_their_secrets_as_files(
     assert {"mariadb", "mysql"} <= with_files  # the decision is not trivially empty
 
 
-def test_postgresql_keeps_the_variable_its_healthcheck_reads(
+def test_postgresql_reads_its_password_from_the_secret_volume(
     outputs: dict[tuple[str, str], tuple[Path, list[dict[str, Any]]]],
 ) -> None:
+    """Its healthcheck reads POSTGRES_PASSWORD_FILE when the container has it (the same decision as compose's),
+    so the password is a file of the Secret volume, readable by the pod's group, not an env value."""
     _, docs = outputs[("postgresql", "production")]
     (sts,) = by_kind(docs, "StatefulSet")
-    env = {e["name"]: e for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "POSTGRESQL_PASSWORD"
-    assert "POSTGRES_PASSWORD_FILE" not in env
+    pod = sts["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert "POSTGRES_PASSWORD" not in env
+    assert env["POSTGRES_PASSWORD_FILE"]["value"] == f"{kubernetes.SECRET_DIR}/POSTGRESQL_PASSWORD"
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["items"] == [{"key": "POSTGRESQL_PASSWORD", "path": "POSTGRESQL_PASSWORD"}]
+    assert volume["secret"]["defaultMode"] == 0o440 and pod["securityContext"]["fsGroup"] == 999
+    assert {"name": volume["name"], "mountPath": kubernetes.SECRET_DIR, "readOnly": True} in container["volumeMounts"]
+    assert "POSTGRES_PASSWORD_FILE" in " ".join(container["readinessProbe"]["exec"]["command"])
 
 
 def test_regeneration_keeps_the_secrets(tmp_path: Path) -> None:

@@ -47,10 +47,10 @@ from dbstack.loader.adapter import DatabaseAdapter
 from dbstack.loader.errors import DbstackError
 from dbstack.loader.model import DatabaseSpec
 from dbstack.loader.registry import DatabaseAdapterRegistry
-from dbstack.render.compose import dump_compose, render_service
+from dbstack.render.compose import ComposeService, dump_compose, render_service, use_secret_files
 from dbstack.render.dotenv import format_entry
 
-from compose_tools import compose_config, service_environment
+from compose_tools import compose_config, compose_environment, mounted_secrets, service_environment
 from live_servers import HOSTILE_PASSWORD, Description, LiveServer, Served, descriptions
 
 REGISTRY = DatabaseAdapterRegistry(use_env=False)
@@ -341,26 +341,48 @@ class Healthcheck:
     environment: dict[str, str]
 
 
-def resolved_healthcheck(case: Case, directory: Path, secrets: Callable[[str], str] = str) -> Healthcheck:
-    """The service's healthcheck as Compose resolves it; *secrets* maps each .env value.
-
-    Rendered for production, or for the first environment the entry's image is meant for.
-    """
-    spec = with_container_port(case.spec, case.server.port)
+def rendered_for_test(spec: DatabaseSpec, config: dict[str, Any], as_written: bool = False) -> ComposeService:
+    """The entry's service for production, or for the first environment its image is meant for; with
+    ``as_written``, as ``dbstack compose`` and ``generate`` write it: secrets the image reads from files are
+    compose secrets (use_secret_files)."""
     assert spec.container is not None
     allowed = spec.container.environments or ("production",)
     environment = "production" if "production" in allowed else allowed[0]
-    svc = render_service(DatabaseAdapter(spec, case.config()), environment)
+    service = render_service(DatabaseAdapter(spec, config), environment)
+    return use_secret_files(service, spec.container) if as_written else service
+
+
+def resolved_healthcheck(
+    case: Case, directory: Path, secrets: Callable[[str], str] = str, *, as_written: bool = False
+) -> Healthcheck:
+    """The service's healthcheck as Compose resolves it; *secrets* maps each .env value.
+
+    With ``as_written`` the service gets its secret files as dbstack writes them (from the mapped .env values),
+    and each ``*_FILE`` variable naming a secret Compose mounts names a copy of that secret on this host: the
+    bind mount, played by a path.
+    """
+    spec = with_container_port(case.spec, case.server.port)
+    svc = rendered_for_test(spec, case.config(), as_written)
     directory.mkdir()
     compose_file = directory / "compose.yaml"
     compose_file.write_text(dump_compose(svc.document()), encoding="utf-8")
     env_lines = [format_entry(var, secrets(value)) + "\n" for var, value in svc.env_entries.items()]
     (directory / ".env").write_text("".join(env_lines), encoding="utf-8")
+    for file_name, var in svc.secret_files.items():
+        (directory / file_name).write_text(secrets(svc.env_entries[var]), encoding="utf-8")
+        (directory / file_name).chmod(0o600)
     result = compose_config(compose_file, env_file=directory / ".env", fmt="json").check()
     assert result.model is not None and result.stderr == "", result.stderr
     healthcheck = result.model["services"][svc.name].get("healthcheck")
-    assert healthcheck, f"{case.spec.id}: the {environment} service has no healthcheck"
+    assert healthcheck, f"{case.spec.id}: the service has no healthcheck"
     variables = {k: v for k, v in service_environment(result.model, svc.name).items() if v is not None}
+    mounted = mounted_secrets(result.model, svc.name, compose_environment(compose_file, directory / ".env"))
+    for var, value in list(variables.items()):
+        if var.endswith("_FILE") and value in mounted:
+            copy = directory / "mounted" / Path(value).name
+            copy.parent.mkdir(exist_ok=True)
+            copy.write_text(mounted[value], encoding="utf-8")
+            variables[var] = str(copy)
     return Healthcheck([arg.replace("$$", "$") for arg in healthcheck["test"]], variables)
 
 
@@ -420,6 +442,39 @@ def test_rendered_healthcheck_fails_with_wrong_secrets(kind: str, entry: str, ca
     assert done.returncode != 0, f"healthcheck green with wrong secrets: {wrong.test}\n{done.stdout}{done.stderr}"
 
 
+def secret_file_cases() -> Iterator[Any]:
+    """(server, entry) pairs whose service, as dbstack writes it, passes some secret as a compose secret file."""
+    for case in healthcheck_cases(secrets=True):
+        spec = REGISTRY.spec(case.values[1])
+        assert spec.container is not None
+        config = {name: "x" for name, parameter in spec.parameters.items() if parameter.secret}
+        if rendered_for_test(spec, config, as_written=True).secrets:
+            yield case
+
+
+@pytest.mark.parametrize(("kind", "entry"), list(secret_file_cases()))
+def test_rendered_healthcheck_with_secret_files_passes_and_fails_on_the_live_server(
+    kind: str, entry: str, case_of: CaseOf, tmp_path: Path
+) -> None:
+    """The service as written, its passwords in secret files instead of variables: green with the right
+    files, red with wrong ones, and red when a file the check reads is missing (no fallback to nothing)."""
+    case = case_of(kind, entry)
+    right = resolved_healthcheck(case, tmp_path / "right", as_written=True)
+    assert case.spec.container is not None
+    moved = set(case.spec.container.file_variants) - set(right.environment)
+    assert moved, f"{entry}: no variable became a file"
+    done = run_healthcheck(right, case.server, tmp_path)
+    assert done.returncode == 0, f"healthcheck red on a running server: {right.test}\n{done.stdout}{done.stderr}"
+    wrong = resolved_healthcheck(case, tmp_path / "wrong", secrets=lambda value: WRONG_PASSWORD, as_written=True)
+    done = run_healthcheck(wrong, case.server, tmp_path)
+    assert done.returncode != 0, f"healthcheck green with wrong secret files: {wrong.test}\n{done.stdout}"
+    script = " ".join(right.test)
+    for var in (v for v in right.environment if v.endswith("_FILE") and f"${v}" in script):
+        gone = dataclasses.replace(right, environment={**right.environment, var: str(tmp_path / "no-such-file")})
+        done = run_healthcheck(gone, case.server, tmp_path)
+        assert done.returncode != 0, f"healthcheck green without {var}'s file: {right.test}\n{done.stdout}"
+
+
 # ----------------------------------------------------------------------------- the descriptions' own data
 
 
@@ -436,6 +491,11 @@ def test_exclusions_name_existing_forms_and_give_reasons() -> None:
             assert reason.strip(), f"{server.source}: {served.entry} {form}: no reason given"
         if served.healthcheck_not_live is not None:
             assert served.healthcheck_not_live.strip(), f"{server.source}: {served.entry}: no reason given"
+
+
+def test_the_postgresql_entries_are_live_with_secret_files() -> None:
+    """Their healthchecks read the password file: the case list must not lose them silently."""
+    assert {"postgresql", "pgvector"} <= {case.values[1] for case in secret_file_cases()}
 
 
 def test_there_are_live_cases() -> None:

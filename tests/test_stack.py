@@ -22,7 +22,15 @@ from dbstack.recommend import rank
 from dbstack.render import dotenv
 from dbstack.stack_generator import StackGenerator
 
-from compose_tools import compose_config, compose_lint, compose_schema_check, service_environment, significant_findings
+from compose_tools import (
+    compose_config,
+    compose_environment,
+    compose_lint,
+    compose_schema_check,
+    read_by_image,
+    service_environment,
+    significant_findings,
+)
 from live_servers import LiveServer
 
 REGISTRY = DatabaseAdapterRegistry(use_env=False)
@@ -112,8 +120,10 @@ def test_production_mongodb_runs_with_authentication(tmp_path: Path) -> None:
     generate(tmp_path, StackRequest(environment="production"))
     model = interpolated(tmp_path)
     environment = env_of(model, "mongodb")
-    # The image's entrypoint starts mongod with --auth when both root variables are set.
-    assert environment["MONGO_INITDB_ROOT_USERNAME"] and environment["MONGO_INITDB_ROOT_PASSWORD"]
+    # The image's entrypoint starts mongod with --auth when both root variables are set (the password from
+    # the file MONGO_INITDB_ROOT_PASSWORD_FILE names).
+    password = secret_of(tmp_path, model, "mongodb", "MONGO_INITDB_ROOT_PASSWORD")
+    assert environment["MONGO_INITDB_ROOT_USERNAME"] and len(password) == 32
     assert "--noauth" not in (model["services"]["mongodb"].get("command") or [])
 
 
@@ -131,26 +141,34 @@ def env_of(model: dict[str, Any], service: str) -> dict[str, str]:
     return {k: v for k, v in service_environment(model, service).items() if v is not None}
 
 
+def secret_of(folder: Path, model: dict[str, Any], service: str, var: str) -> str:
+    """What the service's image reads for ``var``: the variable, or the compose secret file VAR_FILE names."""
+    environment = compose_environment(folder / "compose.yaml", env_file=folder / ".env")
+    return read_by_image(model, service, var, environment)
+
+
 def test_mongo_uri_carries_the_credentials_mongodb_is_created_with(full_stack: tuple[Path, dict[str, Any]]) -> None:
     """LibreChat's own user (created by the init script from DBSTACK_APP_PASSWORD), never the root user."""
-    _, model = full_stack
+    folder, model = full_stack
     api, mongodb = env_of(model, "api"), env_of(model, "mongodb")
     parsed = parse_uri(api["MONGO_URI"])
     assert parsed["nodelist"] == [("mongodb", 27017)]
     assert parsed["username"] == "librechat" != mongodb["MONGO_INITDB_ROOT_USERNAME"]
-    assert parsed["password"] == mongodb["DBSTACK_APP_PASSWORD"] != mongodb["MONGO_INITDB_ROOT_PASSWORD"]
+    app_password = secret_of(folder, model, "mongodb", "DBSTACK_APP_PASSWORD")
+    assert parsed["password"] == app_password != secret_of(folder, model, "mongodb", "MONGO_INITDB_ROOT_PASSWORD")
     assert parsed["database"] == mongodb["MONGO_INITDB_DATABASE"] == "LibreChat"
     assert parsed["options"]["authSource"] == "LibreChat"
 
 
 def test_rag_api_reaches_the_vector_database(full_stack: tuple[Path, dict[str, Any]]) -> None:
-    _, model = full_stack
+    folder, model = full_stack
     rag, vectordb = env_of(model, "rag_api"), env_of(model, "vectordb")
     assert rag["VECTOR_DB_TYPE"] == "pgvector"
     assert rag["DB_HOST"] == "vectordb" and rag["DB_PORT"] == "5432"
     assert rag["POSTGRES_DB"] == vectordb["POSTGRES_DB"]
     assert rag["POSTGRES_USER"] == vectordb["POSTGRES_USER"]
-    assert rag["POSTGRES_PASSWORD"] == vectordb["POSTGRES_PASSWORD"]
+    # rag_api reads the variable (LibreChat's side); the image reads the secret file compose mounts.
+    assert rag["POSTGRES_PASSWORD"] == secret_of(folder, model, "vectordb", "POSTGRES_PASSWORD")
     assert rag["POSTGRES_PASSWORD"] not in ("", "mypassword")
 
 
@@ -305,8 +323,8 @@ def test_regenerate_keeps_secrets_and_user_edits(tmp_path: Path) -> None:
     assert any(b.name.startswith("compose.yaml.bak-") for b in report.backups)
     assert any("API_MONGO_URI" in w for w in report.warnings)  # the URI derived from the old password was kept
     # The database service is created with the password the user chose, and the api is told the kept URI.
-    mongodb = env_of(interpolated(tmp_path), "mongodb")
-    assert mongodb["MONGO_INITDB_ROOT_PASSWORD"] == "my own $ecret"
+    model = interpolated(tmp_path)
+    assert secret_of(tmp_path, model, "mongodb", "MONGO_INITDB_ROOT_PASSWORD") == "my own $ecret"
 
 
 def test_regenerate_with_nothing_changed_writes_nothing(tmp_path: Path) -> None:
@@ -406,8 +424,9 @@ def test_a_hostile_password_of_the_users_reaches_the_container_and_the_uri(tmp_p
     (tmp_path / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
     generate(tmp_path, StackRequest(environment="production"))
     model = interpolated(tmp_path)
-    assert env_of(model, "mongodb")["MONGO_INITDB_ROOT_PASSWORD"] == hostile
-    assert env_of(model, "mongodb")["DBSTACK_APP_PASSWORD"] == hostile  # what the init script creates the user with
+    assert secret_of(tmp_path, model, "mongodb", "MONGO_INITDB_ROOT_PASSWORD") == hostile
+    # What the init script creates the user with.
+    assert secret_of(tmp_path, model, "mongodb", "DBSTACK_APP_PASSWORD") == hostile
     assert parse_uri(env_of(model, "api")["MONGO_URI"])["password"] == hostile
     assert hostile not in (tmp_path / "compose.yaml").read_text(encoding="utf-8")
 
