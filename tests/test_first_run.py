@@ -27,7 +27,14 @@ from dbstack.config_engine import StackRequest
 from dbstack.render import dotenv
 from dbstack.stack_generator import checked_domain
 
-from compose_tools import clean_env, compose_binary, service_environment
+from compose_tools import (
+    clean_env,
+    compose_binary,
+    compose_config,
+    compose_environment,
+    mounted_secrets,
+    service_environment,
+)
 
 APP_USER = APP.roles["primary_store"].app_users["mongodb"]
 
@@ -283,8 +290,9 @@ def test_an_old_root_uri_is_named_and_the_readme_command_creates_the_user_from_t
     words = shlex.split(command)
     assert not any(values["MONGODB_PASSWORD"] in w or values["MONGODB_APP_PASSWORD"] in w for w in words)
     assert words[:6] == ["docker", "compose", "exec", "mongodb", "mongosh", "--quiet"] and words[6] == "--eval"
-    # The --eval as mongosh runs it: authenticates as root from the container's environment, then loads the
-    # mounted init script, which creates the app user with the app definition's roles.
+    # The --eval as mongosh runs it in the container Compose makes: authenticates as root with the passwords
+    # from the secret files the *_FILE variables name (copies of what Compose mounts), then loads the mounted
+    # init script, which creates the app user with the app definition's roles.
     script = tmp_path / "mongodb-app-user.js"
     harness = (
         "const calls = [];"
@@ -298,17 +306,23 @@ def test_an_old_root_uri_is_named_and_the_readme_command_creates_the_user_from_t
     )
     node = shutil.which("node")
     assert node
-    container_env = {
-        "PATH": os.environ["PATH"],
-        "MONGO_INITDB_ROOT_USERNAME": "root",
-        "MONGO_INITDB_ROOT_PASSWORD": "r00t",
-        "DBSTACK_APP_PASSWORD": "app-pw",
-    }
+    model = compose_config(tmp_path / "compose.yaml", env_file=env, fmt="json").model
+    assert model is not None
+    container_env = {k: v for k, v in service_environment(model, "mongodb").items() if v is not None}
+    mounted = mounted_secrets(model, "mongodb", compose_environment(tmp_path / "compose.yaml", env))
+    for variable in ("MONGO_INITDB_ROOT_PASSWORD_FILE", f"{APP_USER.password_variable}_FILE"):
+        copy = tmp_path / "secrets" / variable
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_text(mounted[container_env[variable]], encoding="utf-8")
+        container_env[variable] = str(copy)
+    assert "MONGO_INITDB_ROOT_PASSWORD" not in container_env and APP_USER.password_variable not in container_env
+    container_env["PATH"] = os.environ["PATH"]
     out = subprocess.run([node, "-e", harness], env=container_env, capture_output=True, text=True, check=True)
     auth, create = json.loads(out.stdout)
-    assert auth == {"auth": "admin", "u": "root", "p": "r00t"}
+    assert auth == {"auth": "admin", "u": "root", "p": values["MONGODB_PASSWORD"]}
     roles = [{"role": role, "db": "LibreChat"} for role in APP_USER.roles]
-    assert create == {"db": "LibreChat", "user": APP_USER.username, "pwd": "app-pw", "roles": roles}
+    pwd = values["MONGODB_APP_PASSWORD"]
+    assert create == {"db": "LibreChat", "user": APP_USER.username, "pwd": pwd, "roles": roles}
     # Then, as the README says: drop the old URI from .env and regenerate: LibreChat's own user is in effect.
     env.write_text("".join(line for line in env.read_text().splitlines(True) if not line.startswith("API_MONGO_URI=")))
     report = generate(tmp_path, StackRequest())
