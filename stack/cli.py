@@ -31,7 +31,7 @@ from dbstack.output import WriteReport
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 # generate's options that shape only the compose stack (e.g. a reverse proxy container): refused with
 # --target kubernetes, where the cluster's Ingress controller plays that part.
-COMPOSE_ONLY_GENERATE_OPTIONS: tuple[str, ...] = ("proxy",)
+COMPOSE_ONLY_GENERATE_OPTIONS: tuple[str, ...] = ("proxy", "new_project")
 DEBUG_ENV = "DBSTACK_DEBUG"
 
 Handler = Callable[[argparse.Namespace], int]
@@ -268,6 +268,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         use=use,
         without=frozenset(args.without or []),
         name=args.name,
+        new_project=args.new_project,
         domain=args.domain,
         registration=args.registration,
         endpoints=tuple(dict.fromkeys(args.endpoint or [])),
@@ -439,6 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--without", action="append", metavar="ROLE", help="leave an optional role out")
     generate.add_argument("-o", "--output", type=path_argument, metavar="DIR", help="output folder (default: APP-ENV)")
     generate.add_argument("--name", metavar="NAME", help="compose project name (default: from the output folder)")
+    generate.add_argument(
+        "--new-project",
+        action="store_true",
+        help="let --name differ from the existing stack's project name (new, empty volumes; the old ones stay)",
+    )
     generate.add_argument("--domain", metavar="URL", help="address users open (default http://localhost:3080)")
     generate.add_argument(
         "--registration", choices=("open", "closed"), help="sign-up (default: open in development, else closed)"

@@ -38,6 +38,7 @@ class StackRequest:
     endpoints: tuple[str, ...] = ()
     embeddings: str | None = None
     proxy: str | None = None  # a TLS front (first_start.proxy), or 'none'
+    new_project: bool = False  # --name may differ from the existing stack's project (new, empty volumes)
 
 
 @dataclass(frozen=True)

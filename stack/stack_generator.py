@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -67,6 +67,8 @@ class Stack:
     required_keys: dict[str, str] = field(default_factory=dict)  # VAR -> what it is: the user must put it in .env
     secret_files: dict[str, str] = field(default_factory=dict)  # compose file secret -> the .env VAR it holds
     owned_files: dict[str, str] = field(default_factory=dict)  # dbstack's own files, rewritten on regeneration
+    # Config files written once and the user's from then on (the proxy's Caddyfile): 0644, never replaced.
+    user_config_files: dict[str, str] = field(default_factory=dict)
     # The wiring, computed once by build() for every target: each service's .env variables (the ${VAR:?}
     # references in its body), and the database services as rendered from their catalog entries.
     reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -113,6 +115,14 @@ class Stack:
             f"# Regenerate with: {text.comment(self.regenerate_command(folder))}\n"
             "# Secrets live in .env beside this file; edits here are replaced on regeneration (a backup is kept).\n"
         )
+        # Why each service waits as it does (apps/*.yaml wait_for), next to the file that carries the waits.
+        for app_service in self.plan.services:
+            depends_on = self.compose["services"].get(app_service.name, {}).get("depends_on", {})
+            for other, wait in app_service.wait_for.items():
+                if other in depends_on:
+                    header += f"# {text.comment(app_service.name)} waits for {text.comment(other)} "
+                    header += f"({text.comment(wait.until)}): "
+                    header += f"{text.comment(wait.why)}\n"
         return header + dump_compose(self.compose)
 
 
@@ -126,10 +136,13 @@ class StackGenerator:
         """The validated config of the database that fills a role (through the registry)."""
         return role_plan.adapter.config
 
-    def _generate_database_services(self, plan: StackPlan) -> dict[str, ComposeService]:
+    def _generate_database_services(
+        self, plan: StackPlan, front: FrontDoor | None = None
+    ) -> dict[str, ComposeService]:
         """One compose service per role, each rendered from its catalog entry."""
         services: dict[str, ComposeService] = {}
         used_ports = {s.published_port for s in plan.services if s.published_port}  # the app's front door
+        used_ports |= {front.port} if front is not None else set()
         for role_plan in plan.roles.values():
             adapter = role_plan.adapter
             container = adapter.container
@@ -198,7 +211,7 @@ class StackGenerator:
         }
 
     def _build_service_configs(
-        self, plan: StackPlan
+        self, plan: StackPlan, front: FrontDoor | None = None
     ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str], dict[str, set[str]]]:
         """The app's own services: (services, derived .env entries, settings files, the ${VAR}
         references each service owns: the app's secrets and what its roles feed it)."""
@@ -242,7 +255,7 @@ class StackGenerator:
                 capabilities=app_service.capabilities,
                 environment=environment,
                 user=app_service.user,
-                ports=_app_ports(app_service),
+                ports=_app_ports(app_service, front),
                 volumes=[{"type": "volume", "source": v, "target": t} for v, t in app_service.volumes.items()],
                 depends_on=depends_on,
                 env_file=app_service.env_file,
@@ -251,8 +264,9 @@ class StackGenerator:
         return services, derived, settings, owned
 
     def build(self, plan: StackPlan, choices: Choices | None = None) -> Stack:
-        database_services = self._generate_database_services(plan)
-        app_services, derived, settings, owned = self._build_service_configs(plan)
+        front = front_door(plan, choices)
+        database_services = self._generate_database_services(plan, front)
+        app_services, derived, settings, owned = self._build_service_configs(plan, front)
         for app_service in plan.services:
             _wait_and_hosts(app_services[app_service.name], app_service, plan.environment.depends_on_condition)
         user_keys, required_keys = self._first_start(plan, choices, app_services, settings, owned)
@@ -286,7 +300,7 @@ class StackGenerator:
         # key and list item of every service, whatever template or parameter type it came from.
         for name, service in database_services.items():
             owned[name] = {secret_reference(v) for v in service.secret_vars.values()}
-        owned_files = {**self._app_users(plan, services, owned), **proxy_files}
+        owned_files = self._app_users(plan, services, owned)
         for name, body in services.items():
             where = plan.roles[role].adapter.spec.file if (role := _role_of(plan, name)) else plan.app.file
             refuse_foreign_references(body, owned[name], f"{where}: service {name}")
@@ -324,6 +338,7 @@ class StackGenerator:
             required_keys,
             secret_files=secret_files,
             owned_files=owned_files,
+            user_config_files=proxy_files,
             reads=reads,
             database_services=database_services,
         )
@@ -365,8 +380,9 @@ class StackGenerator:
             volumes=volumes,
             depends_on=[proxy.upstream_service],
         )
-        # Caddy answers 502 until the api is up; it need not wait for the api's healthcheck to start.
-        services[proxy.name]["depends_on"][proxy.upstream_service]["condition"] = "service_started"
+        # Caddy answers 502 until the api is up; it need not wait for the api's healthcheck to start, nor restart
+        # with it.
+        services[proxy.name]["depends_on"][proxy.upstream_service] = {"condition": "service_started"}
         owned[proxy.name] = set()
         site = parts.netloc.lower() if parts.port else host.lower() if ":" not in host else f"[{host}]"
         upstream = f"{proxy.upstream_service}:{proxy.upstream_port}"
@@ -406,7 +422,8 @@ class StackGenerator:
         if first is None or choices is None:
             return {}, {}
         if first.settings_file in settings:
-            settings[first.settings_file] = settings_file_text(plan.app.settings_files[first.settings_file], choices)
+            header = plan.app.settings_files[first.settings_file]
+            settings[first.settings_file] = settings_file_text(header, choices, first.embeddings_variable)
         config = first.config_file
         if config is not None and config["service"] in services:
             service = services[config["service"]]
@@ -466,13 +483,17 @@ class StackGenerator:
         """Write the stack; refuses, touching nothing, if the folder holds files dbstack did not write."""
         lock = load_lock(folder / LOCK_FILE)
         pin_images(stack.compose, lock)
-        upgrade_notes = _keep_versioned_volumes(stack, _previous_compose(folder))
+        kept_volumes = _keep_versioned_volumes(stack, _previous_compose(folder))
+        project = str(stack.compose["name"])
+        upgrade_notes = [kept_volume_note(k, project) for k in kept_volumes]
         if existing is None:
             existing = read_env(folder)
         missing = stack.missing_keys(existing.as_dict())
         files = [
             OutputFile(COMPOSE_FILE, stack.compose_text(folder), owner=f"{MARKER} App: {stack.plan.app.id};"),
-            OutputFile(README_FILE, _stack_readme(stack), owner=README_MARKER),
+            OutputFile(
+                README_FILE, _stack_readme(stack, folder, existing.as_dict(), tuple(kept_volumes)), owner=README_MARKER
+            ),
             # Init scripts and the proxy's config: read by the container's own user through a read-only bind
             # mount (0644, no secret); refused when the file there does not start as dbstack wrote it.
             *(OutputFile(name, body, owner=body.split("\n", 1)[0]) for name, body in stack.owned_files.items()),
@@ -485,6 +506,10 @@ class StackGenerator:
             OutputFile(name, text, 0o644 if name in readable else 0o600, create_only=True)
             for name, text in stack.settings_files.items()
         ]
+        # The proxy's config: the user extends it (headers, logs, more sites), so it is written once; read by the
+        # container's root without DAC_OVERRIDE through a read-only bind mount, hence 0644 (it holds no secret).
+        files += [OutputFile(name, body, 0o644, create_only=True) for name, body in stack.user_config_files.items()]
+        config_notes = [_config_file_note(folder, name, body) for name, body in stack.user_config_files.items()]
         report = write_folder(
             folder,
             files,
@@ -498,6 +523,8 @@ class StackGenerator:
         )
         report.to_fill = stack.placeholders() + missing
         report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *upgrade_notes]
+        report.warnings += first_run_notes(stack, existing.as_dict())
+        report.warnings += [n for n in config_notes if n]
         return report
 
 
@@ -505,51 +532,141 @@ def _wait_and_hosts(service: dict[str, Any], app_service: AppService, healthy: s
     """depends_on as the app behaves (apps/*.yaml wait_for says why for each), and extra /etc/hosts entries."""
     for name, dependency in service.get("depends_on", {}).items():
         wait = app_service.wait_for.get(name)
-        dependency["condition"] = "service_started" if wait is not None and wait.until == "started" else healthy
+        started = wait is not None and wait.until == "started"
+        dependency["condition"] = "service_started" if started else healthy
+        if started:  # restart: true would restart the app whenever the service it tolerates losing restarts
+            dependency.pop("restart", None)
     if app_service.extra_hosts:
         service["extra_hosts"] = [f"{host}:{address}" for host, address in app_service.extra_hosts.items()]
 
 
-def _keep_versioned_volumes(stack: Stack, previous: Mapping[str, Any]) -> list[str]:
-    """A versioned data volume (Meilisearch) whose version changed: the old one stays declared, and a note
-    says how to move the data (a dump from the old version, imported by the new one)."""
-    notes: list[str] = []
-    old_volumes = previous.get("volumes") if isinstance(previous.get("volumes"), dict) else {}
+# compose.yaml's record of the versioned volumes it keeps, volume -> the image that wrote it: a regeneration
+# after the change no longer sees the old image, and the upgrade steps need its tag. Compose ignores x- keys.
+KEPT_VOLUMES = "x-dbstack-kept-volumes"
+_IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*")
+
+
+@dataclass(frozen=True)
+class KeptVolume:
+    """A data volume the current image cannot open (Meilisearch of another version): kept, with its image."""
+
+    service: str
+    volume: str  # the compose volume key; Docker's name is PROJECT_volume
+    image: str | None  # the image that wrote it, when known
+    new_volume: str
+    new_image: str
+
+
+def _keep_versioned_volumes(stack: Stack, previous: Mapping[str, Any]) -> list[KeptVolume]:
+    """A versioned data volume (Meilisearch) whose version changed: the old one stays declared (and recorded
+    under KEPT_VOLUMES with the image that wrote it); the README's Upgrading section moves the data. A volume
+    from before the versioning (``meilisearch-data``) is kept the same way."""
+    kept: list[KeptVolume] = []
+    old_volumes = _mapping(previous.get("volumes"))
+    recorded = _mapping(previous.get(KEPT_VOLUMES))
+    previous_services = _mapping(previous.get("services"))
     volumes = stack.compose["volumes"]
     for role_plan in stack.plan.roles.values():
         if not role_plan.role.volume_by_version:
             continue
-        prefix = f"{role_plan.service}-data-v"
+        service = role_plan.service
+        prefix = f"{service}-data-v"
         new = next((v for v in volumes if v.startswith(prefix)), None)
-        for old in old_volumes or {}:
-            if isinstance(old, str) and old.startswith(prefix) and old != new:
-                volumes[old] = {}
-                notes.append(
-                    f"{role_plan.service}: the image moved to {new}; the data stays in volume {old}, which the new "
-                    f"version cannot open. Before `docker compose up`: create a dump with the old version "
-                    f"(POST /dumps), start the new version with --import-dump on it, then remove {old} "
-                    "(see the stack's README.md, Upgrading)"
-                )
-    return notes
+        if new is None:
+            continue
+        before = _mapping(previous_services.get(service))
+        mounts = before.get("volumes")
+        mounts = mounts if isinstance(mounts, list) else []
+        for old in old_volumes:
+            if not isinstance(old, str) or old == new or not (old.startswith(prefix) or old == f"{service}-data"):
+                continue
+            image = recorded.get(old)
+            if not isinstance(image, str) and any(isinstance(m, dict) and m.get("source") == old for m in mounts):
+                image = before.get("image")
+            # Read from a file the user may edit: only an image reference is carried on (into README commands).
+            image = image if isinstance(image, str) and _IMAGE_REFERENCE.fullmatch(image) else None
+            volumes[old] = {}
+            stack.compose.setdefault(KEPT_VOLUMES, {})[old] = image or "unknown"
+            new_image = stack.compose["services"][service]["image"]
+            kept.append(KeptVolume(service, old, image, new, new_image))
+    return kept
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """A mapping read from a file the user may have edited; anything else counts as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def kept_volume_note(kept: KeptVolume, project: str) -> str:
+    written = f"by {kept.image}" if kept.image else "by an older version"
+    return (
+        f"{kept.service}: {kept.new_image} cannot open the data written {written} in volume {project}_{kept.volume} "
+        f"(kept); it starts empty on {project}_{kept.new_volume}. Move the data with a dump: the exact steps are in "
+        "README.md, Upgrading"
+    )
 
 
 def _role_of(plan: StackPlan, service: str) -> str | None:
     return next((name for name, role_plan in plan.roles.items() if role_plan.service == service), None)
 
 
-def _app_ports(service: AppService) -> list[dict[str, Any]]:
+def _app_ports(service: AppService, front: FrontDoor | None = None) -> list[dict[str, Any]]:
     """The app's front door, on loopback in every environment: a TLS reverse proxy faces the network."""
     if not service.container_port or not service.published_port:
         return []
-    host_ip = "127.0.0.1"
+    port, host_ip = (front.port, front.host_ip) if front is not None else (service.published_port, "127.0.0.1")
     return [
         {
             "target": service.container_port,
-            "published": str(service.published_port),
+            "published": str(port),
             "host_ip": host_ip,
             "protocol": "tcp",
         }
     ]
+
+
+@dataclass(frozen=True)
+class FrontDoor:
+    """Where the app's own port is published on the host: the address users open when that is a loopback one."""
+
+    port: int
+    host_ip: str
+
+
+def front_door(plan: StackPlan, choices: Choices | None) -> FrontDoor | None:
+    """A plain-http loopback --domain (http://localhost:8080) is opened right on this machine, so the api is
+    published at that port (on ::1 for an IPv6 address). Any other address needs something in front that
+    forwards it to the default port (``forward_note``); with a proxy, the api is published nowhere."""
+    if choices is None or choices.proxy is not None or choices.https or choices.target != "compose":
+        return None
+    parts = urlsplit(choices.domain)
+    host = parts.hostname or ""
+    if not _is_local_host(host):
+        return None
+    return FrontDoor(parts.port or 80, "::1" if ":" in host else "127.0.0.1")
+
+
+def _is_local_host(host: str) -> bool:
+    """A name or address that reaches this machine only: localhost, *.localhost (RFC 6761), 127.0.0.0/8, ::1."""
+    host = host.lower()
+    return host == "localhost" or host.endswith(".localhost") or _is_loopback(host)
+
+
+def forward_note(stack: Stack) -> str | None:
+    """What must stand in front of the api when users open an address it is not published at."""
+    choices = stack.first_start
+    if choices is None or choices.proxy is not None or front_door(stack.plan, choices) is not None:
+        return None
+    for app_service in stack.plan.services:
+        for port in stack.compose["services"].get(app_service.name, {}).get("ports", []):
+            host = port["host_ip"]
+            published = f"http://{f'[{host}]' if ':' in host else host}:{port['published']}"
+            return (
+                f"users open {choices.domain}, but the api is published on {published} only: a reverse proxy on "
+                f"this host must serve {choices.domain} and forward it to {published} (or regenerate with "
+                "--proxy caddy and an https --domain)"
+            )
+    return None
 
 
 def _reach(service: Mapping[str, Any]) -> str:
@@ -557,10 +674,14 @@ def _reach(service: Mapping[str, Any]) -> str:
     return text.markdown_cell(", ".join(ports) or "compose network only")
 
 
-def _stack_readme(stack: Stack) -> str:
+def _stack_readme(
+    stack: Stack, folder: Path | None = None, env: Mapping[str, str] | None = None, kept: tuple[KeptVolume, ...] = ()
+) -> str:
     """The stack's README, from templates/stack_readme.md.j2; every value from a catalog, an app definition,
-    the environment or the user goes through loader.text, so none can add Markdown structure, HTML or a line."""
+    the environment or the user goes through loader.text, so none can add Markdown structure, HTML or a line.
+    ``env``: the .env values in effect (the kept ones win), so the README says what the stack really does."""
     plan, choices = stack.plan, stack.first_start
+    env = {**stack.env_entries, **(env or {})}
     md, cell, code = text.markdown, text.markdown_cell, text.markdown_code
     services = stack.compose["services"]
     rows = []
@@ -622,21 +743,163 @@ def _stack_readme(stack: Stack) -> str:
             "internal": _internal_host(urlsplit(choices.domain).hostname or ""),
             "volume": ", ".join(code(v) for v, target in proxy.volumes.items() if target == "/data"),
         }
+    project = str(stack.compose["name"])
     for role_plan in plan.roles.values():
         if role_plan.role.volume_by_version:
             context["versioned"] = md(role_plan.adapter.name)
             prefix = f"{role_plan.service}-data-v"
-            context["versioned_volume"] = ", ".join(code(v) for v in stack.compose["volumes"] if v.startswith(prefix))
+            mounts = services[role_plan.service].get("volumes", [])
+            context["versioned_volume"] = ", ".join(
+                code(m["source"]) for m in mounts if isinstance(m, dict) and str(m.get("source")).startswith(prefix)
+            )
+    context["kept_volumes"] = [_kept_volume_steps(k, project) for k in kept]
+    context["db_users"] = [_db_user_context(u) for u in database_users(stack, env)]
     if first is not None and choices is not None:
+        effective = choices.effective or choices.settings
+        registration = "open" if _enabled(effective.get(first.registration_variable, "")) else "closed"
+        default = first.registration_defaults.get(plan.environment.name, "closed")
+        model_keys = []
+        for endpoint in choices.endpoints:
+            for key in first.endpoints[endpoint].keys.values():
+                if key.user_provided and env.get(key.name) == USER_PROVIDED:
+                    model_keys.append(f"{code(key.name)} is `user_provided`: each user enters their own in LibreChat")
+                elif key.user_provided and env.get(key.name):
+                    model_keys.append(f"{code(key.name)} holds your key: every user chats on it")
+        enable = None
+        if not choices.endpoints and first.endpoints and folder is not None:
+            enable = {
+                "command": text.visible(
+                    f"{stack.regenerate_command(folder)} --endpoint {text.shell_word(next(iter(first.endpoints)))}"
+                ),
+                "providers": ", ".join(code(e) for e in first.endpoints),
+            }
         context["first"] = {
             "domain": code(choices.domain),
             "https": choices.https,
-            "registration": choices.registration,
+            "secure_cookies": _enabled(effective.get(first.secure_cookie_variable, "")),
+            "registration": registration,
+            "registration_default": default,
+            "environment": md(plan.environment.name),
             "registration_variable": text.visible(first.registration_variable),  # inside a code span
             "settings_file": code(first.settings_file),
             "create_user": text.visible(create_user_command(first)),
+            "forward": md(note) if (note := forward_note(stack)) else "",
+            "model_keys": model_keys,
+            "enable_model": enable,
+            "embeddings_variable": text.visible(first.embeddings_variable or ""),
+            "embeddings": choices.embeddings is not None,
+            "project": code(project),
+            "project_from_folder": choices.project_from_folder,
         }
     return render_template("stack_readme.md.j2", context)
+
+
+def _config_file_note(folder: Path, name: str, fresh: str) -> str | None:
+    """A config file kept as the user left it that no longer declares every site this run would write (the
+    stack's address changed since): named, with the line it lacks."""
+    existing = read_regular(folder / name)
+    if existing is None:
+        return None
+    lines = {line.strip() for line in existing.data.decode("utf-8", "replace").splitlines()}
+    missing = [
+        line for line in fresh.splitlines() if line.endswith(" {") and not line[0].isspace() and line not in lines
+    ]
+    if not missing:
+        return None
+    return (
+        f"{folder / name}: kept as it is (dbstack writes it once); it lacks the site this stack serves: "
+        f"{text.visible(missing[0])} ... }}. Change the site address there (or move the file away and regenerate)"
+    )
+
+
+def first_run_notes(stack: Stack, env: Mapping[str, str]) -> list[str]:
+    """What still stands between this stack and a first chat, said at generate as the README says it."""
+    notes: list[str] = []
+    first, choices = stack.plan.app.first_start, stack.first_start
+    if first is not None and choices is not None and first.endpoints and not choices.endpoints:
+        notes.append(
+            f"no model endpoint is enabled, so there is nothing to chat with: regenerate with --endpoint "
+            f"{'|'.join(first.endpoints)} (the command is in README.md, First start)"
+        )
+    if (note := forward_note(stack)) is not None:
+        notes.append(note)
+    for user in database_users(stack, {**stack.env_entries, **env}):
+        if user.in_effect != user.app_user.username:
+            notes.append(
+                f"{user.service}: LibreChat still logs in as {user.in_effect or 'no user'} ({user.uri_variable} kept "
+                f"in .env; the init script that creates {user.app_user.username} runs only on an empty database): "
+                "README.md, Database user, gives the two commands that move it to its own user"
+            )
+    return notes
+
+
+@dataclass(frozen=True)
+class DatabaseUser:
+    """Who the app logs in as, per database with an app user (apps/*.yaml roles.*.app_user), from the .env in
+    effect: a stack from before least privilege keeps its root URI (MongoDB ran the init script only once)."""
+
+    service: str
+    app_user: AppUser
+    database: str
+    uri_variable: str
+    in_effect: str  # the user name the kept URI holds
+
+
+def database_users(stack: Stack, env: Mapping[str, str]) -> list[DatabaseUser]:
+    users: list[DatabaseUser] = []
+    for role_plan in stack.plan.roles.values():
+        user = role_plan.role.app_users.get(role_plan.adapter.id)
+        if user is None:
+            continue
+        for app_service, variables_ in role_plan.role.environment.items():
+            for var in variables_:
+                name = env_var_name(app_service, var)
+                if name not in stack.derived or not env.get(name):
+                    continue
+                try:
+                    username = urlsplit(env[name]).username
+                except ValueError:
+                    username = None
+                in_effect = unquote(username) if username else ""
+                database = str(role_plan.adapter.config.get("database"))
+                users.append(DatabaseUser(role_plan.service, user, database, name, in_effect))
+    return users
+
+
+def _db_user_context(user: DatabaseUser) -> dict[str, Any]:
+    """The README's words and the migration command for one database user (no secret on any command line:
+    mongosh reads both passwords from the container's environment, or the files *_FILE names)."""
+    own = user.in_effect == user.app_user.username
+    read = (
+        'const e=process.env,r=(n)=>e[n+"_FILE"]?require("fs").readFileSync(e[n+"_FILE"],"utf8").trim():e[n];'
+        'db.getSiblingDB("admin").auth(r("MONGO_INITDB_ROOT_USERNAME"),r("MONGO_INITDB_ROOT_PASSWORD"));'
+    )
+    script = f"{read}load({json.dumps(user.app_user.target)})"
+    command = f"docker compose exec {user.service} mongosh --quiet --eval '{script}'"
+    return {
+        "service": text.markdown_code(user.service),
+        "service_word": text.visible(user.service),  # inside a code block
+        "user": text.markdown_code(user.in_effect or "(none)"),
+        "own": own,
+        "app_user": text.markdown_code(user.app_user.username),
+        "roles": text.markdown(", ".join(user.app_user.roles)),
+        "database": text.markdown_code(user.database),
+        "variable": text.visible(user.uri_variable),
+        "command": text.visible(command),
+        "script": text.markdown_code(user.app_user.script),
+    }
+
+
+def _kept_volume_steps(kept: KeptVolume, project: str) -> dict[str, str]:
+    return {
+        "service": text.visible(kept.service),
+        "volume": text.visible(kept.volume),
+        "docker_volume": text.visible(f"{project}_{kept.volume}"),
+        "new_docker_volume": text.visible(f"{project}_{kept.new_volume}"),
+        "image": text.visible(kept.image or "IMAGE:TAG"),
+        "image_known": "yes" if kept.image else "",
+        "new_image": text.visible(kept.new_image),
+    }
 
 
 def _config_name(first: FirstStart) -> str:
@@ -666,6 +929,8 @@ class Choices:
     warnings: tuple[str, ...] = ()
     proxy: str | None = None
     target: str = "compose"  # where the stack runs: the commands its files give follow it
+    project_from_folder: bool = False  # the name is the folder's: another folder so named shares the volumes
+    effective: dict[str, str] = field(default_factory=dict)  # the settings in effect: the file's where it has them
 
     @property
     def https(self) -> bool:
@@ -685,9 +950,10 @@ def project_name(name: str | None, folder: Path, app: AppDefinition) -> str:
     return normalized or app.id
 
 
-def checked_domain(domain: str) -> str:
-    """``scheme://host[:port]`` for LibreChat's DOMAIN_* variables; anything else is refused in one line."""
-    where = f"--domain {text.visible(domain)}"
+def checked_domain(domain: str, where: str = "--domain") -> str:
+    """``scheme://host[:port]`` for LibreChat's DOMAIN_* variables, the port left out when it is the scheme's
+    default; anything else is refused in one line (``where``: the flag or the file line it came from)."""
+    where = f"{where} {text.visible(domain)}"
     if any(c.isspace() or not c.isprintable() for c in domain):  # urlsplit would drop tabs and line breaks
         raise DbstackError(f"{where}: no spaces or control characters in an address")
     try:
@@ -702,10 +968,14 @@ def checked_domain(domain: str) -> str:
         raise DbstackError(f"{where}: only scheme, host and port (no user, query or fragment)")
     if parts.path not in ("", "/"):
         raise DbstackError(f"{where}: LibreChat is served at the root of its address; give no path")
-    if not host or not (_is_ip(host) or _HOST_NAME.fullmatch(host)):
+    # A name whose last label is all digits is no DNS name (RFC 3696 2): 1.2.3.4.5 is a mistyped address.
+    if not host or not (_is_ip(host) or (_HOST_NAME.fullmatch(host) and not host.rsplit(".", 1)[-1].isdigit())):
         raise DbstackError(f"{where}: the host must be a DNS name or an IP address")
+    if port == 0:
+        raise DbstackError(f"{where}: port 0 is no port a browser can open")
     shown = f"[{host}]" if ":" in host else host.lower()
-    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None and port != default_port else "")
 
 
 def _is_ip(host: str) -> bool:
@@ -723,29 +993,50 @@ def resolve_choices(
     existing_env: Mapping[str, str],
     target: str = "compose",
 ) -> Choices | None:
-    """The request's first-start options, completed from the stack's own files (a regeneration keeps them)."""
+    """The request's first-start options, completed from the stack's own files (a regeneration keeps them).
+
+    The settings file is the user's and never rewritten, so what it says is in effect: a flag asking for
+    another value is refused (``refuse_flag_against_file``), and the README and the "Regenerate with" line
+    describe the file's values."""
     first = plan.app.first_start
     if first is None:
         return None
+    for flag, value in (("--domain", request.domain), ("--registration", request.registration)):
+        if value is not None and not value.strip():
+            raise DbstackError(f"{flag} is empty: give a value or leave the option out")
     settings_path = folder / first.settings_file
     existing_settings = _read_settings(settings_path)
-    project = project_name(request.name, folder, plan.app)
-    proxy = _proxy(first, request.proxy, folder)
-    if request.domain is not None:
-        _refuse_another_domain(checked_domain(request.domain), first, existing_settings, settings_path)
+    previous = _previous_compose(folder)
+    project, project_notes = _project(request.name, request.new_project, folder, plan.app, previous)
+    if target != "compose":  # the name becomes a namespace there, which --namespace sets and checks on its own
+        project_notes = []
+    proxy = _proxy(first, request.proxy, previous)
     default_domain = "https://localhost" if proxy else first.domain_default
-    domain = checked_domain(request.domain or existing_settings.get(first.domain_variables[0]) or default_domain)
+    domain_variable = first.domain_variables[0]
+    in_file = existing_settings.get(domain_variable)
+    file_domain = checked_domain(in_file, f"{settings_path}: {domain_variable}") if in_file is not None else None
+    if request.domain is not None:
+        asked_domain = checked_domain(request.domain)
+        file_addresses = {k: _address(existing_settings[k]) for k in first.domain_variables if k in existing_settings}
+        # A cookie marked secure is never sent over http: the switch must follow the address in the file.
+        secure = f"{first.secure_cookie_variable}={'true' if asked_domain.startswith('https://') else 'false'}"
+        refuse_flag_against_file("--domain", asked_domain, file_addresses, settings_path, f" (with {secure})")
+    domain = file_domain or checked_domain(request.domain or default_domain)
     if proxy and not domain.startswith("https://"):
         raise DbstackError(
             f"--proxy {proxy} serves HTTPS: give the address users open as --domain https://NAME "
             f"(the stack's address is {domain})"
         )
-    registration = request.registration
-    if registration is None and first.registration_variable in existing_settings:
-        registration = "open" if existing_settings[first.registration_variable] == "true" else "closed"
-    registration = registration or first.registration_defaults.get(plan.environment.name, "closed")
-    if registration not in REGISTRATION_CHOICES:
-        raise DbstackError(f"--registration {text.visible(registration)}: choose open or closed")
+    if request.registration is not None and request.registration not in REGISTRATION_CHOICES:
+        raise DbstackError(f"--registration {text.visible(request.registration)}: choose open or closed")
+    file_registration = None
+    if (in_file := existing_settings.get(first.registration_variable)) is not None:
+        file_registration = "open" if _enabled(in_file) else "closed"
+    if request.registration is not None and file_registration is not None:
+        in_flag_terms = {first.registration_variable: file_registration}
+        refuse_flag_against_file("--registration", request.registration, in_flag_terms, settings_path)
+    default_registration = first.registration_defaults.get(plan.environment.name, "closed")
+    registration = file_registration or request.registration or default_registration
     endpoints = _endpoints(first, request.endpoints, existing_env)
     embeddings = _embeddings(first, plan, request.embeddings, existing_settings, settings_path)
     settings = {name: domain for name in first.domain_variables}
@@ -754,30 +1045,38 @@ def resolve_choices(
     if embeddings is not None and first.embeddings_variable:
         settings[first.embeddings_variable] = embeddings
         settings.update(first.embeddings[embeddings].settings)
-    changed = sorted(k for k, v in settings.items() if k in existing_settings and existing_settings[k] != v)
-    warnings = tuple(
-        f"{settings_path}: keeps your {key}={text.visible(existing_settings[key])} (dbstack never rewrites that "
-        f"file); this run asked for {text.visible(settings[key])}: change it there"
-        for key in changed
+    warnings = (*project_notes, *_embeddings_notes(first, embeddings, existing_settings, settings_path))
+    effective = {**settings, **{k: v for k, v in existing_settings.items() if k in settings}}
+    return Choices(
+        project,
+        domain,
+        registration,
+        endpoints,
+        embeddings,
+        settings,
+        tuple(warnings),
+        proxy,
+        target,
+        project == project_name(None, folder, plan.app),
+        effective,
     )
-    return Choices(project, domain, registration, endpoints, embeddings, settings, warnings, proxy, target)
 
 
-def _refuse_another_domain(
-    asked: str, first: FirstStart, existing_settings: Mapping[str, str], settings_path: Path
+def refuse_flag_against_file(
+    flag: str, asked: str, in_file: Mapping[str, str], settings_path: Path, advice: str = ""
 ) -> None:
-    """The settings file is the user's and never rewritten, so LibreChat keeps the address it names: a --domain
-    naming another would give compose.yaml (the TLS front) and the README an address LibreChat does not use.
-    The message names the keys, not their values (the file is the user's; it may hold anything)."""
-    differing = [
-        key for key in first.domain_variables if key in existing_settings and _address(existing_settings[key]) != asked
-    ]
+    """One rule for every first-start flag the settings file also sets (domain, sign-up, embeddings): the file
+    is the user's and never rewritten, so it wins; a flag asking for something else would be silently ignored,
+    and is refused in one line instead (nothing written). ``in_file``: each variable of the flag the file sets,
+    with its value in the flag's terms (an address as --domain writes it, ``open``/``closed``), so the same
+    value written another way is no conflict. The line names the file and the keys that differ, never their
+    values: the file is the user's and may hold anything. ``advice``: what else to change with them."""
+    differing = [variable for variable, value in in_file.items() if value != asked]
     if differing:
         raise DbstackError(
-            f"--domain {asked}: {settings_path} sets {' and '.join(differing)} to another address and dbstack never "
-            f"rewrites that file; change {'them' if len(differing) > 1 else 'it'} there (with "
-            f"{first.secure_cookie_variable}={'true' if asked.startswith('https://') else 'false'}), "
-            "then regenerate without --domain"
+            f"{flag} {text.visible(asked)}: {settings_path} sets {' and '.join(differing)} to another value and "
+            f"dbstack never rewrites that file; change {'them' if len(differing) > 1 else 'it'} there{advice}, "
+            f"then regenerate without {flag}"
         )
 
 
@@ -789,7 +1088,47 @@ def _address(value: str) -> str:
         return value
 
 
-def _proxy(first: FirstStart, asked: str | None, folder: Path) -> str | None:
+def _enabled(value: str) -> bool:
+    """LibreChat's isEnabled(): the string true, in any case, trimmed (packages/api/src/utils/common.ts)."""
+    return value.strip().lower() == "true"
+
+
+def _project(
+    asked: str | None, new_project: bool, folder: Path, app: AppDefinition, previous: Mapping[str, Any]
+) -> tuple[str, list[str]]:
+    """The compose project name and the notes about it. The name keys every volume (``NAME_mongodb-data``), so
+    a regeneration keeps the one the stack's compose.yaml has (stacks made before ``--name`` existed say
+    ``librechat``); another one is refused unless ``new_project``: a warning scrolls by, while the next
+    ``docker compose up`` would start on new, empty volumes and the data would look lost."""
+    kept = previous.get("name")
+    kept = kept if isinstance(kept, str) and _PROJECT_NAME.fullmatch(kept) else None
+    name = project_name(asked, folder, app) if asked is not None or kept is None else kept
+    if asked is None:
+        if kept is not None:
+            return kept, []
+        return name, [
+            f"the compose project name {text.visible(name)} comes from the output folder's name: a stack in any "
+            "other folder of that name shares its volumes and network; give --name to choose a name of its own"
+        ]
+    if kept is None or kept == name:
+        return name, []
+    old_volumes = previous.get("volumes")
+    names = [f"{kept}_{v}" for v in old_volumes if isinstance(v, str)] if isinstance(old_volumes, dict) else []
+    volumes = ", ".join(names)
+    data = f" (the data stays in {text.visible(volumes)})" if volumes else ""
+    if not new_project:
+        raise DbstackError(
+            f"--name {text.visible(name)}: {folder / COMPOSE_FILE} is the compose project {kept}; another name starts "
+            f"a new project with new, empty volumes{data}. Regenerate without --name to keep it, or add --new-project "
+            "to start the new one anyway"
+        )
+    return name, [
+        f"--new-project: the compose project is now {text.visible(name)}, with new, empty volumes{data}; stop the "
+        f"old one first (its volumes stay): docker compose -p {kept} down"
+    ]
+
+
+def _proxy(first: FirstStart, asked: str | None, previous: Mapping[str, Any]) -> str | None:
     """The TLS front: as asked (``none`` removes it), else the one the stack's compose.yaml already has."""
     if asked == "none":
         return None
@@ -797,7 +1136,7 @@ def _proxy(first: FirstStart, asked: str | None, folder: Path) -> str | None:
         if asked not in first.proxies:
             raise DbstackError(f"--proxy {text.visible(asked)}: unknown; known: {', '.join(first.proxies) or 'none'}")
         return asked
-    services = _previous_compose(folder).get("services")
+    services = previous.get("services")
     return next((name for name in first.proxies if isinstance(services, dict) and name in services), None)
 
 
@@ -813,6 +1152,8 @@ def _read_settings(path: Path) -> dict[str, str]:
 
 
 def _endpoints(first: FirstStart, asked: tuple[str, ...], existing_env: Mapping[str, str]) -> tuple[str, ...]:
+    if any(not e.strip() for e in asked):
+        raise DbstackError("--endpoint is empty: give a value or leave the option out")
     unknown = [e for e in asked if e not in first.endpoints]
     if unknown:
         known = ", ".join(first.endpoints) or "none"
@@ -825,6 +1166,8 @@ def _embeddings(
     first: FirstStart, plan: StackPlan, asked: str | None, existing_settings: Mapping[str, str], settings_path: Path
 ) -> str | None:
     in_stack = first.embeddings_service in {s.name for s in plan.services}
+    if asked is not None and not asked.strip():
+        raise DbstackError("--embeddings is empty: give a value or leave the option out")
     if asked is not None and not in_stack:
         raise DbstackError(
             f"--embeddings {text.visible(asked)}: {first.embeddings_service or 'no service'} is not in this stack "
@@ -834,13 +1177,10 @@ def _embeddings(
         return None
     variable = first.embeddings_variable or ""
     in_file = existing_settings.get(variable)
-    # The settings file is the user's and is never rewritten, so rag_api will run the provider it names: a flag
-    # asking for another one would make compose.yaml require that other provider's keys.
-    if asked is not None and in_file is not None and asked != in_file:
-        raise DbstackError(
-            f"--embeddings {text.visible(asked)}: {settings_path} sets {variable}={text.visible(in_file)} and "
-            "dbstack never rewrites that file; change it there, then regenerate without --embeddings"
-        )
+    # rag_api runs the provider the file names: a flag asking for another one would make compose.yaml require
+    # that other provider's keys.
+    if asked is not None and in_file is not None:
+        refuse_flag_against_file("--embeddings", asked, {variable: in_file}, settings_path)
     name = asked or in_file or first.embeddings_default
     shown = text.visible(name)
     where = f"{settings_path}: {variable}={shown}" if asked is None and in_file is not None else f"--embeddings {shown}"
@@ -853,14 +1193,50 @@ def _embeddings(
     return name
 
 
+def _embeddings_notes(
+    first: FirstStart, embeddings: str | None, existing_settings: Mapping[str, str], settings_path: Path
+) -> list[str]:
+    """A provider the user switched to in the settings file: each of its settings the file lacks (rag_api would
+    fall back to its own default, e.g. OLLAMA_BASE_URL=http://ollama:11434, and fail on the first file while
+    /health says UP), and a model name left from another provider."""
+    variable = first.embeddings_variable or ""
+    if embeddings is None or variable not in existing_settings:
+        return []  # a new file: dbstack writes the provider's settings itself
+    provider = first.embeddings[embeddings]
+    notes = [
+        f"{settings_path}: {variable}={text.visible(embeddings)} needs {key}, which the file lacks (rag_api then "
+        f"uses its own default): add {key}={text.visible(value)}"
+        for key, value in provider.settings.items()
+        if key not in existing_settings
+    ]
+    model_variable = "EMBEDDINGS_MODEL"
+    model = existing_settings.get(model_variable)
+    others = [name for name, p in first.embeddings.items() if name != embeddings and p.settings.get(model_variable)]
+    owners = [name for name in others if first.embeddings[name].settings[model_variable] == model]
+    if model is not None and model != provider.settings.get(model_variable) and owners:
+        notes.append(
+            f"{settings_path}: {model_variable}={text.visible(model)} is the model of {', '.join(owners)}, not one of "
+            f"{text.visible(embeddings)}'s: set {model_variable}={text.visible(provider.settings.get(model_variable))} "
+            "or another model of that provider"
+        )
+    return notes
+
+
 # After a change to a settings file: Compose recreates the services whose env_file changed; kustomize names
 # each ConfigMap after a hash of its content, so applying the folder rolls the Deployments that read it.
 APPLY_SETTINGS = {"compose": "docker compose up -d", "kubernetes": "kubectl apply -k ."}
 
 
-def settings_file_text(header: str, choices: Choices) -> str:
+def settings_file_text(header: str, choices: Choices, embeddings_variable: str | None = None) -> str:
     lines = [dotenv.format_entry(key, value) for key, value in choices.settings.items()]
-    header = header.rstrip("\n") + f"\n# Apply a change (in this folder): {APPLY_SETTINGS[choices.target]}"
+    header = header.rstrip("\n")
+    if embeddings_variable and choices.embeddings is not None:  # the provider's keys are wired in compose.yaml
+        header += (
+            f"\n# A change of {embeddings_variable} needs a regeneration first (dbstack generate, see README.md): "
+            "compose.yaml passes\n# rag_api the keys of the provider named here, and dbstack names what the new "
+            "one lacks."
+        )
+    header += f"\n# Apply a change (in this folder): {APPLY_SETTINGS[choices.target]}"
     return render_template("settings.env.j2", {"header": header, "lines": lines})
 
 

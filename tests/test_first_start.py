@@ -158,8 +158,8 @@ def test_a_missing_key_stops_compose_with_a_message_naming_it(tmp_path: Path) ->
         "AWS_SECRET_ACCESS_KEY is missing a value: AWS_SECRET_ACCESS_KEY must be set in .env\n"
     )
     readme = (tmp_path / "README.md").read_text(encoding="utf-8").splitlines()
-    assert "   - `AWS_ACCESS_KEY_ID`: AWS access key id for Bedrock" in readme
-    assert "   - `AWS_SECRET_ACCESS_KEY`: AWS secret access key for Bedrock" in readme
+    assert "- `AWS_ACCESS_KEY_ID`: AWS access key id for Bedrock" in readme
+    assert "- `AWS_SECRET_ACCESS_KEY`: AWS secret access key for Bedrock" in readme
 
 
 def test_the_config_schema_check_fails_on_a_broken_file() -> None:
@@ -185,16 +185,25 @@ def test_settings_and_config_file_are_written_once_and_choices_are_kept(tmp_path
     settings = dotenv.read(tmp_path / "librechat.env").as_dict()
     assert settings["DOMAIN_CLIENT"] == "http://chat.lan:3080" and settings["ALLOW_REGISTRATION"] == "false"
     assert settings["EMBEDDINGS_PROVIDER"] == "ollama"
-    assert report.warnings == [] and report.to_fill == []  # ollama needs no key: compose asks for none
+    assert report.to_fill == []  # ollama needs no key: compose asks for none
+    assert not [w for w in report.warnings if "librechat.env" in w]  # the flags and the file agree
     compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
     assert "--domain http://chat.lan:3080 --registration closed --embeddings ollama" in compose
-    # A flag that differs from the user's file is named in a warning; the file stays as it is.
-    report = generate(tmp_path, StackRequest(registration="open"))
-    assert report.warnings == [
-        f"{tmp_path / 'librechat.env'}: keeps your ALLOW_REGISTRATION=false (dbstack never rewrites that file); "
-        "this run asked for true: change it there"
-    ]
-    assert dotenv.read(tmp_path / "librechat.env").as_dict()["ALLOW_REGISTRATION"] == "false"
+    # Sign-up that differs from the user's file is refused in one line (the file wins); nothing is written.
+    # (The same rule for --domain and --embeddings: the tests below.)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(
+        DbstackError,
+        match=r"^--registration open: \S*librechat\.env sets ALLOW_REGISTRATION to another value and dbstack never "
+        r"rewrites that file; change it there, then regenerate without --registration$",
+    ):
+        GENERATOR.generate(StackRequest(registration="open"), tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    # ALLOW_REGISTRATION=TRUE is open to LibreChat (isEnabled): --registration open then agrees with the file.
+    settings_file = tmp_path / "librechat.env"
+    text = settings_file.read_text(encoding="utf-8")
+    settings_file.write_text(text.replace("ALLOW_REGISTRATION=false", "ALLOW_REGISTRATION=TRUE"), encoding="utf-8")
+    generate(tmp_path, StackRequest(registration="open"))
 
 
 def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
@@ -213,12 +222,14 @@ def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
     with pytest.raises(
         DbstackError,
         match=r"^--domain https://chat\.example\.com: \S*librechat\.env sets DOMAIN_CLIENT and DOMAIN_SERVER to "
-        r"another address and dbstack never rewrites that file; change them there "
+        r"another value and dbstack never rewrites that file; change them there "
         r"\(with SESSION_COOKIE_SECURE=true\), then regenerate without --domain$",
     ):
         GENERATOR.generate(StackRequest(domain="https://chat.example.com"), tmp_path)
     assert files() == before
-    assert generate(tmp_path, StackRequest(domain="HTTP://Chat.LAN:3080/")).warnings == []  # the same address
+    # The same address written otherwise is no conflict: generated, with nothing said about the file.
+    report = generate(tmp_path, StackRequest(domain="HTTP://Chat.LAN:3080/"))
+    assert not [w for w in report.warnings if "librechat.env" in w]
     # One key differs, holding something that is not even an address: named, never printed.
     text = settings.read_text(encoding="utf-8")
     edited = text.replace("DOMAIN_SERVER=http://chat.lan:3080", "DOMAIN_SERVER=http://me:s3cret@x")
@@ -227,7 +238,7 @@ def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
     assert main(["generate", "-o", str(tmp_path), "--domain", "http://chat.lan:3080"]) == 1
     err = capsys.readouterr().err
     assert err == (
-        f"dbstack: error: --domain http://chat.lan:3080: {settings} sets DOMAIN_SERVER to another address and "
+        f"dbstack: error: --domain http://chat.lan:3080: {settings} sets DOMAIN_SERVER to another value and "
         "dbstack never rewrites that file; change it there (with SESSION_COOKIE_SECURE=false), then regenerate "
         "without --domain\n"
     )
@@ -246,8 +257,8 @@ def test_an_embeddings_flag_that_differs_from_the_settings_file_is_refused(tmp_p
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(
         DbstackError,
-        match=r"^--embeddings openai: \S*librechat\.env sets EMBEDDINGS_PROVIDER=ollama and dbstack never rewrites "
-        r"that file; change it there, then regenerate without --embeddings$",
+        match=r"^--embeddings openai: \S*librechat\.env sets EMBEDDINGS_PROVIDER to another value and dbstack never "
+        r"rewrites that file; change it there, then regenerate without --embeddings$",
     ):
         GENERATOR.generate(StackRequest(embeddings="openai"), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
@@ -366,7 +377,7 @@ def test_meilisearch_volume_carries_major_minor_and_a_change_keeps_the_old_one(t
     text = (tmp_path / "compose.yaml").read_text(encoding="utf-8").replace(volume, "meilisearch-data-v1.35")
     (tmp_path / "compose.yaml").write_text(text, encoding="utf-8")
     report = generate(tmp_path, StackRequest())
-    assert any("meilisearch-data-v1.35" in w and "--import-dump" in w for w in report.warnings)
+    assert any("meilisearch-data-v1.35" in w and "README.md, Upgrading" in w for w in report.warnings)
     compose = yaml.safe_load((tmp_path / "compose.yaml").read_text(encoding="utf-8"))
     assert "meilisearch-data-v1.35" in compose["volumes"] and volume in compose["volumes"]
     assert model_of(tmp_path)["services"]["meilisearch"]["volumes"][0]["source"] == volume

@@ -119,6 +119,7 @@ def test_a_whole_stack_renders_the_same_from_shipped_code_as_from_the_texts(
         texts["README.md"] = _stack_readme(stack)
         texts.update(stack.settings_files)
         texts.update(stack.owned_files)
+        texts.update(stack.user_config_files)  # the Caddyfile: written once, the user's from then on
         plan, choices = planned["kubernetes"]
         stack = generator.build(plan, choices)
         tree, notes = kubernetes_tree(stack, folder, None, {})
