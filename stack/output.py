@@ -10,7 +10,8 @@ Files a stack no longer has (a role dropped, a proxy or an Ingress left out, ano
 records what it wrote, with its SHA-256, in ``.dbstack-files``. A file recorded there that this run does
 not write is *stale*: removed when it still holds exactly what dbstack wrote (nothing of the user's is
 lost: dbstack writes it again when the stack has it again), kept and named in a warning on every run
-while the user has changed it. A file dbstack never recorded is never touched.
+while the user has changed it. A file dbstack never recorded is never touched. Files written only once
+(librechat.env, the Caddyfile) are recorded when dbstack creates them, so they follow the same rule.
 """
 
 from __future__ import annotations
@@ -188,8 +189,15 @@ def write_folder(
         for name, var in (secret_files or {}).items()
     ]
     replacements: list[Replacement] = []
+    previous = _read_record(folder)
     written = {f.name: _digest(f.text.encode("utf-8")) for f in files if not f.create_only}
-    report.stale, recorded = _stale_files(folder, written)
+    for output in files:  # a file written once is dbstack's while it holds what dbstack wrote
+        if output.create_only:
+            if not check_regular(folder / output.name):
+                written[output.name] = _digest(output.text.encode("utf-8"))
+            elif output.name in previous:
+                written[output.name] = previous[output.name]
+    report.stale, recorded = _stale_files(folder, written, previous)
     for output in [OutputFile(ENV_FILE, env_text, 0o600), *files, OutputFile(WRITTEN_FILE, recorded, 0o600)]:
         path = folder / output.name
         data = output.text.encode("utf-8")
@@ -227,10 +235,8 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _stale_files(folder: Path, written: Mapping[str, str]) -> tuple[list[StaleFile], str]:
-    """The files an earlier run recorded that this one does not write, and the record to keep: what this run
-    writes, plus each stale file still there (with what dbstack wrote), so a failed removal is retried and a
-    file the user changed is named again on the next run."""
+def _read_record(folder: Path) -> dict[str, str]:
+    """File name -> SHA-256 of what an earlier run wrote there (empty for a folder without a record)."""
     path = folder / WRITTEN_FILE
     existing = read_regular(path)
     previous: dict[str, str] = {}
@@ -244,6 +250,15 @@ def _stale_files(folder: Path, written: Mapping[str, str]) -> tuple[list[StaleFi
                 "line, or remove the file: dbstack then forgets which files it wrote earlier)"
             )
         previous[match.group(2)] = match.group(1)
+    return previous
+
+
+def _stale_files(
+    folder: Path, written: Mapping[str, str], previous: Mapping[str, str]
+) -> tuple[list[StaleFile], str]:
+    """The files an earlier run recorded that this one does not write, and the record to keep: what this run
+    writes, plus each stale file still there (with what dbstack wrote), so a failed removal is retried and a
+    file the user changed is named again on the next run."""
     stale: list[StaleFile] = []
     record = dict(written)
     for name, digest in previous.items():
