@@ -456,6 +456,12 @@ _MAX_PARSED_FOR_COMPILE = 256
 
 _TAG_START = re.compile(r"\{[{%#]")  # where Jinja's lexer leaves literal text (its first such pair)
 _SIMPLE_VARIABLE = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*)((?: *\| *[A-Za-z_][A-Za-z0-9_]*)*) *\}\}")
+# {{ 'text' if name == 'text' else 'text' }} (or !=): how catalog templates switch on tls. Literals hold no
+# backslash (Jinja decodes escapes), quote, brace or line break.
+_LITERAL = r"'([^'\\{}\r\n]*)'"
+_SIMPLE_CHOICE = re.compile(
+    rf"\{{\{{ *{_LITERAL} +if +([A-Za-z_][A-Za-z0-9_]*) *(==|!=) *{_LITERAL} +else +{_LITERAL} *\}}\}}"
+)
 _SIMPLE_COMMENT = re.compile(r"\{#(?![-+])(.*?)#\}", re.S)  # Jinja ends a comment at its first #}
 _NOT_PLAIN_NAMES = frozenset(
     {"true", "false", "none", "True", "False", "None", "self", "loop", "super", "caller", "varargs", "kwargs"}
@@ -464,13 +470,31 @@ _NOT_PLAIN_NAMES = frozenset(
 )
 _MAX_SIMPLE_FILTERS = 4  # a longer chain goes to Jinja, whose parse caps the tree's depth (MAX_TREE_DEPTH)
 _PLAIN_TYPES = (str, int, float, bool, type(None), dict, list)
-_Part = str | tuple[str, tuple[str, ...]]  # literal text, or (name, filters applied in order)
+# Literal text, or an output: (name, filters applied in order, choice), where choice is None or
+# (operator, the text the name's value is compared with, the output if so, the output if not).
+_Part = str | tuple[str, tuple[str, ...], tuple[str, str, str, str] | None]
 
 
 def _plain_filter(name: str) -> bool:
     """An allowed filter that Jinja calls with the value alone (no environment or context passed first)."""
     function = environment().filters.get(name)
     return function is not None and _PassArg.from_obj(function) is None
+
+
+def _simple_output(source: str, start: int) -> tuple[_Part, int] | None:
+    """The ``{{ ... }}`` at ``start`` as a part, and where it ends; None if it is not one of the simple forms."""
+    variable = _SIMPLE_VARIABLE.match(source, start)
+    if variable is not None:
+        filters = tuple(part.strip() for part in variable.group(2).split("|")[1:])
+        if len(filters) > _MAX_SIMPLE_FILTERS or not all(_plain_filter(name) for name in filters):
+            return None
+        name, end, choice = variable.group(1), variable.end(), None
+    elif (conditional := _SIMPLE_CHOICE.match(source, start)) is not None:
+        then, name, operator_, compared, otherwise = conditional.groups()
+        filters, end, choice = (), conditional.end(), (operator_, compared, then, otherwise)
+    else:
+        return None
+    return None if name in _NOT_PLAIN_NAMES else ((name, filters, choice), end)
 
 
 @lru_cache(maxsize=8192)
@@ -486,17 +510,14 @@ def _simple_parts(source: str) -> tuple[_Part, ...] | None:
     while (tag := _TAG_START.search(source, position)) is not None:
         text.append(source[position : tag.start()])
         if source.startswith("{{", tag.start()):
-            variable = _SIMPLE_VARIABLE.match(source, tag.start())
-            if variable is None or variable.group(1) in _NOT_PLAIN_NAMES:
-                return None
-            filters = tuple(part.strip() for part in variable.group(2).split("|")[1:])
-            if len(filters) > _MAX_SIMPLE_FILTERS or not all(_plain_filter(name) for name in filters):
+            output = _simple_output(source, tag.start())
+            if output is None:
                 return None
             if "".join(text):
                 parts.append("".join(text))
             text = []
-            parts.append((variable.group(1), filters))
-            position = variable.end()
+            parts.append(output[0])
+            position = output[1]
         elif source.startswith("{#", tag.start()):
             comment = _SIMPLE_COMMENT.match(source, tag.start())
             if comment is None or comment.group(1).endswith(("-", "+")):
@@ -521,10 +542,13 @@ def _render_simple(parts: tuple[_Part, ...], context: Mapping[str, object]) -> s
         if isinstance(part, str):
             output.append(part)
             continue
-        name, applied = part
+        name, applied, choice = part
         value = context[name]
         for filter_name in applied:
             value = filters[filter_name](value)
+        if choice is not None:  # what Jinja's compiled code does: Python's == or != (the sandbox checks no comparison)
+            operator_, compared, then, otherwise = choice
+            value = then if (value == compared if operator_ == "==" else value != compared) else otherwise
         output.append(str(_finalize(value)))
     return "".join(output)
 

@@ -23,6 +23,7 @@ FILTERS = ("userinfo", "pathsegment", "urlpath", "uri_host", "lower", "upper", "
 CHAOS = (
     *("{{", "}}", "{#", "#}", "{%", "%}", "{", "}", "#", "%", "-", "+", "|", " ", "\n", "\r", "\r\n", "\t", "'", "é"),
     *("true", "None", "self", "loop", "not", "raw", "endraw", "if", "tojson", "first", "nope", "query", "d", "(1)"),
+    *("'", "'a'", "'\\n'", "'{{'", " if ", " else ", "==", "!=", " x == '' ", "'1'", "1", "else '' }}"),
     *NAMES,
     *FILTERS,
 )
@@ -36,13 +37,17 @@ plain_values = st.recursive(
 
 @st.composite
 def simple_piece(draw: st.DrawFn) -> str:
-    kind = draw(st.sampled_from(("text", "variable", "comment")))
+    kind = draw(st.sampled_from(("text", "variable", "comment", "choice")))
     if kind == "text":  # literal text, with lone braces and the characters tags are made of
         text = st.text(alphabet="ab {}#%-+|\n'é", max_size=6)  # a { at its end would open the next piece's tag
         return draw(text.filter(lambda t: not re.search(r"\{[{%#]", t) and not t.endswith("{")))
     if kind == "comment":
         return "{#" + draw(st.text(alphabet="ab {}%\n", max_size=6)) + "#}"
     name = draw(st.sampled_from(NAMES))
+    if kind == "choice":  # {{ 'a' if name == 'b' else 'c' }}, as catalog templates switch on tls
+        then, compared, otherwise = (draw(st.text(alphabet="ab -.:é", max_size=4)) for _ in range(3))
+        operator_ = draw(st.sampled_from(("==", "!=")))
+        return f"{{{{ '{then}' if {name} {operator_} '{compared}' else '{otherwise}' }}}}"
     applied = draw(st.lists(st.sampled_from(FILTERS), max_size=2))
     gap = draw(st.sampled_from(("", " ", "  ")))
     return "{{" + gap + name + "".join(f"{gap}|{gap}{f}" for f in applied) + gap + "}}"
@@ -51,7 +56,7 @@ def simple_piece(draw: st.DrawFn) -> str:
 def contexts() -> st.SearchStrategy[dict[str, Any]]:
     # big twice is over MAX_OUTPUT; huge is over MAX_VALUE when a filter is handed it; absent is never defined
     return st.fixed_dictionaries(
-        {"x": plain_values, "y": plain_values, "n": st.integers(-5, 5)},
+        {"x": plain_values | st.sampled_from(("", "a", "b", "é")), "y": plain_values, "n": st.integers(-5, 5)},
         optional={"big": st.just("b" * (MAX_OUTPUT // 2 + 1)), "huge": st.just("h" * 70_000), "class": st.text()},
     )
 
@@ -103,6 +108,9 @@ def test_any_template_renders_as_jinja_renders_it(source: str, context: dict[str
         "{{ x | tojson }}",  # passed the evaluation context
         "{{ x | default('a') }}",  # an argument
         "{{ x | nope }}",  # unknown: Jinja's refusal
+        "{{ 'a\\n' if x == 'v' else 'b' }}",  # an escape in a literal
+        "{{ 'a' if x == 'v' }}",  # no else: Jinja's undefined
+        "{{ 'a' if x | lower == 'v' else 'b' }}",
         "{a{{{ x }}}",  # the lexer takes the first {{
         "{{ x" + " | lower" * 5 + " }}",  # a long chain: Jinja's parse caps the tree's depth
     ],
