@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import Problem
 from .resources import package_folder
 from .yaml_source import MAX_INTEGER, Path_
+from .yaml_source import _Loader as _SafeLoader  # libyaml's safe loader, as the service's rendering reads it
 
 if TYPE_CHECKING:
     from .yaml_source import LocatedDocument
@@ -666,6 +667,7 @@ class _RenderMemo:
         self.secrets = [name for name, spec in entry["parameters"].items() if spec.get("secret")]
         self.other_values = {name: secret_sample(entry["id"], name, other=True) for name in self.secrets}
         self._read: dict[str, tuple[str, ...]] = {}
+        self.fragments: dict[str, dict[str, Any] | None] = {}  # compose_fragment text -> what YAML reads
         self._outcomes: dict[tuple[str, str], tuple[bool, str]] = {}  # -> (rendered, text or error message)
 
     def read(self, source: str) -> tuple[str, ...]:
@@ -760,11 +762,13 @@ def _fragment_data(renderer: _Renderer, source: str, changed: Sequence[str] = ()
     text = renderer.text(("container", "compose_fragment"), source, changed)
     if text is None:
         return None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None  # rendering the service reports it
-    return data if isinstance(data, dict) else None
+    if text not in renderer.memo.fragments:  # renderings and changed secrets mostly give the same text
+        try:
+            data = yaml.load(text, Loader=_SafeLoader)
+        except yaml.YAMLError:
+            data = None  # rendering the service reports it
+        renderer.memo.fragments[text] = data if isinstance(data, dict) else None
+    return renderer.memo.fragments[text]
 
 
 def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:

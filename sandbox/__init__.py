@@ -31,7 +31,7 @@ import functools
 import operator
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,6 +41,7 @@ from urllib.parse import quote
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import SecurityError
+from jinja2.lexer import TokenStream
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 
@@ -329,6 +330,13 @@ class CatalogSandbox(ImmutableSandboxedEnvironment):
     def call_unop(self, context: Any, operator_name: str, arg: Any) -> Any:
         return _checked(_UNOPS[operator_name](arg))
 
+    def _tokenize(self, source: str, name: str | None, filename: str | None = None, state: str | None = None) -> Any:
+        """Jinja's tokens for the parser, checked first (_checked_tokens): one lexing pass, not two. (This
+        environment has no extensions, whose stream filters Jinja's own _tokenize would apply.)"""
+        source = self.preprocess(source, name, filename)
+        tokens = _checked_tokens(self.lexer.tokeniter(source, name, filename, state))
+        return TokenStream(self.lexer.wrap(iter(tokens), name, filename), name, filename)
+
     @staticmethod
     def checked_concat(parts: tuple[Any, ...]) -> str:
         """``a ~ b ~ c``: measured before the parts are turned to text and joined."""
@@ -356,12 +364,16 @@ _PREFIX_AFTER = frozenset({"not", "and", "or", "in", "is", "if", "else"})  # a -
 _BLOCKS = frozenset({"if", "for", "macro", "call", "filter", "with", "block", "autoescape"})
 
 
-def _check_tokens(source: str) -> None:
-    """Refuse nesting Jinja's recursive parser could not take, and integers too long to convert, with the line."""
+def _checked_tokens(tokens: Iterable[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """The lexer's tokens, all of them read before the parser sees one; nesting Jinja's recursive parser could
+    not take, and integers too long to convert, are refused (with the line) as they come."""
+    read = []
     levels = [0]  # per open bracket: prefix operators (not, unary -, +, inline if/else) seen inside it
     blocks = 0
     previous: tuple[str, str] | None = None
-    for lineno, kind, value in environment().lexer.tokeniter(source, None):
+    for token in tokens:
+        read.append(token)
+        lineno, kind, value = token
         if kind == "whitespace":
             continue
         if kind == "integer" and len(value.replace("_", "")) > MAX_INT_LITERAL:
@@ -384,6 +396,7 @@ def _check_tokens(source: str) -> None:
                 "prefix operators and if-blocks open at once"
             )
         previous = (kind, value)
+    return read
 
 
 def _prefix_position(previous: tuple[str, str] | None) -> bool:
@@ -408,10 +421,14 @@ def _walk(ast: nodes.Node) -> Iterator[nodes.Node]:
 
 
 def _parse(source: str, *, trusted: bool) -> nodes.Template:
+    return _parse_nodes(source, trusted=trusted)[0]
+
+
+def _parse_nodes(source: str, *, trusted: bool) -> tuple[nodes.Template, list[nodes.Node]]:
+    """The parsed tree and every node in it (checked: see _parse)."""
     env = environment()
     try:
-        _check_tokens(source)
-        ast = env.parse(source)
+        ast = env.parse(source)  # tokens checked by CatalogSandbox._tokenize
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template does not compile (line {exc.lineno}): {exc.message}") from None
     except RecursionError:  # the caps above keep well inside the limit; this is the last line of defence
@@ -433,7 +450,7 @@ def _parse(source: str, *, trusted: bool) -> nodes.Template:
             if isinstance(node, nodes.Test) and node.name not in env.tests:
                 known = ", ".join(sorted(env.tests))
                 raise TemplateError(f"unknown test {node.name!r} (line {node.lineno}); tests: {known}")
-    return ast
+    return ast, every
 
 
 # Trees variables() parsed, kept for _compiled() to take (once: compiling folds constants into the tree,
@@ -563,11 +580,12 @@ def variables(source: str) -> frozenset[str]:
 
 
 def _jinja_variables(source: str) -> frozenset[str]:
-    ast = _parse(source, trusted=False)
+    ast, every = _parse_nodes(source, trusted=False)
     # Names read minus names the template binds itself ({% set %}, loop targets, macro parameters):
     # the same answer as jinja2.meta.find_undeclared_variables for catalog templates, at a third of the cost.
-    loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
-    bound = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    names = [node for node in every if isinstance(node, nodes.Name)]  # ast.find_all(nodes.Name), walked once
+    loaded = {n.name for n in names if n.ctx == "load"}
+    bound = {n.name for n in names if n.ctx in ("store", "param")}
     if len(_PARSED_FOR_COMPILE) >= _MAX_PARSED_FOR_COMPILE:
         del _PARSED_FOR_COMPILE[next(iter(_PARSED_FOR_COMPILE))]
     _PARSED_FOR_COMPILE[source] = ast
