@@ -164,8 +164,11 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool) -> LoadResult:
         files, problem = catalog_files(source)
         if problem:
             result.problems.append(problem)
+        folder = source.resolve() if source.is_dir() else None
         for path in files:
-            resolved = path.resolve()
+            # a folder's files resolve as the folder does, unless the file is a symlink itself (resolving each
+            # file's full path again was a fifth of a warm load)
+            resolved = folder / path.name if folder is not None and not path.is_symlink() else path.resolve()
             if resolved in seen:  # a folder named twice, or a built-in file named again
                 continue
             seen.add(resolved)

@@ -643,11 +643,12 @@ def _renderings(entry: Mapping[str, Any], uses_tls: bool) -> Iterator[_Rendering
     if "tls" in parameters:
         modes = TLS_MODES if uses_tls else ("disable", "require")
     for filled in (False, True):
+        values = {  # shared by the modes' contexts: a render cannot change a value (immutable sandbox)
+            name: secret_sample(entry["id"], name) if spec.get("secret") else _sample(spec, filled)
+            for name, spec in parameters.items()
+        }
         for mode in modes:
-            context = {
-                name: secret_sample(entry["id"], name) if spec.get("secret") else _sample(spec, filled)
-                for name, spec in parameters.items()
-            }
+            context = dict(values)
             if mode is not None:
                 context["tls"] = mode
             context["container_port"] = entry["container"]["ports"][0]["container"]
