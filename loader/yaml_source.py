@@ -270,54 +270,57 @@ class _Unusual(Exception):
 def _plain_data(root: yaml.Node) -> Any:
     """The data _Converter gives for a document in which it finds no problem, without recording positions
     (four times less work); raises on anything it would look at twice: a problem, a limit, a rare tag."""
-    count = 0
-    scalar_object = yaml.constructor.SafeConstructor().construct_object
-    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
-    surrogate = _SURROGATE.search
+    return _PlainConverter().convert(root, 0)
 
-    def scalar(node: yaml.Node) -> Any:
+
+class _PlainConverter:
+    """See _plain_data. (A class, not closures: a recursive closure is a reference cycle, and loading runs with
+    the cyclic collector paused, so each document's nodes would stay in memory until it next runs.)"""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.scalar_object = yaml.constructor.SafeConstructor().construct_object
+
+    def scalar(self, node: yaml.Node) -> Any:
         if node.tag == _INT and len(node.value) > _MAX_INTEGER_TEXT:
             raise _Unusual
-        value = scalar_object(node, deep=True)
+        value = self.scalar_object(node, deep=True)
         if isinstance(value, int) and abs(value) > MAX_INTEGER:
             raise _Unusual
         return value
 
-    def convert(node: yaml.Node, depth: int) -> Any:
-        nonlocal count
-        count += 1
-        if count > MAX_NODES or depth > MAX_DEPTH:
+    def convert(self, node: yaml.Node, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
             raise _Unusual
         kind, tag = type(node), node.tag
-        if kind is scalar_node:
+        if kind is yaml.ScalarNode:
             if tag in (_STR, _TIMESTAMP):
-                if surrogate(node.value):
+                if _SURROGATE.search(node.value):
                     raise _Unusual
                 return node.value
             if tag not in _SCALAR_TAGS:
                 raise _Unusual
-            return scalar(node)
-        if kind is mapping_node and tag == _MAP:
+            return self.scalar(node)
+        if kind is yaml.MappingNode and tag == _MAP:
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 key_tag = key_node.tag
-                if type(key_node) is not scalar_node or key_tag not in _SCALAR_TAGS:  # merge keys (<<) too
+                if type(key_node) is not yaml.ScalarNode or key_tag not in _SCALAR_TAGS:  # merge keys (<<) too
                     raise _Unusual
                 if key_tag == _STR:
                     key = key_node.value
-                    if surrogate(key):
+                    if _SURROGATE.search(key):
                         raise _Unusual
                 else:
-                    key = str(scalar(key_node))
+                    key = str(self.scalar(key_node))
                 if key in result:
                     raise _Unusual
-                result[key] = convert(value_node, depth + 1)
+                result[key] = self.convert(value_node, depth + 1)
             return result
-        if kind is sequence_node and tag == _SEQ:
-            return [convert(item, depth + 1) for item in node.value]
+        if kind is yaml.SequenceNode and tag == _SEQ:
+            return [self.convert(item, depth + 1) for item in node.value]
         raise _Unusual
-
-    return convert(root, 0)
 
 
 def read_bytes(path: Path) -> bytes:
