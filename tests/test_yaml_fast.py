@@ -54,8 +54,10 @@ def documents(draw: st.DrawFn, depth: int = 0) -> str:
 def located(text: str) -> tuple[str, Any]:
     """The located conversion alone (what parse_text did before), as data or its refusal."""
     converter = _Converter()
+    node = yaml.compose(text, Loader=_Loader)
+    assert node is not None  # the strategies write no empty document
     try:
-        data = converter.convert(yaml.compose(text, Loader=_Loader), ())
+        data = converter.convert(node, ())
     except YamlSourceError as exc:
         return "refused", (str(exc), exc.line, exc.column, exc.field)
     return "ok", LocatedDocument(data, values=converter.values, keys=converter.keys)
