@@ -462,14 +462,15 @@ _MAX_PARSED_FOR_COMPILE = 256
 
 # ----------------------------------------------------------------------------- the simple forms, without Jinja
 #
-# Most catalog templates are literal text, ``{{ name }}`` or ``{{ name | filter }}``, and ``{# comments #}``. For
-# those, Jinja's lexer, parser and compiler cost far more than the template does (a parse ~0.3 ms, a compile
-# ~0.5 ms): they are read by the two regular expressions below and rendered by _render_simple, which calls the
-# same finalize and the same (bounded) filters Jinja's compiled code calls, in the same order. Anything not
-# certainly one of these forms goes to Jinja: whitespace control (``{{-``, ``-#}``), blocks (``{%``, raw too),
-# ``\r`` (Jinja rewrites line breaks in text), names Jinja reads as constants or binds itself, filters that take
-# arguments or the environment, a name the context lacks (Jinja's StrictUndefined raises then), a value of a
-# type other than plain data. tests/test_sandbox_fast.py checks the equivalence on generated templates.
+# Most catalog templates are literal text, ``{{ name }}``, ``{{ name | filter }}``, ``{{ 'a' if name == 'b' else
+# 'c' }}`` and ``{# comments #}``. For those, Jinja's lexer, parser and compiler cost far more than the template
+# does (a parse ~0.3 ms, a compile ~0.5 ms): they are read by the regular expressions below and rendered by
+# _render_simple, which calls the same finalize and the same (bounded) filters Jinja's compiled code calls, in
+# the same order, and compares as its code compares. Anything not certainly one of these forms goes to Jinja:
+# whitespace control (``{{-``, ``-#}``), blocks (``{%``, raw too), ``\r`` (Jinja rewrites line breaks in text),
+# names Jinja reads as constants or binds itself, filters that take arguments or the environment, a name the
+# context lacks (Jinja's StrictUndefined raises then), a value of a type other than plain data.
+# tests/test_sandbox_fast.py checks the equivalence on generated templates.
 
 _TAG_START = re.compile(r"\{[{%#]")  # where Jinja's lexer leaves literal text (its first such pair)
 _SIMPLE_VARIABLE = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*)((?: *\| *[A-Za-z_][A-Za-z0-9_]*)*) *\}\}")
