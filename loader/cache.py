@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from functools import cache
 from importlib.resources import files
@@ -171,14 +170,18 @@ class EntryCache:
             return
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         header = {"format": FORMAT, "key": key, "digest": hashlib.sha256(payload).hexdigest()}
+        target = self._file(resolved)
+        # Named by this process and the target (the folder is the user's alone, and a process writes one entry at
+        # a time): mkstemp's random names cost more than the write. Never a symlink; 0600 when created.
+        temporary = self.folder / f".tmp-{os.getpid()}-{target.name}"
         try:
-            fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")  # mode 0600
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         except OSError:
             return
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(json.dumps(header).encode("ascii") + b"\n" + payload)
-            os.replace(temporary, self._file(resolved))
+            os.replace(temporary, target)
         except OSError:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)

@@ -73,21 +73,22 @@ def _check_text(path: Path, text: str) -> tuple[DatabaseSpec | None, LocatedDocu
 
 def _load_entry(
     path: Path, resolved: Path, entries: EntryCache | None
-) -> tuple[DatabaseSpec | None, Locate, list[Problem]]:
-    """One catalog file, from the cache when its content (and dbstack's rules) are those it was checked with."""
+) -> tuple[DatabaseSpec | None, Locate, list[Problem], bool]:
+    """One catalog file, from the cache when its content (and dbstack's rules) are those it was checked with;
+    the last value says whether it was parsed and checked (not served from the cache)."""
     try:
         raw = read_bytes(path)
         key = entry_key(resolved, raw) if entries is not None else ""
         cached = entries.get(resolved, key) if entries is not None else None
         spec = _spec_from_cache(cached, path) if cached is not None else None
         if spec is not None:
-            return spec, _locate_later(path), []
+            return spec, _locate_later(path), [], False
         spec, doc, problems = _check_text(path, decode(raw))
     except YamlSourceError as exc:
-        return None, _nowhere, [exc.problem(path)]
+        return None, _nowhere, [exc.problem(path)], True
     if spec is not None and doc is not None and entries is not None:
         entries.put(resolved, key, doc.data)
-    return spec, _locate_in(doc), problems
+    return spec, _locate_in(doc), problems, True
 
 
 def _spec_from_cache(data: dict[str, Any], path: Path) -> DatabaseSpec | None:
@@ -139,7 +140,8 @@ def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> Lo
 def _young_garbage_collection() -> Iterator[None]:
     """Loading builds many long-lived objects and few cycles: Python's collector would walk every one of them
     again and again (a third of the loading time, measured). Off while loading, but for the young objects
-    every GC_EVERY files, so that Jinja's cyclic garbage still goes."""
+    every GC_EVERY files checked, so that Jinja's cyclic garbage still goes (an entry served from the cache
+    leaves none). A large catalog is then frozen (see _load_catalog)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -160,24 +162,36 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool) -> LoadResult:
     sources: list[tuple[Path, bool]] = [(BUILTIN_CATALOG, True)] if builtin else []
     sources += [(Path(p), False) for p in user_paths]
     seen: set[Path] = set()
+    checked = 0
     for source, is_builtin in sources:
         files, problem = catalog_files(source)
         if problem:
             result.problems.append(problem)
+        folder = source.resolve() if source.is_dir() else None
         for path in files:
-            resolved = path.resolve()
+            # a folder's files resolve as the folder does, unless the file is a symlink itself (resolving each
+            # file's full path again was a fifth of a warm load)
+            resolved = folder / path.name if folder is not None and not path.is_symlink() else path.resolve()
             if resolved in seen:  # a folder named twice, or a built-in file named again
                 continue
             seen.add(resolved)
             result.files.append(path)
-            if len(result.files) % GC_EVERY == 0:
+            spec, locate, problems, was_checked = _load_entry(path, resolved, entries)
+            checked += was_checked
+            if was_checked and checked % GC_EVERY == 0:
                 gc.collect(1)
-            spec, locate, problems = _load_entry(path, resolved, entries)
             result.problems.extend(problems)
             if spec is None:
                 continue
             _add(result, aliases, builtin_ids, spec, locate, is_builtin)
     _check_aliases(result, aliases)
+    if len(result.files) >= GC_EVERY:
+        # What is left after the checks' last garbage went (the loaded catalog above all) is frozen: later
+        # collections no longer walk it (they did: a third of a warm run's time). The price, paid only for a
+        # large catalog: a cycle that was garbage already when the load ended is never collected.
+        if checked % GC_EVERY:
+            gc.collect(1)
+        gc.freeze()
     return result
 
 

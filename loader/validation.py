@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import Problem
 from .resources import package_folder
 from .yaml_source import MAX_INTEGER, Path_
+from .yaml_source import _Loader as _SafeLoader  # libyaml's safe loader, as the service's rendering reads it
 
 if TYPE_CHECKING:
     from .yaml_source import LocatedDocument
@@ -645,19 +646,16 @@ def _renderings(entry: Mapping[str, Any], uses_tls: bool) -> Iterator[_Rendering
     if "tls" in parameters:
         modes = TLS_MODES if uses_tls else ("disable", "require")
     for filled in (False, True):
+        values = {  # shared by the modes' contexts: a render cannot change a value (immutable sandbox)
+            name: secret_sample(entry["id"], name) if spec.get("secret") else _sample(spec, filled)
+            for name, spec in parameters.items()
+        }
         for mode in modes:
-            context = {
-                name: secret_sample(entry["id"], name) if spec.get("secret") else _sample(spec, filled)
-                for name, spec in parameters.items()
-            }
+            context = dict(values)
             if mode is not None:
                 context["tls"] = mode
             context["container_port"] = entry["container"]["ports"][0]["container"]
             yield _Rendering(mode, context, strict=not filled)
-
-
-def _secrets_changed(entry: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    return {name: secret_sample(entry["id"], name, other=True) for name in names}
 
 
 class _RenderMemo:
@@ -666,17 +664,29 @@ class _RenderMemo:
     decided by its text and those names' values: renderings that give them the same values (most do, and
     every one does for a name it reads that is not a secret) render it once."""
 
-    def __init__(self) -> None:
+    def __init__(self, entry: Mapping[str, Any]) -> None:
+        from dbstack.sandbox import render, variables  # imported once per entry, not once per render
+
+        self._render, self._variables = render, variables
+        self.secrets = [name for name, spec in entry["parameters"].items() if spec.get("secret")]
+        self.other_values = {name: secret_sample(entry["id"], name, other=True) for name in self.secrets}
+        self._read: dict[str, tuple[str, ...]] = {}
+        self.fragments: dict[str, dict[str, Any] | None] = {}  # compose_fragment text -> what YAML reads
         self._outcomes: dict[tuple[str, str], tuple[bool, str]] = {}  # -> (rendered, text or error message)
 
-    def render(self, source: str, context: Mapping[str, Any]) -> str:
-        from dbstack.sandbox import TemplateError, render, variables
+    def read(self, source: str) -> tuple[str, ...]:
+        """The names the template reads, sorted."""
+        if source not in self._read:
+            self._read[source] = tuple(sorted(self._variables(source)))
+        return self._read[source]
 
-        read = sorted(variables(source))
-        key = (source, repr([(name, context[name]) if name in context else (name,) for name in read]))
+    def render(self, source: str, context: Mapping[str, Any]) -> str:
+        from dbstack.sandbox import TemplateError
+
+        key = (source, repr([(name, context[name]) if name in context else (name,) for name in self.read(source)]))
         if key not in self._outcomes:
             try:
-                self._outcomes[key] = (True, render(source, context))
+                self._outcomes[key] = (True, self._render(source, context))
             except TemplateError as exc:
                 self._outcomes[key] = (False, str(exc))
         rendered, text = self._outcomes[key]
@@ -690,11 +700,12 @@ class _Renderer:
 
     def __init__(self, reporter: Reporter, entry: Mapping[str, Any], rendering: _Rendering, memo: _RenderMemo) -> None:
         self.reporter, self.entry, self.rendering, self.memo = reporter, entry, rendering, memo
-        self.secrets = [name for name, spec in entry["parameters"].items() if spec.get("secret")]
+        self.secrets = memo.secrets
         self.failed = False
         self._rendered: dict[tuple[str, tuple[str, ...]], str | None] = {}
 
     def text(self, path: Path_, source: str, changed: Sequence[str] = ()) -> str | None:
+        """The template's output, with the secrets in ``changed`` given other values; None if it fails."""
         key = (source, tuple(changed))
         if key not in self._rendered:
             self._rendered[key] = self._render(path, source, changed)
@@ -703,7 +714,9 @@ class _Renderer:
     def _render(self, path: Path_, source: str, changed: Sequence[str]) -> str | None:
         from dbstack.sandbox import TemplateError
 
-        context = {**self.rendering.context, **_secrets_changed(self.entry, changed)}
+        context = self.rendering.context
+        if changed:
+            context = {**context, **{name: self.memo.other_values[name] for name in changed}}
         try:
             return self.memo.render(source, context)
         except TemplateError as exc:
@@ -713,12 +726,18 @@ class _Renderer:
             self.failed = True
             return None
 
+    def secrets_read(self, source: str) -> list[str]:
+        """The secret parameters a template reads: the only ones its output can depend on."""
+        read = self.memo.read(source)
+        return [name for name in self.secrets if name in read]
+
     def secrets_in(self, path: Path_, source: str) -> list[str]:
         """The secret parameters the template's output depends on."""
         plain = self.text(path, source)
-        if plain is None or not self.secrets or self.text(path, source, self.secrets) == plain:
+        read = self.secrets_read(source)
+        if plain is None or not read or self.text(path, source, read) == plain:
             return []
-        return [name for name in self.secrets if self.text(path, source, [name]) != plain]
+        return [name for name in read if self.text(path, source, [name]) != plain]
 
 
 def _argument_lists(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[Path_, str, str]]:
@@ -747,11 +766,13 @@ def _fragment_data(renderer: _Renderer, source: str, changed: Sequence[str] = ()
     text = renderer.text(("container", "compose_fragment"), source, changed)
     if text is None:
         return None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None  # rendering the service reports it
-    return data if isinstance(data, dict) else None
+    if text not in renderer.memo.fragments:  # renderings and changed secrets mostly give the same text
+        try:
+            data = yaml.load(text, Loader=_SafeLoader)
+        except yaml.YAMLError:
+            data = None  # rendering the service reports it
+        renderer.memo.fragments[text] = data if isinstance(data, dict) else None
+    return renderer.memo.fragments[text]
 
 
 def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:
@@ -782,7 +803,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
         problems.setdefault((rule, path, message), None)
 
     uses_tls = any("tls" in variables(source) for path, source, _ in templates(entry) if path[0] == "container")
-    memo = _RenderMemo()
+    memo = _RenderMemo(entry)
     for rendering in _renderings(entry, uses_tls):
         renderer = _Renderer(reporter, entry, rendering, memo)
         tls_on = rendering.tls not in (None, "disable")
@@ -821,7 +842,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
             plain = _fragment_arguments(renderer, fragment_source)
             reached = [
                 name
-                for name in renderer.secrets
+                for name in renderer.secrets_read(fragment_source)
                 if plain is not None and _fragment_arguments(renderer, fragment_source, [name]) != plain
             ]
             for name in reached:

@@ -10,7 +10,7 @@ value's line and column is kept for error messages.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,26 +66,79 @@ class Position:
     column: int
 
 
-@dataclass
 class LocatedDocument:
     """Plain data (dicts, lists, scalars) plus where each value and key stands.
 
-    Positions are kept as the parser's marks (0-based) and turned into 1-based
-    Positions only when a problem is reported: most documents have none.
+    Positions are read from the parser's node graph (0-based marks) only when a problem is reported: most
+    documents have none. ``values`` and ``keys`` map every path to its mark, built on first use.
     """
 
-    data: Any
-    values: dict[Path_, yaml.Mark] = field(default_factory=dict)
-    keys: dict[Path_, yaml.Mark] = field(default_factory=dict)
+    def __init__(
+        self,
+        data: Any,
+        root: yaml.Node | None = None,
+        values: dict[Path_, yaml.Mark] | None = None,
+        keys: dict[Path_, yaml.Mark] | None = None,
+    ) -> None:
+        self.data = data
+        self._root = root
+        self._values, self._keys = values, keys
+
+    def _located(self) -> tuple[dict[Path_, yaml.Mark], dict[Path_, yaml.Mark]]:
+        if self._values is None or self._keys is None:
+            converter = _Converter()
+            if self._root is not None:
+                converter.convert(self._root, ())
+            self._values, self._keys = converter.values, converter.keys
+        return self._values, self._keys
+
+    @property
+    def values(self) -> dict[Path_, yaml.Mark]:
+        return self._located()[0]
+
+    @property
+    def keys(self) -> dict[Path_, yaml.Mark]:
+        return self._located()[1]
 
     def position(self, path: Path_, *, key: bool = False) -> Position:
         """Position of the deepest known node on ``path`` (the key itself when ``key``)."""
-        if key and path in self.keys:
-            return _from_mark(self.keys[path])
+        if self._values is None and self._root is not None:
+            return _walk_position(self._root, path, key)
+        values, keys = self._located()
+        if key and path in keys:
+            return _from_mark(keys[path])
         for end in range(len(path), -1, -1):
-            if path[:end] in self.values:
-                return _from_mark(self.values[path[:end]])
+            if path[:end] in values:
+                return _from_mark(values[path[:end]])
         return Position(1, 1)
+
+
+def _walk_position(root: yaml.Node, path: Path_, key: bool) -> Position:
+    """What LocatedDocument.position answers from the full maps, found by walking down the graph of a
+    document that converted without a problem (so its keys are unique and every tag is a plain one)."""
+    node, key_node = root, None
+    for depth, part in enumerate(path):
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for candidate, value in node.value:
+                if _key_text(candidate) == part:
+                    child, key_node = value, candidate
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            child, key_node = node.value[part], None
+        if child is None:
+            return _position(node)
+        if key and depth == len(path) - 1 and key_node is not None:
+            return _position(key_node)
+        node = child
+    return _position(node)
+
+
+def _key_text(node: yaml.Node) -> str:
+    """A mapping key as the converters read it (text; other plain scalars as their Python text)."""
+    if node.tag == _STR:
+        return str(node.value)
+    return str(yaml.constructor.SafeConstructor().construct_object(node, deep=True))
 
 
 def _dotted(path: Path_) -> str:
@@ -101,8 +154,11 @@ def _position(node: yaml.Node) -> Position:
 
 
 class _Converter:
+    """The located conversion: every value's and key's mark recorded, each problem reported with its path."""
+
     def __init__(self) -> None:
-        self.doc = LocatedDocument(None)
+        self.values: dict[Path_, yaml.Mark] = {}
+        self.keys: dict[Path_, yaml.Mark] = {}
         self.count = 0
         self.constructor = yaml.constructor.SafeConstructor()
 
@@ -116,7 +172,7 @@ class _Converter:
         if len(path) > MAX_DEPTH:
             pos = _position(node)
             raise YamlSourceError(f"document nests deeper than {MAX_DEPTH} levels", pos.line, pos.column)
-        self.doc.values.setdefault(path, node.start_mark)
+        self.values.setdefault(path, node.start_mark)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -174,9 +230,9 @@ class _Converter:
                 raise YamlSourceError("mapping keys must be plain scalars", pos.line, pos.column)
             key = self._text(key_node, path) if key_node.tag == _STR else str(self._scalar(key_node, path))
             if key in result:
-                pos, first = _position(key_node), self.doc.keys[(*path, key)]
+                pos, first = _position(key_node), self.keys[(*path, key)]
                 raise YamlSourceError(f"duplicate key {key!r} (first at line {first.line + 1})", pos.line, pos.column)
-            self.doc.keys[(*path, key)] = key_node.start_mark
+            self.keys[(*path, key)] = key_node.start_mark
             result[key] = self.convert(value_node, (*path, key))
         return result
 
@@ -199,9 +255,72 @@ def parse_text(text: str) -> LocatedDocument:
         raise YamlSourceError(f"invalid YAML: {exc}") from None
     if node is None:
         raise YamlSourceError("file is empty")
-    converter = _Converter()
-    converter.doc.data = converter.convert(node, ())
-    return converter.doc
+    try:
+        return LocatedDocument(_plain_data(node), root=node)
+    except Exception:  # anything unusual: the located conversion finds it again and reports it with its path
+        converter = _Converter()
+        data = converter.convert(node, ())
+        return LocatedDocument(data, values=converter.values, keys=converter.keys)
+
+
+class _Unusual(Exception):
+    """Something the located conversion must look at (and maybe report)."""
+
+
+def _plain_data(root: yaml.Node) -> Any:
+    """The data _Converter gives for a document in which it finds no problem, without recording positions
+    (four times less work); raises on anything it would look at twice: a problem, a limit, a rare tag."""
+    return _PlainConverter().convert(root, 0)
+
+
+class _PlainConverter:
+    """See _plain_data. (A class, not closures: a recursive closure is a reference cycle, and loading runs with
+    the cyclic collector paused, so each document's nodes would stay in memory until it next runs.)"""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.scalar_object = yaml.constructor.SafeConstructor().construct_object
+
+    def scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _INT and len(node.value) > _MAX_INTEGER_TEXT:
+            raise _Unusual
+        value = self.scalar_object(node, deep=True)
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
+            raise _Unusual
+        return value
+
+    def convert(self, node: yaml.Node, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            raise _Unusual
+        kind, tag = type(node), node.tag
+        if kind is yaml.ScalarNode:
+            if tag in (_STR, _TIMESTAMP):
+                if _SURROGATE.search(node.value):
+                    raise _Unusual
+                return node.value
+            if tag not in _SCALAR_TAGS:
+                raise _Unusual
+            return self.scalar(node)
+        if kind is yaml.MappingNode and tag == _MAP:
+            result: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key_tag = key_node.tag
+                if type(key_node) is not yaml.ScalarNode or key_tag not in _SCALAR_TAGS:  # merge keys (<<) too
+                    raise _Unusual
+                if key_tag == _STR:
+                    key = key_node.value
+                    if _SURROGATE.search(key):
+                        raise _Unusual
+                else:
+                    key = str(self.scalar(key_node))
+                if key in result:
+                    raise _Unusual
+                result[key] = self.convert(value_node, depth + 1)
+            return result
+        if kind is yaml.SequenceNode and tag == _SEQ:
+            return [self.convert(item, depth + 1) for item in node.value]
+        raise _Unusual
 
 
 def read_bytes(path: Path) -> bytes:

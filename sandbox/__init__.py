@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +41,7 @@ from urllib.parse import quote
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import SecurityError
+from jinja2.lexer import TokenStream
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 
@@ -328,6 +330,13 @@ class CatalogSandbox(ImmutableSandboxedEnvironment):
     def call_unop(self, context: Any, operator_name: str, arg: Any) -> Any:
         return _checked(_UNOPS[operator_name](arg))
 
+    def _tokenize(self, source: str, name: str | None, filename: str | None = None, state: str | None = None) -> Any:
+        """Jinja's tokens for the parser, checked first (_checked_tokens): one lexing pass, not two. (This
+        environment has no extensions, whose stream filters Jinja's own _tokenize would apply.)"""
+        source = self.preprocess(source, name, filename)
+        tokens = _checked_tokens(self.lexer.tokeniter(source, name, filename, state))
+        return TokenStream(self.lexer.wrap(iter(tokens), name, filename), name, filename)
+
     @staticmethod
     def checked_concat(parts: tuple[Any, ...]) -> str:
         """``a ~ b ~ c``: measured before the parts are turned to text and joined."""
@@ -355,12 +364,16 @@ _PREFIX_AFTER = frozenset({"not", "and", "or", "in", "is", "if", "else"})  # a -
 _BLOCKS = frozenset({"if", "for", "macro", "call", "filter", "with", "block", "autoescape"})
 
 
-def _check_tokens(source: str) -> None:
-    """Refuse nesting Jinja's recursive parser could not take, and integers too long to convert, with the line."""
+def _checked_tokens(tokens: Iterable[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """The lexer's tokens, all of them read before the parser sees one; nesting Jinja's recursive parser could
+    not take, and integers too long to convert, are refused (with the line) as they come."""
+    read = []
     levels = [0]  # per open bracket: prefix operators (not, unary -, +, inline if/else) seen inside it
     blocks = 0
     previous: tuple[str, str] | None = None
-    for lineno, kind, value in environment().lexer.tokeniter(source, None):
+    for token in tokens:
+        read.append(token)
+        lineno, kind, value = token
         if kind == "whitespace":
             continue
         if kind == "integer" and len(value.replace("_", "")) > MAX_INT_LITERAL:
@@ -383,6 +396,7 @@ def _check_tokens(source: str) -> None:
                 "prefix operators and if-blocks open at once"
             )
         previous = (kind, value)
+    return read
 
 
 def _prefix_position(previous: tuple[str, str] | None) -> bool:
@@ -407,10 +421,14 @@ def _walk(ast: nodes.Node) -> Iterator[nodes.Node]:
 
 
 def _parse(source: str, *, trusted: bool) -> nodes.Template:
+    return _parse_nodes(source, trusted=trusted)[0]
+
+
+def _parse_nodes(source: str, *, trusted: bool) -> tuple[nodes.Template, list[nodes.Node]]:
+    """The parsed tree and every node in it (checked: see _parse)."""
     env = environment()
     try:
-        _check_tokens(source)
-        ast = env.parse(source)
+        ast = env.parse(source)  # tokens checked by CatalogSandbox._tokenize
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template does not compile (line {exc.lineno}): {exc.message}") from None
     except RecursionError:  # the caps above keep well inside the limit; this is the last line of defence
@@ -432,7 +450,7 @@ def _parse(source: str, *, trusted: bool) -> nodes.Template:
             if isinstance(node, nodes.Test) and node.name not in env.tests:
                 known = ", ".join(sorted(env.tests))
                 raise TemplateError(f"unknown test {node.name!r} (line {node.lineno}); tests: {known}")
-    return ast
+    return ast, every
 
 
 # Trees variables() parsed, kept for _compiled() to take (once: compiling folds constants into the tree,
@@ -442,14 +460,133 @@ _PARSED_FOR_COMPILE: dict[str, nodes.Template] = {}
 _MAX_PARSED_FOR_COMPILE = 256
 
 
+# ----------------------------------------------------------------------------- the simple forms, without Jinja
+#
+# Most catalog templates are literal text, ``{{ name }}``, ``{{ name | filter }}``, ``{{ 'a' if name == 'b' else
+# 'c' }}`` and ``{# comments #}``. For those, Jinja's lexer, parser and compiler cost far more than the template
+# does (a parse ~0.3 ms, a compile ~0.5 ms): they are read by the regular expressions below and rendered by
+# _render_simple, which calls the same finalize and the same (bounded) filters Jinja's compiled code calls, in
+# the same order, and compares as its code compares. Anything not certainly one of these forms goes to Jinja:
+# whitespace control (``{{-``, ``-#}``), blocks (``{%``, raw too), ``\r`` (Jinja rewrites line breaks in text),
+# names Jinja reads as constants or binds itself, filters that take arguments or the environment, a name the
+# context lacks (Jinja's StrictUndefined raises then), a value of a type other than plain data.
+# tests/test_sandbox_fast.py checks the equivalence on generated templates.
+
+_TAG_START = re.compile(r"\{[{%#]")  # where Jinja's lexer leaves literal text (its first such pair)
+_SIMPLE_VARIABLE = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*)((?: *\| *[A-Za-z_][A-Za-z0-9_]*)*) *\}\}")
+# {{ 'text' if name == 'text' else 'text' }} (or !=): how catalog templates switch on tls. Literals hold no
+# backslash (Jinja decodes escapes), quote, brace or line break.
+_LITERAL = r"'([^'\\{}\r\n]*)'"
+_SIMPLE_CHOICE = re.compile(
+    rf"\{{\{{ *{_LITERAL} +if +([A-Za-z_][A-Za-z0-9_]*) *(==|!=) *{_LITERAL} +else +{_LITERAL} *\}}\}}"
+)
+_SIMPLE_COMMENT = re.compile(r"\{#(?![-+])(.*?)#\}", re.S)  # Jinja ends a comment at its first #}
+_NOT_PLAIN_NAMES = frozenset(
+    {"true", "false", "none", "True", "False", "None", "self", "loop", "super", "caller", "varargs", "kwargs"}
+    | {"and", "or", "not", "in", "is", "if", "else", "elif", "for", "recursive", "with", "without", "context"}
+    | {"import", "from", "as", "set", "block", "macro", "call", "filter", "raw", "include", "extends"}
+)
+_MAX_SIMPLE_FILTERS = 4  # a longer chain goes to Jinja, whose parse caps the tree's depth (MAX_TREE_DEPTH)
+_PLAIN_TYPES = (str, int, float, bool, type(None), dict, list)
+# Literal text, or an output: (name, filters applied in order, choice), where choice is None or
+# (operator, the text the name's value is compared with, the output if so, the output if not).
+_Part = str | tuple[str, tuple[str, ...], tuple[str, str, str, str] | None]
+
+
+def _plain_filter(name: str) -> bool:
+    """An allowed filter that Jinja calls with the value alone (no environment or context passed first)."""
+    function = environment().filters.get(name)
+    return function is not None and _PassArg.from_obj(function) is None
+
+
+def _simple_output(source: str, start: int) -> tuple[_Part, int] | None:
+    """The ``{{ ... }}`` at ``start`` as a part, and where it ends; None if it is not one of the simple forms."""
+    variable = _SIMPLE_VARIABLE.match(source, start)
+    if variable is not None:
+        filters = tuple(part.strip() for part in variable.group(2).split("|")[1:])
+        if len(filters) > _MAX_SIMPLE_FILTERS or not all(_plain_filter(name) for name in filters):
+            return None
+        name, end, choice = variable.group(1), variable.end(), None
+    elif (conditional := _SIMPLE_CHOICE.match(source, start)) is not None:
+        then, name, operator_, compared, otherwise = conditional.groups()
+        filters, end, choice = (), conditional.end(), (operator_, compared, then, otherwise)
+    else:
+        return None
+    return None if name in _NOT_PLAIN_NAMES else ((name, filters, choice), end)
+
+
+@lru_cache(maxsize=8192)
+def _simple_parts(source: str) -> tuple[_Part, ...] | None:
+    """The template as literal text and ``{{ name | filter ... }}`` parts, or None if it is not certainly simple."""
+    if "\r" in source:
+        return None
+    if source.endswith("\n"):  # the one trailing newline Jinja strips (keep_trailing_newline=False)
+        source = source[:-1]
+    parts: list[_Part] = []
+    text: list[str] = []
+    position = 0
+    while (tag := _TAG_START.search(source, position)) is not None:
+        text.append(source[position : tag.start()])
+        if source.startswith("{{", tag.start()):
+            output = _simple_output(source, tag.start())
+            if output is None:
+                return None
+            if "".join(text):
+                parts.append("".join(text))
+            text = []
+            parts.append(output[0])
+            position = output[1]
+        elif source.startswith("{#", tag.start()):
+            comment = _SIMPLE_COMMENT.match(source, tag.start())
+            if comment is None or comment.group(1).endswith(("-", "+")):
+                return None
+            position = comment.end()
+        else:  # {% ... %}
+            return None
+    text.append(source[position:])
+    if "".join(text):
+        parts.append("".join(text))
+    return tuple(parts)
+
+
+def _render_simple(parts: tuple[_Part, ...], context: Mapping[str, object]) -> str | None:
+    """A simple template's output, as Jinja's compiled code computes it; None where only Jinja can say."""
+    for part in parts:
+        if isinstance(part, tuple) and (part[0] not in context or type(context[part[0]]) not in _PLAIN_TYPES):
+            return None
+    filters = environment().filters
+    output = []
+    for part in parts:
+        if isinstance(part, str):
+            output.append(part)
+            continue
+        name, applied, choice = part
+        value = context[name]
+        for filter_name in applied:
+            value = filters[filter_name](value)
+        if choice is not None:  # what Jinja's compiled code does: Python's == or != (the sandbox checks no comparison)
+            operator_, compared, then, otherwise = choice
+            value = then if (value == compared if operator_ == "==" else value != compared) else otherwise
+        output.append(str(_finalize(value)))
+    return "".join(output)
+
+
 @lru_cache(maxsize=4096)
 def variables(source: str) -> frozenset[str]:
     """Names a catalog template reads from its context; TemplateError if it does not compile or is not allowed."""
-    ast = _parse(source, trusted=False)
+    parts = _simple_parts(source)
+    if parts is not None:
+        return frozenset(part[0] for part in parts if isinstance(part, tuple))
+    return _jinja_variables(source)
+
+
+def _jinja_variables(source: str) -> frozenset[str]:
+    ast, every = _parse_nodes(source, trusted=False)
     # Names read minus names the template binds itself ({% set %}, loop targets, macro parameters):
     # the same answer as jinja2.meta.find_undeclared_variables for catalog templates, at a third of the cost.
-    loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
-    bound = {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    names = [node for node in every if isinstance(node, nodes.Name)]  # ast.find_all(nodes.Name), walked once
+    loaded = {n.name for n in names if n.ctx == "load"}
+    bound = {n.name for n in names if n.ctx in ("store", "param")}
     if len(_PARSED_FOR_COMPILE) >= _MAX_PARSED_FOR_COMPILE:
         del _PARSED_FOR_COMPILE[next(iter(_PARSED_FOR_COMPILE))]
     _PARSED_FOR_COMPILE[source] = ast
@@ -516,9 +653,15 @@ def render(source: str, context: Mapping[str, object], *, trusted: bool = False)
 
     ``trusted`` is for dbstack's own templates (render/templates), which may use loops.
     """
+    return _render(source, context, trusted, _simple_parts(source))
+
+
+def _render(source: str, context: Mapping[str, object], trusted: bool, parts: tuple[_Part, ...] | None) -> str:
+    """render(), through the simple forms' path when ``parts`` are given (else, or where it cannot say, Jinja)."""
     budget = _budget.set(_Budget())
     try:
-        text = str(_compiled(source, trusted).render(dict(context)))
+        simple = _render_simple(parts, context) if parts is not None else None
+        text = simple if simple is not None else str(_compiled(source, trusted).render(dict(context)))
     except TemplateError:
         raise
     except TemplateSyntaxError as exc:
