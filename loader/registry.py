@@ -185,6 +185,8 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool) -> LoadResult:
                 continue
             _add(result, aliases, builtin_ids, spec, locate, is_builtin)
     _check_aliases(result, aliases)
+    if entries is not None:
+        entries.save()
     if len(result.files) >= GC_EVERY:
         # What is left after the checks' last garbage went (the loaded catalog above all) is frozen: later
         # collections no longer walk it (they did: a third of a warm run's time). The price, paid only for a
