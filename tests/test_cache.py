@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import dbstack
 from dbstack.loader import Problem, cache, load_catalog, validation
 from dbstack.loader.model import DatabaseSpec
-from dbstack.loader.registry import BUILTIN_CATALOG, load_file
+from dbstack.loader.registry import BUILTIN_CATALOG, CachedEntry, check_catalog, load_file
 from dbstack.loader.yaml_source import LocatedDocument
 
 POSTGRESQL = (BUILTIN_CATALOG / "postgresql.yaml").read_text(encoding="utf-8")
@@ -188,6 +188,71 @@ def test_a_run_keeps_the_lines_another_run_wrote_meanwhile(catalog: Path, checke
     assert set(cached_lines(gamma)) == {"alpha.yaml", "beta.yaml", "gamma.yaml"}
     assert sorted(load(catalog)) == ["alpha", "beta", "gamma"]
     assert checked == {"alpha.yaml": 1, "beta.yaml": 1, "gamma.yaml": 1}  # all three served from the cache
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """File name -> how many DatabaseSpecs were built from it (the real build still runs)."""
+    counts: Counter[str] = Counter()
+    real = DatabaseSpec.from_data
+
+    def counting(data: object, file: Path) -> DatabaseSpec:
+        counts[file.name] += 1
+        return real(data, file)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DatabaseSpec, "from_data", counting)
+    return counts
+
+
+def test_validating_builds_no_entry_the_cache_vouches_for(
+    catalog: Path, checked: Counter[str], built: Counter[str]
+) -> None:
+    loaded = load_catalog([catalog])
+    assert built["alpha.yaml"] == 1 and checked["alpha.yaml"] == 1
+    built.clear()
+    result = check_catalog([catalog])
+    assert result.problems == [] and result.files == loaded.files
+    assert sorted(result.specs) == sorted(loaded.specs)
+    assert result.specs["alpha"] == CachedEntry("alpha", (), False, catalog / "alpha.yaml")
+    assert built == {} and checked["alpha.yaml"] == 1  # neither checked nor built again
+    (catalog / "beta.yaml").write_text(entry("beta").replace("name: PostgreSQL", "name: Beta"), encoding="utf-8")
+    assert isinstance(check_catalog([catalog]).specs["beta"], DatabaseSpec)
+    assert built == {"beta.yaml": 1} and checked["beta.yaml"] == 2  # the changed file: checked and built
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"id": "beta"}, {"aliases": "alpha-db"}, {"aliases": [1]}, {"replaces_builtin": "yes"}],
+    ids=["another id", "aliases not a list", "an alias not a string", "replaces_builtin not a bool"],
+)
+def test_validating_checks_a_file_whose_cached_data_is_not_a_checked_entry(
+    catalog: Path, checked: Counter[str], change: dict[str, object]
+) -> None:
+    """A line with a matching key and digest (as its owner could write one) must still give what the checks
+    across files read, with the types a checked entry has; else its file is checked again."""
+    load(catalog)
+    header, payload = cached_line(catalog / "alpha.yaml").split(b"\t", 1)
+    planted = cache.EntryCache(cache_folder())
+    planted.put((catalog / "alpha.yaml").resolve(), json.loads(header)["key"], {**json.loads(payload), **change})
+    planted.save()
+    result = check_catalog([catalog])
+    assert result.problems == [] and set(result.specs) == {"alpha", "beta", *load_catalog().specs}
+    assert checked["alpha.yaml"] == 2 and checked["beta.yaml"] == 1
+
+
+def test_validating_from_the_cache_finds_the_problems_across_files_at_their_place(tmp_path: Path) -> None:
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "alpha.yaml").write_text(entry("alpha", "[shared]"), encoding="utf-8")
+    (folder / "beta.yaml").write_text(entry("beta", "[beta-db, shared]"), encoding="utf-8")
+    (folder / "gamma.yaml").write_text(
+        entry("gamma").replace("aliases: []", "aliases: []\nreplaces_builtin: true"), "utf-8"
+    )
+    cold = [str(p) for p in load_catalog([folder]).problems]
+    assert len(cold) == 2 and any("beta.yaml:4:20: aliases.1: alias 'shared'" in p for p in cold), cold
+    assert any("gamma.yaml:" in p and "replaces_builtin: there is no built-in entry 'gamma'" in p for p in cold), cold
+    assert is_cached(folder / "gamma.yaml")
+    assert [str(p) for p in check_catalog([folder]).problems] == cold
 
 
 def test_same_content_elsewhere_is_checked_there(catalog: Path, tmp_path: Path, checked: Counter[str]) -> None:
