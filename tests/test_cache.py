@@ -393,6 +393,18 @@ def test_a_cache_file_others_may_write_is_not_trusted(catalog: Path, checked: Co
     assert stored.stat().st_mode & 0o777 == 0o600  # replaced by the cache's own
 
 
+def test_a_cache_file_over_the_size_limit_is_neither_read_nor_written(
+    catalog: Path, checked: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(catalog)
+    stored = cache_file(catalog / "alpha.yaml")
+    written = stored.stat().st_ino
+    monkeypatch.setattr(cache, "MAX_CACHE_FILE_BYTES", stored.stat().st_size - 1)
+    load(catalog)
+    assert checked == {"alpha.yaml": 2, "beta.yaml": 2}
+    assert stored.stat().st_ino == written  # its lines would not fit either: not rewritten
+
+
 @pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
 def test_a_cache_file_of_another_user_is_not_trusted(catalog: Path, checked: Counter[str]) -> None:
     load(catalog)
