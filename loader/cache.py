@@ -3,22 +3,25 @@
 Where: ``$XDG_CACHE_HOME/dbstack`` (else ``~/.cache/dbstack``), a folder of mode 0700. ``DBSTACK_NO_CACHE=1``
 turns it off (nothing read, nothing written).
 
-What: one file per catalog file (named by a hash of the catalog file's resolved path), written only for an
-entry that passed every check of ``validation.check_entry``. A file with a problem is never stored: it is
-checked again on every run. The file holds a one-line JSON header and then the entry's data as JSON:
+What: one file per catalog folder (named by a hash of the folder's resolved path), holding one line per catalog
+file of that folder that passed every check of ``validation.check_entry``. A file with a problem is never stored:
+it is checked again on every run (and a line it had when it was valid is dropped). A line is a JSON header, a tab
+(JSON escapes every tab inside its strings) and the entry's data as JSON:
 
-    {"format": 1, "key": "<sha256>", "digest": "<sha256 of the data text>"}
-    {...the entry's data...}
+    {"format":2,"name":"<catalog file name>","key":"<sha256>","digest":"<sha256 of the data text>"}\t{...data...}
 
 The key is a hash of every file of dbstack's code (its version included), schema and templates (the rules an
 entry was checked by), of the catalog file's resolved path (its id must equal its name) and of the catalog
-file's bytes: any change to one of them misses, and only the changed file is checked again.
+file's bytes: any change to one of them misses, and only the changed file is checked again. A run reads a
+folder's cache file once, and writes it once (``save``), atomically (a temporary file renamed over it), only if
+a line changed; lines another process wrote meanwhile are kept unless this run replaced or dropped them. Two runs
+writing at once: the last one wins, and each line still carries its own key and digest.
 
 Trust: the data is JSON (never pickle: reading it runs no code) and is read only from a folder that is the
 user's own, not a symlink, and open to nobody else (mode 0700), from a regular file (opened without following
-symlinks) owned by the user and writable by nobody else; a header whose key or digest does not match, a file
-that is not what this module writes, or data that does not build an entry is ignored (and rewritten). The
-data then goes where a freshly checked entry's goes: templates still render in the sandbox.
+symlinks) owned by the user and writable by nobody else; a line whose key or digest does not match, that is not
+what this module writes (a truncated one included), or whose data does not build an entry is ignored (and
+rewritten). The data then goes where a freshly checked entry's goes: templates still render in the sandbox.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import hashlib
 import json
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from functools import cache
 from importlib.resources import files
@@ -36,8 +40,10 @@ from pathlib import Path
 from typing import Any
 
 NO_CACHE_ENV = "DBSTACK_NO_CACHE"
-FORMAT = 1
-MAX_CACHE_FILE_BYTES = 8 * 1024 * 1024  # a catalog file is at most 1 MiB; its data as JSON is of the same order
+FORMAT = 2  # 1: a file per catalog file; 2: a file per catalog folder, a line per entry
+# a catalog file is at most 1 MiB and its data as JSON of the same order; a folder's cache file holds one line per
+# file (a few KiB each for entries like the built-in ones): a larger cache file is not read (its files are checked)
+MAX_CACHE_FILE_BYTES = 256 * 1024 * 1024
 # What decides whether an entry is valid, beside the entry itself: dbstack's code (its version included),
 # schema and templates, as (folder in the package, file-name suffix, whether to descend into sub-folders).
 # (The catalog and apps folders are not among them: each catalog file is keyed by its own content.)
@@ -121,15 +127,29 @@ def _trusted_dir(folder: Path) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
+class _Bundle:
+    """The cache file of one catalog folder: its entry lines by catalog file name, as read (checked on use)."""
+
+    def __init__(self, lines: dict[str, bytes]) -> None:
+        self.lines = lines
+        self.changed: dict[str, bytes | None] = {}  # name -> its new line, or None: dropped (stale or broken)
+
+
 class EntryCache:
-    """Validated catalog data by catalog file; ``get`` answers None for anything not certainly valid."""
+    """Validated catalog data by catalog file; ``get`` answers None for anything not certainly valid. ``put``
+    keeps the data in memory; ``save`` writes each folder's cache file that changed, once."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self._usable: bool | None = None
+        self._bundles: dict[Path, _Bundle] = {}
 
     def _file(self, resolved: Path) -> Path:
-        name = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:40]
+        """The cache file of the folder holding the catalog file ``resolved``."""
+        return self._folder_file(resolved.parent)
+
+    def _folder_file(self, catalog_folder: Path) -> Path:
+        name = hashlib.sha256(os.fsencode(catalog_folder)).hexdigest()[:40]
         return self.folder / f"{name}.json"
 
     def usable(self, create: bool = False) -> bool:
@@ -140,57 +160,113 @@ class EntryCache:
             self._usable = _trusted_dir(self.folder)
         return self._usable
 
+    def _bundle(self, resolved: Path) -> _Bundle:
+        bundle = self._bundles.get(resolved.parent)
+        if bundle is None:
+            bundle = self._bundles[resolved.parent] = _Bundle(_read_lines(self._file(resolved)))
+        return bundle
+
     def get(self, resolved: Path, key: str) -> dict[str, Any] | None:
         if not self.usable():
             return None
-        try:
-            fd = os.open(self._file(resolved), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:  # missing, or a symlink (ELOOP)
+        bundle = self._bundle(resolved)
+        line = bundle.lines.get(resolved.name)
+        if line is None:
             return None
-        try:
-            info = os.fstat(fd)
-            if (
-                not stat.S_ISREG(info.st_mode)
-                or info.st_uid != os.getuid()
-                or info.st_mode & 0o022
-                or info.st_size > MAX_CACHE_FILE_BYTES
-            ):
-                return None
-            with os.fdopen(fd, "rb", closefd=False) as handle:
-                raw = handle.read(MAX_CACHE_FILE_BYTES + 1)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        return _parse(raw, key)
+        data = _parse(line, key)
+        if data is None:  # stale, tampered or broken: not kept (a file with a problem is never cached)
+            del bundle.lines[resolved.name]
+            bundle.changed[resolved.name] = None
+        return data
 
     def put(self, resolved: Path, key: str, data: dict[str, Any]) -> None:
-        """Store an entry's data; a cache that cannot be written is simply not used."""
+        """Keep an entry's data, to be written by ``save``."""
         if not self.usable(create=True):
             return
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        header = {"format": FORMAT, "key": key, "digest": hashlib.sha256(payload).hexdigest()}
-        target = self._file(resolved)
-        # Named by this process and the target (the folder is the user's alone, and a process writes one entry at
-        # a time): mkstemp's random names cost more than the write. Never a symlink; 0600 when created.
-        temporary = self.folder / f".tmp-{os.getpid()}-{target.name}"
-        try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(json.dumps(header).encode("ascii") + b"\n" + payload)
-            os.replace(temporary, target)
-        except OSError:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
+        header = {"format": FORMAT, "name": resolved.name, "key": key, "digest": hashlib.sha256(payload).hexdigest()}
+        line = json.dumps(header, separators=(",", ":")).encode("ascii") + b"\t" + payload
+        bundle = self._bundle(resolved)
+        bundle.lines[resolved.name] = bundle.changed[resolved.name] = line
+
+    def save(self) -> None:
+        """Write each folder's cache file that changed, atomically; a cache that cannot be written is simply not
+        used. Another process may have written the file since it was read: its entries are kept unless this run
+        replaced or dropped them (if two runs write at once, the last one wins: every entry carries its own key)."""
+        for catalog_folder, bundle in self._bundles.items():
+            if not bundle.changed or not self.usable():
+                continue
+            target = self._folder_file(catalog_folder)
+            lines = _read_lines(target)
+            for name, line in bundle.changed.items():
+                if line is None:
+                    lines.pop(name, None)
+                else:
+                    lines[name] = line
+            # entries of files no longer there go (a folder's cache file does not grow for ever)
+            kept = [line for name, line in lines.items() if os.path.lexists(catalog_folder / name)]
+            if sum(len(line) + 1 for line in kept) <= MAX_CACHE_FILE_BYTES:  # else it would not be read
+                _write_atomically(target, kept)
+            bundle.changed = {}
 
 
-def _parse(raw: bytes, key: str) -> dict[str, Any] | None:
-    """The data of a cache file, or None if it is not exactly what ``put`` writes for this key."""
-    header_text, newline, payload = raw.partition(b"\n")
-    if not newline:
+def _read_lines(path: Path) -> dict[str, bytes]:
+    """The entry lines of a cache file by catalog file name, if the file is a regular file of the user's that
+    nobody else may write (never through a symlink); nothing otherwise. Lines are checked when used."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # missing, or a symlink (ELOOP)
+        return {}
+    try:
+        info = os.fstat(fd)
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_uid != os.getuid()
+            or info.st_mode & 0o022
+            or info.st_size > MAX_CACHE_FILE_BYTES
+        ):
+            return {}
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(MAX_CACHE_FILE_BYTES + 1)
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
+    lines: dict[str, bytes] = {}
+    for line in raw.split(b"\n"):
+        header, tab, _ = line.partition(b"\t")
+        try:
+            name = json.loads(header).get("name") if tab else None
+        except (ValueError, AttributeError, RecursionError):
+            continue
+        if isinstance(name, str):
+            lines[name] = line
+    return lines
+
+
+def _write_atomically(target: Path, lines: list[bytes]) -> None:
+    # Named by this process, thread and target (the folder is the user's alone): mkstemp's random names cost more
+    # than the write did when there was a file per entry. Never a symlink; 0600 when created.
+    temporary = target.with_name(f".tmp-{os.getpid()}-{threading.get_ident()}-{target.name}")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for line in lines:  # not joined first: a copy of the whole file was a fifth of a cold run's memory
+                handle.write(line)
+                handle.write(b"\n")
+        os.replace(temporary, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
+def _parse(line: bytes, key: str) -> dict[str, Any] | None:
+    """The data of an entry line, or None if it is not exactly what ``put`` writes for this key."""
+    header_text, tab, payload = line.partition(b"\t")
+    if not tab:
         return None
     try:
         header = json.loads(header_text)

@@ -33,20 +33,24 @@ def load_checked(
     entries = entry_cache()
     resolved = path.resolve()
     key = entry_key(resolved, f"dbstack {kind}\0".encode() + raw) if entries is not None else ""
-    cached = entries.get(resolved, key) if entries is not None else None
-    if cached is not None:
-        try:
-            return build(cached)
-        except Exception:  # not what a checked file gives: check the file itself
-            pass
-    doc = parse_mapping(decode(raw))
-    problems = check(doc)
-    if problems:
-        raise CatalogError(problems)
-    result = build(doc.data)
-    if entries is not None and _json_round_trips(doc.data):
-        entries.put(resolved, key, doc.data)
-    return result
+    try:
+        cached = entries.get(resolved, key) if entries is not None else None
+        if cached is not None:
+            try:
+                return build(cached)
+            except Exception:  # not what a checked file gives: check the file itself
+                pass
+        doc = parse_mapping(decode(raw))
+        problems = check(doc)
+        if problems:
+            raise CatalogError(problems)
+        result = build(doc.data)
+        if entries is not None and _json_round_trips(doc.data):
+            entries.put(resolved, key, doc.data)
+        return result
+    finally:
+        if entries is not None:
+            entries.save()  # only if a line changed (stored, or dropped as stale)
 
 
 def _json_round_trips(data: dict[str, Any]) -> bool:

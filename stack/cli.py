@@ -20,12 +20,12 @@ from typing import Any
 
 import yaml
 
-from dbstack.loader import DatabaseAdapterRegistry, DbstackError, Problem, load_catalog, text
+from dbstack.loader import DatabaseAdapterRegistry, DbstackError, Problem, text
 from dbstack.loader.config import parse_assignments
 from dbstack.loader.environments import environment_names
 from dbstack.loader.errors import CatalogError
 from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
-from dbstack.loader.registry import env_catalog_folders
+from dbstack.loader.registry import check_catalog, env_catalog_folders
 from dbstack.output import WriteReport
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -65,7 +65,7 @@ def _dump(data: Any, fmt: str) -> str:
 
 def cmd_catalog_validate(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.paths]
-    result = load_catalog(env_catalog_folders() + list(args.catalog or ()) + paths)
+    result = check_catalog(env_catalog_folders() + list(args.catalog or ()) + paths)
     failed = any(p.severity == "error" for p in result.problems)
     if args.format == "json":
         report = {

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import dbstack
 from dbstack.loader import Problem, cache, load_catalog, validation
 from dbstack.loader.model import DatabaseSpec
-from dbstack.loader.registry import BUILTIN_CATALOG, load_file
+from dbstack.loader.registry import BUILTIN_CATALOG, CachedEntry, check_catalog, load_file
 from dbstack.loader.yaml_source import LocatedDocument
 
 POSTGRESQL = (BUILTIN_CATALOG / "postgresql.yaml").read_text(encoding="utf-8")
@@ -65,7 +65,33 @@ def cache_folder() -> Path:
 
 
 def cache_file(path: Path) -> Path:
+    """The cache file of the folder holding ``path`` (one per catalog folder)."""
     return cache.EntryCache(cache_folder())._file(path.resolve())
+
+
+def cached_lines(path: Path) -> dict[str, bytes]:
+    """The lines of the cache file of ``path``'s folder, by the catalog file name each names."""
+    lines = {}
+    for line in cache_file(path).read_bytes().splitlines():
+        lines[json.loads(line.split(b"\t", 1)[0])["name"]] = line
+    return lines
+
+
+def cached_line(path: Path) -> bytes:
+    return cached_lines(path)[path.name]
+
+
+def is_cached(path: Path) -> bool:
+    return cache_file(path).exists() and path.name in cached_lines(path)
+
+
+def rewrite_line(path: Path, line: bytes) -> None:
+    """Replace the cache line of ``path`` by ``line`` (the other lines of its folder's cache file kept)."""
+    stored = cache_file(path)
+    old = cached_line(path)
+    content = stored.read_bytes()
+    assert content.count(old) == 1
+    stored.write_bytes(content.replace(old, line))
 
 
 def load(folder: Path) -> dict[str, DatabaseSpec]:
@@ -114,7 +140,119 @@ def test_a_file_with_a_problem_is_never_cached(catalog: Path, checked: Counter[s
         problems = [str(p) for p in load_catalog([catalog], builtin=False).problems]
         assert len(problems) == 1 and problems[0].startswith(f"{catalog / 'beta.yaml'}:"), problems
     assert checked == {"alpha.yaml": 1, "beta.yaml": 2}
-    assert not cache_file(catalog / "beta.yaml").exists()
+    assert is_cached(catalog / "alpha.yaml") and not is_cached(catalog / "beta.yaml")
+
+
+def test_a_file_that_gets_a_problem_loses_its_cache_line(catalog: Path, checked: Counter[str]) -> None:
+    load(catalog)
+    assert is_cached(catalog / "beta.yaml")
+    (catalog / "beta.yaml").write_text(entry("beta").replace("category: relational", "category: nope"), "utf-8")
+    assert len(load_catalog([catalog], builtin=False).problems) == 1
+    assert is_cached(catalog / "alpha.yaml") and not is_cached(catalog / "beta.yaml")
+
+
+def test_one_cache_file_per_catalog_folder_written_only_when_a_line_changed(
+    catalog: Path, tmp_path: Path, checked: Counter[str]
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "gamma.yaml").write_text(entry("gamma"), encoding="utf-8")
+    load_catalog([catalog, other], builtin=False)
+    assert sorted(f.name for f in cache_folder().iterdir()) == sorted(
+        [cache_file(catalog / "alpha.yaml").name, cache_file(other / "gamma.yaml").name]
+    )
+    assert set(cached_lines(catalog / "alpha.yaml")) == {"alpha.yaml", "beta.yaml"}
+    written = cache_file(catalog / "alpha.yaml").stat().st_ino
+    load_catalog([catalog, other], builtin=False)
+    assert cache_file(catalog / "alpha.yaml").stat().st_ino == written  # nothing changed: not rewritten
+    (catalog / "beta.yaml").unlink()
+    (catalog / "delta.yaml").write_text(entry("delta"), encoding="utf-8")
+    load_catalog([catalog, other], builtin=False)
+    assert set(cached_lines(catalog / "alpha.yaml")) == {"alpha.yaml", "delta.yaml"}  # a removed file's line goes
+    assert checked == {"alpha.yaml": 1, "beta.yaml": 1, "gamma.yaml": 1, "delta.yaml": 1}
+
+
+def test_a_run_keeps_the_lines_another_run_wrote_meanwhile(catalog: Path, checked: Counter[str]) -> None:
+    """Two runs on one folder: a run writing the folder's cache file keeps the lines another run wrote since it
+    read the file (those it did not replace itself); each line carries its own key."""
+    first = cache.entry_cache()
+    assert first is not None
+    gamma = (catalog / "gamma.yaml").resolve()
+    assert first.get(gamma, "") is None  # the first run reads the folder's (missing) cache file
+    load(catalog)  # another run writes alpha's and beta's lines meanwhile
+    gamma.write_text(entry("gamma"), encoding="utf-8")
+    _, doc, problems = load_file(gamma)
+    assert problems == [] and doc is not None
+    first.put(gamma, cache.entry_key(gamma, gamma.read_bytes()), doc.data)
+    first.save()
+    assert set(cached_lines(gamma)) == {"alpha.yaml", "beta.yaml", "gamma.yaml"}
+    assert sorted(load(catalog)) == ["alpha", "beta", "gamma"]
+    assert checked == {"alpha.yaml": 1, "beta.yaml": 1, "gamma.yaml": 1}  # all three served from the cache
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """File name -> how many DatabaseSpecs were built from it (the real build still runs)."""
+    counts: Counter[str] = Counter()
+    real = DatabaseSpec.from_data
+
+    def counting(data: object, file: Path) -> DatabaseSpec:
+        counts[file.name] += 1
+        return real(data, file)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DatabaseSpec, "from_data", counting)
+    return counts
+
+
+def test_validating_builds_no_entry_the_cache_vouches_for(
+    catalog: Path, checked: Counter[str], built: Counter[str]
+) -> None:
+    loaded = load_catalog([catalog])
+    assert built["alpha.yaml"] == 1 and checked["alpha.yaml"] == 1
+    built.clear()
+    result = check_catalog([catalog])
+    assert result.problems == [] and result.files == loaded.files
+    assert sorted(result.specs) == sorted(loaded.specs)
+    assert result.specs["alpha"] == CachedEntry("alpha", (), False, catalog / "alpha.yaml")
+    assert built == {} and checked["alpha.yaml"] == 1  # neither checked nor built again
+    (catalog / "beta.yaml").write_text(entry("beta").replace("name: PostgreSQL", "name: Beta"), encoding="utf-8")
+    assert isinstance(check_catalog([catalog]).specs["beta"], DatabaseSpec)
+    assert built == {"beta.yaml": 1} and checked["beta.yaml"] == 2  # the changed file: checked and built
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"id": "beta"}, {"aliases": "alpha-db"}, {"aliases": [1]}, {"replaces_builtin": "yes"}],
+    ids=["another id", "aliases not a list", "an alias not a string", "replaces_builtin not a bool"],
+)
+def test_validating_checks_a_file_whose_cached_data_is_not_a_checked_entry(
+    catalog: Path, checked: Counter[str], change: dict[str, object]
+) -> None:
+    """A line with a matching key and digest (as its owner could write one) must still give what the checks
+    across files read, with the types a checked entry has; else its file is checked again."""
+    load(catalog)
+    header, payload = cached_line(catalog / "alpha.yaml").split(b"\t", 1)
+    planted = cache.EntryCache(cache_folder())
+    planted.put((catalog / "alpha.yaml").resolve(), json.loads(header)["key"], {**json.loads(payload), **change})
+    planted.save()
+    result = check_catalog([catalog])
+    assert result.problems == [] and set(result.specs) == {"alpha", "beta", *load_catalog().specs}
+    assert checked["alpha.yaml"] == 2 and checked["beta.yaml"] == 1
+
+
+def test_validating_from_the_cache_finds_the_problems_across_files_at_their_place(tmp_path: Path) -> None:
+    folder = tmp_path / "catalog"
+    folder.mkdir()
+    (folder / "alpha.yaml").write_text(entry("alpha", "[shared]"), encoding="utf-8")
+    (folder / "beta.yaml").write_text(entry("beta", "[beta-db, shared]"), encoding="utf-8")
+    (folder / "gamma.yaml").write_text(
+        entry("gamma").replace("aliases: []", "aliases: []\nreplaces_builtin: true"), "utf-8"
+    )
+    cold = [str(p) for p in load_catalog([folder]).problems]
+    assert len(cold) == 2 and any("beta.yaml:4:20: aliases.1: alias 'shared'" in p for p in cold), cold
+    assert any("gamma.yaml:" in p and "replaces_builtin: there is no built-in entry 'gamma'" in p for p in cold), cold
+    assert is_cached(folder / "gamma.yaml")
+    assert [str(p) for p in check_catalog([folder]).problems] == cold
 
 
 def test_same_content_elsewhere_is_checked_there(catalog: Path, tmp_path: Path, checked: Counter[str]) -> None:
@@ -169,53 +307,66 @@ def test_a_changed_schema_or_rule_checks_everything_again(
     assert checked == {"alpha.yaml": 2, "beta.yaml": 2}
 
 
-def tamper_payload(path: Path) -> None:
-    header, payload = path.read_bytes().split(b"\n", 1)
+def tamper_payload(line: bytes) -> bytes:
+    header, payload = line.split(b"\t", 1)
     data = json.loads(payload)
     data["name"] = "Tampered"
-    path.write_bytes(header + b"\n" + json.dumps(data).encode())
+    return header + b"\t" + json.dumps(data).encode()
 
 
-def tamper_key(path: Path) -> None:
-    header, payload = path.read_bytes().split(b"\n", 1)
+def tamper_key(line: bytes) -> bytes:
+    header, payload = line.split(b"\t", 1)
     fields = json.loads(header)
     fields["key"] = "0" * 64
-    path.write_bytes(json.dumps(fields).encode() + b"\n" + payload)
+    return json.dumps(fields).encode() + b"\t" + payload
 
 
-def tamper_format(path: Path) -> None:
-    header, payload = path.read_bytes().split(b"\n", 1)
-    path.write_bytes(header.replace(b'"format": 1', b'"format": 2') + b"\n" + payload)
+def tamper_format(line: bytes) -> bytes:
+    assert line.count(b'"format":2') == 1
+    return line.replace(b'"format":2', b'"format":1')
 
 
-def truncate(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[:-10])
+def truncate(line: bytes) -> bytes:
+    return line[:-10]
 
 
-def not_json(path: Path) -> None:
-    path.write_bytes(b"\x80\x04\x95 pickle-like bytes\n\x00\x01")
+def not_json(line: bytes) -> bytes:
+    return b"\x80\x04\x95 pickle-like bytes\t\x00\x01"
 
 
 @pytest.mark.parametrize("tamper", [tamper_payload, tamper_key, tamper_format, truncate, not_json])
-def test_a_tampered_cache_file_is_ignored_and_rebuilt(catalog: Path, checked: Counter[str], tamper: object) -> None:
+def test_a_tampered_cache_line_is_ignored_and_rebuilt(catalog: Path, checked: Counter[str], tamper: object) -> None:
     load(catalog)
-    stored = cache_file(catalog / "alpha.yaml")
-    good = stored.read_bytes()
+    good = cached_line(catalog / "alpha.yaml")
     assert callable(tamper)
-    tamper(stored)
+    rewrite_line(catalog / "alpha.yaml", tamper(good))
     specs = load(catalog)
     assert specs["alpha"].name == "PostgreSQL"
-    assert checked == {"alpha.yaml": 2, "beta.yaml": 1}
-    assert stored.read_bytes() == good  # rebuilt
+    assert checked == {"alpha.yaml": 2, "beta.yaml": 1}  # only the tampered line is checked again
+    assert cached_line(catalog / "alpha.yaml") == good  # rebuilt
+
+
+def test_a_truncated_cache_file_serves_only_its_whole_lines(catalog: Path, checked: Counter[str]) -> None:
+    load(catalog)
+    stored = cache_file(catalog / "alpha.yaml")
+    content = stored.read_bytes()
+    last = content.splitlines()[-1]
+    stored.write_bytes(content[: -len(last) // 2])
+    load(catalog)
+    last_name = json.loads(last.split(b"\t", 1)[0])["name"]
+    assert checked == {"alpha.yaml": 1, "beta.yaml": 1, last_name: 2}
+    assert stored.read_bytes().count(b"\n") == 2
 
 
 def test_cached_data_for_another_id_is_not_used(catalog: Path, checked: Counter[str]) -> None:
-    """Even a well-formed file with a matching key and digest must hold the entry its file is named for."""
+    """Even a well-formed line with a matching key and digest must hold the entry its file is named for."""
     load(catalog)
-    stored = cache_file(catalog / "alpha.yaml")
-    key = json.loads(stored.read_bytes().split(b"\n", 1)[0])["key"]
-    payload = json.loads(stored.read_bytes().split(b"\n", 1)[1])
-    cache.EntryCache(cache_folder()).put((catalog / "alpha.yaml").resolve(), key, {**payload, "id": "beta"})
+    header, payload = cached_line(catalog / "alpha.yaml").split(b"\t", 1)
+    key = json.loads(header)["key"]
+    planted = cache.EntryCache(cache_folder())
+    planted.put((catalog / "alpha.yaml").resolve(), key, {**json.loads(payload), "id": "beta"})
+    planted.save()
+    assert json.loads(cached_line(catalog / "alpha.yaml").split(b"\t", 1)[1])["id"] == "beta"
     assert load(catalog)["alpha"].id == "alpha"
     assert checked["alpha.yaml"] == 2
 
@@ -224,11 +375,11 @@ def test_a_symlinked_cache_file_is_not_trusted(catalog: Path, checked: Counter[s
     load(catalog)
     stored = cache_file(catalog / "alpha.yaml")
     elsewhere = tmp_path / "planted.json"
-    shutil.copy(stored, elsewhere)  # a valid entry, but not a file the cache folder holds
+    shutil.copy(stored, elsewhere)  # valid lines, but not a file the cache folder holds
     stored.unlink()
     stored.symlink_to(elsewhere)
     load(catalog)
-    assert checked["alpha.yaml"] == 2
+    assert checked == {"alpha.yaml": 2, "beta.yaml": 2}
     assert not stored.is_symlink()  # replaced by a real file
 
 
@@ -238,7 +389,20 @@ def test_a_cache_file_others_may_write_is_not_trusted(catalog: Path, checked: Co
     stored = cache_file(catalog / "alpha.yaml")
     stored.chmod(mode)
     load(catalog)
-    assert checked["alpha.yaml"] == 2
+    assert checked == {"alpha.yaml": 2, "beta.yaml": 2}
+    assert stored.stat().st_mode & 0o777 == 0o600  # replaced by the cache's own
+
+
+def test_a_cache_file_over_the_size_limit_is_neither_read_nor_written(
+    catalog: Path, checked: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(catalog)
+    stored = cache_file(catalog / "alpha.yaml")
+    written = stored.stat().st_ino
+    monkeypatch.setattr(cache, "MAX_CACHE_FILE_BYTES", stored.stat().st_size - 1)
+    load(catalog)
+    assert checked == {"alpha.yaml": 2, "beta.yaml": 2}
+    assert stored.stat().st_ino == written  # its lines would not fit either: not rewritten
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
@@ -247,7 +411,7 @@ def test_a_cache_file_of_another_user_is_not_trusted(catalog: Path, checked: Cou
     stored = cache_file(catalog / "alpha.yaml")
     os.chown(stored, 65534, 65534)
     load(catalog)
-    assert checked["alpha.yaml"] == 2
+    assert checked == {"alpha.yaml": 2, "beta.yaml": 2}
 
 
 @pytest.mark.parametrize("mode", [0o755, 0o770, 0o701])
@@ -298,13 +462,13 @@ def test_problems_across_files_keep_their_positions_when_entries_come_from_the_c
     cold = problems()
     assert any("beta.yaml:4:20: aliases.1: alias 'shared' is already an alias of 'alpha'" in p for p in cold), cold
     assert any("postgresql.yaml:2:5: id: id 'postgresql' is already defined" in p for p in cold), cold
-    assert cache_file(folder / "beta.yaml").exists()  # valid on its own: cached
+    assert is_cached(folder / "beta.yaml")  # valid on its own: cached
     assert problems() == cold
 
 
 def test_a_cache_file_is_json_and_reading_one_runs_no_code(catalog: Path, tmp_path: Path) -> None:
     load(catalog)
-    header, payload = cache_file(catalog / "alpha.yaml").read_bytes().split(b"\n", 1)
+    header, payload = cached_line(catalog / "alpha.yaml").split(b"\t", 1)
     assert json.loads(header)["format"] == cache.FORMAT
     assert json.loads(payload)["id"] == "alpha"
     # A pickle that would create a file when loaded: the cache reads it as a broken entry and nothing runs.
@@ -321,11 +485,11 @@ def test_a_cache_file_is_json_and_reading_one_runs_no_code(catalog: Path, tmp_pa
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(junk=st.binary(max_size=300), keep_header=st.booleans())
-def test_any_bytes_in_a_cache_file_give_the_checked_entry(catalog: Path, junk: bytes, keep_header: bool) -> None:
+def test_any_bytes_in_a_cache_line_give_the_checked_entry(catalog: Path, junk: bytes, keep_header: bool) -> None:
     load(catalog)
-    stored = cache_file(catalog / "alpha.yaml")
-    header = stored.read_bytes().split(b"\n", 1)[0] + b"\n" if keep_header else b""
-    stored.write_bytes(header + junk)
+    header = cached_line(catalog / "alpha.yaml").split(b"\t", 1)[0] + b"\t" if keep_header else b""
+    content = cache_file(catalog / "alpha.yaml").read_bytes()
+    cache_file(catalog / "alpha.yaml").write_bytes(content.replace(cached_line(catalog / "alpha.yaml"), header + junk))
     fresh, _, problems = load_file(catalog / "alpha.yaml")
     assert problems == [] and fresh is not None
     assert load(catalog)["alpha"] == fresh
@@ -337,8 +501,9 @@ def test_the_cli_uses_and_refreshes_the_cache(catalog: Path) -> None:
         done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
         assert (done.returncode, done.stderr) == (0, "")
         assert done.stdout.startswith("ok: ")
-    assert cache_file(catalog / "alpha.yaml").exists()
+    assert is_cached(catalog / "alpha.yaml")
     (catalog / "beta.yaml").write_text(entry("beta").replace("category: relational", "category: nope"), "utf-8")
     done = subprocess.run(command, capture_output=True, text=True, env=os.environ.copy())
     assert done.returncode == 1
     assert f"{catalog / 'beta.yaml'}:" in done.stderr and "category" in done.stderr
+    assert not is_cached(catalog / "beta.yaml")

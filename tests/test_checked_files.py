@@ -58,9 +58,23 @@ def app_file(tmp_path: Path) -> Path:
 
 
 def cache_file(path: Path) -> Path:
+    """The cache file of the folder holding ``path`` (one per folder, a line per file)."""
     folder = cache.cache_dir()
     assert folder is not None
     return cache.EntryCache(folder)._file(path.resolve())
+
+
+def cached_line(path: Path) -> bytes | None:
+    if not cache_file(path).exists():
+        return None
+    for line in cache_file(path).read_bytes().splitlines():
+        if json.loads(line.split(b"\t", 1)[0])["name"] == path.name:
+            return line
+    return None
+
+
+def is_cached(path: Path) -> bool:
+    return cached_line(path) is not None
 
 
 def test_the_second_load_of_an_app_checks_nothing_and_gives_the_same_app(app_file: Path, checks: Counter[str]) -> None:
@@ -68,7 +82,7 @@ def test_the_second_load_of_an_app_checks_nothing_and_gives_the_same_app(app_fil
     second = load_app(app_file)
     assert checks == {"librechat.yaml": 1}
     assert second == first
-    assert cache_file(app_file).is_file()
+    assert is_cached(app_file)
 
 
 def test_the_builtin_app_and_environments_are_the_same_from_the_cache(checks: Counter[str]) -> None:
@@ -95,7 +109,7 @@ def test_an_app_with_a_problem_is_never_cached(app_file: Path, checks: Counter[s
         with pytest.raises(CatalogError, match=r"librechat\.yaml:\d+:\d+: name: "):
             load_app(app_file)
     assert checks == {"librechat.yaml": 2}
-    assert not cache_file(app_file).exists()
+    assert not is_cached(app_file)
 
 
 def test_changed_rules_check_the_app_again(
@@ -109,11 +123,16 @@ def test_changed_rules_check_the_app_again(
 
 def rewrite_cached(path: Path, change: Any) -> None:
     """Replace the cached data of ``path`` by ``change(data)``, with a valid header (as its owner could)."""
-    header, payload = cache_file(path).read_bytes().split(b"\n", 1)
+    line = cached_line(path)
+    assert line is not None
+    header, payload = line.split(b"\t", 1)
     key = json.loads(header)["key"]
     folder = cache.cache_dir()
     assert folder is not None
-    cache.EntryCache(folder).put(path.resolve(), key, change(json.loads(payload)))
+    planted = cache.EntryCache(folder)
+    planted.put(path.resolve(), key, change(json.loads(payload)))
+    planted.save()
+    assert cached_line(path) != line
 
 
 def test_cached_app_data_that_does_not_build_is_ignored(app_file: Path, checks: Counter[str]) -> None:
@@ -133,6 +152,7 @@ def test_cached_app_data_of_another_id_is_ignored(app_file: Path, checks: Counte
 def test_a_tampered_app_entry_is_ignored(app_file: Path, checks: Counter[str]) -> None:
     expected = load_app(app_file)
     entry = cache_file(app_file)
+    assert entry.read_bytes().count(b"LibreChat") > 1
     entry.write_bytes(entry.read_bytes().replace(b"LibreChat", b"Tampered"))
     assert load_app(app_file) == expected
     assert checks == {"librechat.yaml": 2}
@@ -169,7 +189,7 @@ def test_data_json_cannot_carry_is_not_cached(tmp_path: Path) -> None:
         data = checked.load_checked(path, "test", check, dict)
         assert list(data) == ["id", "scale"]
     assert len(runs) == 2
-    assert not cache_file(path).exists()
+    assert not is_cached(path)
 
 
 def test_no_cache_env_reads_and_writes_nothing(
@@ -179,7 +199,7 @@ def test_no_cache_env_reads_and_writes_nothing(
     load_app(app_file)
     load_app(app_file)
     assert checks == {"librechat.yaml": 2}
-    assert not cache_file(app_file).exists()
+    assert not is_cached(app_file)
 
 
 def test_an_environment_with_a_problem_is_one_line_and_never_cached(
@@ -195,4 +215,4 @@ def test_an_environment_with_a_problem_is_one_line_and_never_cached(
         with pytest.raises(DbstackError, match=r"staging\.yaml:\d+:\d+: "):
             load_environment("staging")
     assert checks == {"staging.yaml": 2}
-    assert not cache_file(folder / "staging.yaml").exists()
+    assert not is_cached(folder / "staging.yaml")
