@@ -23,6 +23,7 @@ the values are those of ``.env``, merged exactly as for compose, so a regenerati
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -487,7 +488,28 @@ def _upgrade_steps(statefulset: Mapping[str, Any], claim: str, namespace: str, w
         "pvc": text.markdown_code(claim_of(name, claim)),
         "dump": call("POST", "/dumps"),
         "tasks": call("GET", "/tasks?types=dumpCreation"),
+        "import_patch": f"kubectl -n {namespace} patch statefulset/{name} --type json -p "
+        + text.shell_word(json.dumps(import_patch(container, f"{data_dir}/import.dump"), separators=(",", ":"))),
     }
+
+
+# The probes that restart the container when it serves no HTTP (the readiness one only holds traffic back).
+_RESTARTING_PROBES = ("startupProbe", "livenessProbe")
+
+
+def import_patch(container: Mapping[str, Any], dump: str) -> list[dict[str, Any]]:
+    """The JSON patch that starts the StatefulSet's only container once importing ``dump``: MEILI_IMPORT_DUMP
+    set, and the startup and liveness probes removed, since Meilisearch serves no HTTP while it imports and a
+    probe would kill a long import (the readiness probe stays: ready means imported)."""
+    at = "/spec/template/spec/containers/0"
+    variable = {"name": "MEILI_IMPORT_DUMP", "value": dump}
+    patch: list[dict[str, Any]] = [{"op": "remove", "path": f"{at}/{p}"} for p in _RESTARTING_PROBES if p in container]
+    if "env" in container:
+        patch.append({"op": "add", "path": f"{at}/env/-", "value": variable})
+    else:
+        patch.append({"op": "add", "path": f"{at}/env", "value": [variable]})
+    return patch
+
 
 
 def _versioned_claim(workload: kubernetes.WorkloadSpec) -> str:

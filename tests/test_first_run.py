@@ -270,6 +270,17 @@ def test_meilisearch_upgrade_steps_name_the_old_image_and_volumes_and_compose_ac
     assert meilisearch["command"] == ["meilisearch", "--import-dump", "/old/dumps/DUMP.dump"]
     mounts = {v["target"]: (v["source"], v.get("read_only", False)) for v in meilisearch["volumes"]}
     assert mounts == {"/meili_data": (current, False), "/old": (old, True)}
+    # Before it, the container and the volume the import writes go: Meilisearch refuses to import over the
+    # database the new version made when it started (its data.ms), which dbstack's "next: up -d" does.
+    (emptied,) = [b for b in re.findall(r"   ```sh\n(.*?)   ```\n", readme, re.S) if "volume rm" in b]
+    assert [shlex.split(line) for line in emptied.strip().splitlines()] == [
+        ["docker", "compose", "rm", "--stop", "--force", "meilisearch"],
+        ["docker", "volume", "rm", model["volumes"][current]["name"]],
+    ]
+    assert model["volumes"][current]["name"] == f"nm_{current}"
+    assert readme.index("docker volume rm nm_" + current) < readme.index('"--import-dump"')
+    usage = subprocess.run([str(compose_binary()), "rm", "--help"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 0 and "--stop" in usage.stdout and "--force" in usage.stdout, usage.stderr
 
 
 # --- 7. a stack from before least privilege: which MongoDB user is in effect, and how to move ------------------------
