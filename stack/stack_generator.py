@@ -47,6 +47,7 @@ from .output import (
     MARKER,
     README_FILE,
     README_MARKER,
+    WRITTEN_FILE,
     OutputFile,
     WriteReport,
     read_env,
@@ -1017,7 +1018,7 @@ def resolve_choices(
     existing_settings = _read_settings(settings_path)
     previous = _previous_compose(folder)
     kept = recorded_names(folder).get("project") or _compose_name(previous)
-    unnamed_data = request.name is None and kept is None and holds_database_passwords(plan, existing_env)
+    unnamed_data = request.name is None and kept is None and holds_database_passwords(plan, folder, existing_env)
     if unnamed_data and target == "compose":
         raise DbstackError(unnamed_data_refusal(folder, "--name NAME", "its volumes have"))
     project, project_notes = _project(request.name, request.new_project, folder, plan.app, kept, previous)
@@ -1107,10 +1108,13 @@ def _enabled(value: str) -> bool:
     return value.strip().lower() == "true"
 
 
-def holds_database_passwords(plan: StackPlan, env: Mapping[str, str]) -> bool:
-    """Whether the folder's .env already holds a password a database of the plan was created with."""
-    return any(
-        env_var_name(role_plan.service, name) in env
+def holds_database_passwords(plan: StackPlan, folder: Path, env: Mapping[str, str]) -> bool:
+    """Whether ``folder`` holds a stack dbstack generated (its record, compose file or README is there) whose .env
+    has a password a database of the plan was created with. A .env the user prepared before the first run, or
+    copied from another stack, into a folder dbstack never wrote is no stack yet: its databases start fresh."""
+    generated = any(read_regular(folder / name) is not None for name in (WRITTEN_FILE, COMPOSE_FILE, README_FILE))
+    return generated and any(
+        env.get(env_var_name(role_plan.service, name))
         for role_plan in plan.roles.values()
         for name, parameter in role_plan.adapter.spec.parameters.items()
         if parameter.secret

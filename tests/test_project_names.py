@@ -127,9 +127,14 @@ def test_an_old_stack_with_passwords_and_no_name_is_refused(
     assert (compose_name if target == "compose" else namespace)(folder) == "librechat"
 
 
-def test_a_fresh_folder_with_only_the_users_keys_is_not_an_old_stack(tmp_path: Path) -> None:
+@pytest.mark.parametrize("password", ["", "MONGODB_PASSWORD=chosen-by-the-user\n"])
+def test_a_folder_dbstack_never_wrote_is_not_an_old_stack(tmp_path: Path, password: str) -> None:
+    """A .env prepared before the first run (the user's keys, even a password of their choosing) or copied from
+    another stack: the databases start fresh there, nothing to lose."""
     folder = tmp_path / "fresh"
-    prepare(folder)  # .env with API keys only, no database password
+    prepare(folder)
+    with (folder / ".env").open("a", encoding="utf-8") as env:
+        env.write(password)
     assert generate(folder) == 0
     assert compose_name(folder) == "fresh"
 
