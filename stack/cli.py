@@ -31,7 +31,7 @@ from dbstack.output import WriteReport
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 # generate's options that shape only the compose stack (e.g. a reverse proxy container): refused with
 # --target kubernetes, where the cluster's Ingress controller plays that part.
-COMPOSE_ONLY_GENERATE_OPTIONS: tuple[str, ...] = ("proxy", "new_project")
+COMPOSE_ONLY_GENERATE_OPTIONS: tuple[str, ...] = ("proxy",)
 DEBUG_ENV = "DBSTACK_DEBUG"
 
 Handler = Callable[[argparse.Namespace], int]
@@ -287,7 +287,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from dbstack.kubernetes_stack import write_kubernetes
 
         stack, existing = generator.prepare(request, folder, "kubernetes")
-        report = write_kubernetes(stack, folder, namespace=args.namespace, force=args.force, existing=existing)
+        report = write_kubernetes(
+            stack, folder, namespace=args.namespace, force=args.force, existing=existing, new_project=args.new_project
+        )
     else:
         report = generator.generate(request, folder, force=args.force)
     _print_report(report)
@@ -443,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--new-project",
         action="store_true",
-        help="let --name differ from the existing stack's project name (new, empty volumes; the old ones stay)",
+        help="let --name/--namespace differ from the existing stack's (new, empty volumes; the old ones stay)",
     )
     generate.add_argument("--domain", metavar="URL", help="address users open (default http://localhost:3080)")
     generate.add_argument(

@@ -22,7 +22,7 @@ the values are those of ``.env``, merged exactly as for compose, so a regenerati
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -45,9 +45,10 @@ from .output import (
     OutputFile,
     StaleFile,
     WriteReport,
+    recorded_names,
     write_folder,
 )
-from .stack_generator import USER_PROVIDED
+from .stack_generator import USER_PROVIDED, is_ip, loopback_address, unnamed_data_refusal
 
 if TYPE_CHECKING:
     from dbstack.loader.apps import FirstStart
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 
 OWNER = f"{MARKER} Kubernetes stack:"
 _DNS_LABEL_CHARS = re.compile(r"[^a-z0-9-]+")
+_NAMESPACE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def resource_name(service: str) -> str:
@@ -69,15 +71,11 @@ def config_map_name(file: str) -> str:
 
 
 def kubernetes_tree(
-    stack: Stack, folder: Path, namespace: str | None, env: Mapping[str, str]
+    stack: Stack, folder: Path, namespace: str | None, env: Mapping[str, str], new_project: bool = False
 ) -> tuple[kubernetes.KubernetesTree, list[str]]:
     """The stack's kustomize tree and the notes to print; ``env`` is the folder's .env (values kept)."""
     plan, choices = stack.plan, stack.first_start
-    if namespace is None:
-        default = choices.project if choices else folder.resolve().name
-        namespace = kubernetes.validate_namespace(default, f"{folder} (the namespace by default: the stack's name)")
-    else:
-        namespace = kubernetes.validate_namespace(namespace)
+    namespace = stack_namespace(stack, folder, namespace, new_project)
     services = stack.compose["services"]
     lock = load_lock(folder / LOCK_FILE)
     pin_images(stack.compose, lock)
@@ -208,11 +206,49 @@ def kubernetes_tree(
     return tree, notes
 
 
+def stack_namespace(stack: Stack, folder: Path, asked: str | None, new_project: bool) -> str:
+    """The namespace: every claim lives in it, so a regeneration keeps the one recorded in .dbstack-files (or,
+    for stacks made before the record, kustomization.yaml's), whatever the folder is called now; another one is
+    refused unless ``new_project``. The first time: ``asked``, else the stack's name."""
+    choices = stack.first_start
+    kept = recorded_names(folder).get("namespace") or _kustomization_namespace(folder)
+    if asked is not None:
+        namespace = kubernetes.validate_namespace(asked)
+        if kept is not None and namespace != kept and not new_project:
+            raise DbstackError(
+                f"--namespace {namespace}: the stack in {folder} is in namespace {kept}; another one starts with "
+                "new, empty volume claims (the data stays in the old ones). Regenerate without --namespace to keep "
+                "it, or add --new-project to start the new one anyway"
+            )
+        return namespace
+    if kept is not None and not new_project:
+        return kept
+    if choices is not None and choices.unnamed_data:
+        raise DbstackError(unnamed_data_refusal(folder, "--namespace NAME", "its claims are in"))
+    default = choices.project if choices else folder.resolve().name
+    return kubernetes.validate_namespace(default, f"{folder} (the namespace by default: the stack's name)")
+
+
+def _kustomization_namespace(folder: Path) -> str | None:
+    """kustomization.yaml's namespace, if dbstack wrote it (a stack made before names were recorded)."""
+    existing = read_regular(folder / "kustomization.yaml")
+    if existing is None or not existing.data.startswith(OWNER.encode()):
+        return None
+    namespace = _manifest(existing.data).get("namespace")
+    return namespace if isinstance(namespace, str) and _NAMESPACE.fullmatch(namespace) else None
+
+
 def write_kubernetes(
-    stack: Stack, folder: Path, *, namespace: str | None, force: bool, existing: dotenv.DotenvDocument
+    stack: Stack,
+    folder: Path,
+    *,
+    namespace: str | None,
+    force: bool,
+    existing: dotenv.DotenvDocument,
+    new_project: bool = False,
 ) -> WriteReport:
     """Write the stack's kustomize folder, .env and settings files (created once), all or nothing."""
-    tree, notes = kubernetes_tree(stack, folder, namespace, existing.as_dict())
+    tree, notes = kubernetes_tree(stack, folder, namespace, existing.as_dict(), new_project)
     plan = stack.plan
     header = (
         f"{OWNER} {text.comment(plan.app.id)}; environment: {text.comment(plan.environment.name)}; "
@@ -242,6 +278,7 @@ def write_kubernetes(
         existing=existing,
         derived=stack.derived,
         force=force,
+        names={"namespace": tree.namespace} | ({"project": stack.first_start.project} if stack.first_start else {}),
     )
     report.to_fill = stack.placeholders()
     report.warnings += [
@@ -323,16 +360,10 @@ def port_forward_command(namespace: str, service: str, domain: str, port: int | 
     domain's own port on this machine (kubectl listens on loopback unless told an --address)."""
     parts = urlsplit(domain)
     local = parts.port or (443 if parts.scheme == "https" else 80)
-    host = parts.hostname or "localhost"
-    address = "" if host == "localhost" or _is_loopback(host) else f" --address {text.shell_word(host)}"
+    listen = loopback_address(parts.hostname or "localhost") or parts.hostname or "localhost"
+    # kubectl listens on 127.0.0.1 and ::1 unless told another --address (127.0.0.2 is one).
+    address = "" if listen in ("127.0.0.1", "::1") else f" --address {text.shell_word(listen)}"
     return f"kubectl -n {namespace} port-forward{address} service/{service} {local}:{port}"
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def create_user_command(first: FirstStart, namespace: str) -> str:
@@ -487,7 +518,28 @@ def _upgrade_steps(statefulset: Mapping[str, Any], claim: str, namespace: str, w
         "pvc": text.markdown_code(claim_of(name, claim)),
         "dump": call("POST", "/dumps"),
         "tasks": call("GET", "/tasks?types=dumpCreation"),
+        "import_patch": f"kubectl -n {namespace} patch statefulset/{name} --type json -p "
+        + text.shell_word(json.dumps(import_patch(container, f"{data_dir}/import.dump"), separators=(",", ":"))),
     }
+
+
+# The probes that restart the container when it serves no HTTP (the readiness one only holds traffic back).
+_RESTARTING_PROBES = ("startupProbe", "livenessProbe")
+
+
+def import_patch(container: Mapping[str, Any], dump: str) -> list[dict[str, Any]]:
+    """The JSON patch that starts the StatefulSet's only container once importing ``dump``: MEILI_IMPORT_DUMP
+    set, and the startup and liveness probes removed, since Meilisearch serves no HTTP while it imports and a
+    probe would kill a long import (the readiness probe stays: ready means imported)."""
+    at = "/spec/template/spec/containers/0"
+    variable = {"name": "MEILI_IMPORT_DUMP", "value": dump}
+    patch: list[dict[str, Any]] = [{"op": "remove", "path": f"{at}/{p}"} for p in _RESTARTING_PROBES if p in container]
+    if "env" in container:
+        patch.append({"op": "add", "path": f"{at}/env/-", "value": variable})
+    else:
+        patch.append({"op": "add", "path": f"{at}/env", "value": [variable]})
+    return patch
+
 
 
 def _versioned_claim(workload: kubernetes.WorkloadSpec) -> str:
@@ -569,7 +621,7 @@ def _ingress(stack: Stack, names: Mapping[str, str]) -> kubernetes.IngressSpec |
         return None
     parts = urlsplit(choices.domain)
     host = parts.hostname or ""
-    if host == "localhost" or _is_ip(host):
+    if host == "localhost" or is_ip(host):
         return None
     if parts.port is not None:
         raise DbstackError(
@@ -578,14 +630,6 @@ def _ingress(stack: Stack, names: Mapping[str, str]) -> kubernetes.IngressSpec |
         )
     name = names[front.name]
     return kubernetes.IngressSpec(name, host, name, "http", f"{name}-tls" if choices.https else None)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _refuse_docker_host(stack: Stack, folder: Path) -> None:

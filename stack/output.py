@@ -39,6 +39,12 @@ _WRITTEN_HEADER = (
     "# a regeneration no longer writes is removed if unchanged, kept and named if you changed it.\n"
 )
 _WRITTEN_LINE = re.compile(r"([0-9a-f]{64})  ([^/\x00]+)")
+# The names the stack's data is kept under (compose project, Kubernetes namespace), recorded in the header: a
+# regeneration keeps them after a target switch, a deleted compose.yaml or a renamed folder (volumes and claims
+# are keyed by them; a new name starts on new, empty ones).
+RECORDED_NAMES = ("project", "namespace")
+_NAME_LINE = re.compile(r"# (project|namespace): (.*)")
+_RECORDED_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 # Compose reads the first of these it finds; one dbstack did not write would be shadowed by compose.yaml.
 OTHER_COMPOSE_FILES = ("compose.yml", "docker-compose.yaml", "docker-compose.yml")
 # Compose merges any of these into compose.yaml without being asked (checked with the real binary).
@@ -155,9 +161,11 @@ def write_folder(
     derived: Iterable[str] = (),
     secret_files: Mapping[str, str] | None = None,
     force: bool = False,
+    names: Mapping[str, str] | None = None,
 ) -> WriteReport:
     """Write ``files`` and merge ``env_entries`` into ``.env``; see the module docstring.
 
+    ``names`` (``RECORDED_NAMES`` -> value) go into the record's header; the ones not given stay as recorded.
     ``secret_files`` (file -> .env variable) are compose file secrets: each holds exactly the value ``.env``
     keeps for its variable (mode 0600), so they follow .env and are kept across regeneration as it is.
 
@@ -189,7 +197,7 @@ def write_folder(
         for name, var in (secret_files or {}).items()
     ]
     replacements: list[Replacement] = []
-    previous = _read_record(folder)
+    previous, earlier_names = _read_record(folder)
     written = {f.name: _digest(f.text.encode("utf-8")) for f in files if not f.create_only}
     for output in files:  # a file written once is dbstack's while it holds what dbstack wrote
         if output.create_only:
@@ -197,7 +205,7 @@ def write_folder(
                 written[output.name] = _digest(output.text.encode("utf-8"))
             elif output.name in previous:
                 written[output.name] = previous[output.name]
-    report.stale, recorded = _stale_files(folder, written, previous)
+    report.stale, recorded = _stale_files(folder, written, previous, {**earlier_names, **(names or {})})
     for output in [OutputFile(ENV_FILE, env_text, 0o600), *files, OutputFile(WRITTEN_FILE, recorded, 0o600)]:
         path = folder / output.name
         data = output.text.encode("utf-8")
@@ -235,12 +243,27 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read_record(folder: Path) -> dict[str, str]:
-    """File name -> SHA-256 of what an earlier run wrote there (empty for a folder without a record)."""
+def recorded_names(folder: Path) -> dict[str, str]:
+    """The compose project and Kubernetes namespace an earlier run recorded (``RECORDED_NAMES``), if any."""
+    return _read_record(folder)[1]
+
+
+def _read_record(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """File name -> SHA-256 of what an earlier run wrote there, and the names recorded in the header (both empty
+    for a folder without a record)."""
     path = folder / WRITTEN_FILE
     existing = read_regular(path)
     previous: dict[str, str] = {}
+    names: dict[str, str] = {}
     for number, line in enumerate(existing.data.decode("utf-8", errors="replace").split("\n") if existing else [], 1):
+        if (name_line := _NAME_LINE.fullmatch(line)) is not None:
+            if not _RECORDED_NAME.fullmatch(name_line.group(2)):
+                raise DbstackError(
+                    f"{path}:{number}: the recorded {name_line.group(1)} is not a name dbstack writes; nothing was "
+                    f"changed (fix the line, or give --name/--namespace with the name the stack's data is under)"
+                )
+            names[name_line.group(1)] = name_line.group(2)
+            continue
         if not line or line.startswith("#"):
             continue
         match = _WRITTEN_LINE.fullmatch(line)
@@ -250,11 +273,11 @@ def _read_record(folder: Path) -> dict[str, str]:
                 "line, or remove the file: dbstack then forgets which files it wrote earlier)"
             )
         previous[match.group(2)] = match.group(1)
-    return previous
+    return previous, names
 
 
 def _stale_files(
-    folder: Path, written: Mapping[str, str], previous: Mapping[str, str]
+    folder: Path, written: Mapping[str, str], previous: Mapping[str, str], names: Mapping[str, str]
 ) -> tuple[list[StaleFile], str]:
     """The files an earlier run recorded that this one does not write, and the record to keep: what this run
     writes, plus each stale file still there (with what dbstack wrote), so a failed removal is retried and a
@@ -273,7 +296,8 @@ def _stale_files(
         stale.append(StaleFile(name, on_disk.data, edited=_digest(on_disk.data) != digest))
         record[name] = digest
     lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(record.items()))
-    return stale, _WRITTEN_HEADER + lines
+    header = "".join(f"# {key}: {names[key]}\n" for key in RECORDED_NAMES if key in names)
+    return stale, _WRITTEN_HEADER + header + lines
 
 
 def _remove_stale(folder: Path, stale: Iterable[StaleFile]) -> tuple[list[Path], list[str]]:

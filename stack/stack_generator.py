@@ -47,9 +47,11 @@ from .output import (
     MARKER,
     README_FILE,
     README_MARKER,
+    WRITTEN_FILE,
     OutputFile,
     WriteReport,
     read_env,
+    recorded_names,
     write_folder,
 )
 
@@ -360,7 +362,7 @@ class StackGenerator:
         host, port = parts.hostname or "", parts.port or 443
         public = not _internal_host(host)
         # Browsers reach a loopback name only from this machine: publish there alone; others on every address.
-        host_ip = "127.0.0.1" if host == "localhost" or host.endswith(".localhost") or _is_loopback(host) else None
+        host_ip = loopback_address(host)
         ports = [(port, port)] + ([(80, 80)] if public else [])  # ACME's HTTP challenge and the redirect
         config = proxy.config
         volumes = [{"type": "bind", "source": f"./{config['name']}", "target": config["target"], "read_only": True}]
@@ -520,6 +522,7 @@ class StackGenerator:
             derived=stack.derived,
             secret_files=stack.secret_files,
             force=force,
+            names={"project": project},
         )
         report.to_fill = stack.placeholders() + missing
         report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *upgrade_notes]
@@ -640,16 +643,21 @@ def front_door(plan: StackPlan, choices: Choices | None) -> FrontDoor | None:
     if choices is None or choices.proxy is not None or choices.https or choices.target != "compose":
         return None
     parts = urlsplit(choices.domain)
-    host = parts.hostname or ""
-    if not _is_local_host(host):
+    address = loopback_address(parts.hostname or "")
+    if address is None:
         return None
-    return FrontDoor(parts.port or 80, "::1" if ":" in host else "127.0.0.1")
+    return FrontDoor(parts.port or 80, address)
 
 
-def _is_local_host(host: str) -> bool:
-    """A name or address that reaches this machine only: localhost, *.localhost (RFC 6761), 127.0.0.0/8, ::1."""
+def loopback_address(host: str) -> str | None:
+    """Where a host that reaches this machine only is published: an IP literal of 127.0.0.0/8 or ::1 itself
+    (users open that very address), 127.0.0.1 for localhost and *.localhost (RFC 6761); None for any other."""
     host = host.lower()
-    return host == "localhost" or host.endswith(".localhost") or _is_loopback(host)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "127.0.0.1" if host == "localhost" or host.endswith(".localhost") else None
+    return str(address) if address.is_loopback else None
 
 
 def forward_note(stack: Stack) -> str | None:
@@ -931,6 +939,8 @@ class Choices:
     target: str = "compose"  # where the stack runs: the commands its files give follow it
     project_from_folder: bool = False  # the name is the folder's: another folder so named shares the volumes
     effective: dict[str, str] = field(default_factory=dict)  # the settings in effect: the file's where it has them
+    # .env holds database passwords, yet no name was recorded nor given: the data's names are unknown (an old stack)
+    unnamed_data: bool = False
 
     @property
     def https(self) -> bool:
@@ -969,7 +979,7 @@ def checked_domain(domain: str, where: str = "--domain") -> str:
     if parts.path not in ("", "/"):
         raise DbstackError(f"{where}: LibreChat is served at the root of its address; give no path")
     # A name whose last label is all digits is no DNS name (RFC 3696 2): 1.2.3.4.5 is a mistyped address.
-    if not host or not (_is_ip(host) or (_HOST_NAME.fullmatch(host) and not host.rsplit(".", 1)[-1].isdigit())):
+    if not host or not (is_ip(host) or (_HOST_NAME.fullmatch(host) and not host.rsplit(".", 1)[-1].isdigit())):
         raise DbstackError(f"{where}: the host must be a DNS name or an IP address")
     if port == 0:
         raise DbstackError(f"{where}: port 0 is no port a browser can open")
@@ -978,7 +988,7 @@ def checked_domain(domain: str, where: str = "--domain") -> str:
     return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None and port != default_port else "")
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -1007,7 +1017,11 @@ def resolve_choices(
     settings_path = folder / first.settings_file
     existing_settings = _read_settings(settings_path)
     previous = _previous_compose(folder)
-    project, project_notes = _project(request.name, request.new_project, folder, plan.app, previous)
+    kept = recorded_names(folder).get("project") or _compose_name(previous)
+    unnamed_data = request.name is None and kept is None and holds_database_passwords(plan, folder, existing_env)
+    if unnamed_data and target == "compose":
+        raise DbstackError(unnamed_data_refusal(folder, "--name NAME", "its volumes have"))
+    project, project_notes = _project(request.name, request.new_project, folder, plan.app, kept, previous)
     if target != "compose":  # the name becomes a namespace there, which --namespace sets and checks on its own
         project_notes = []
     proxy = _proxy(first, request.proxy, previous)
@@ -1059,6 +1073,7 @@ def resolve_choices(
         target,
         project == project_name(None, folder, plan.app),
         effective,
+        unnamed_data,
     )
 
 
@@ -1093,15 +1108,48 @@ def _enabled(value: str) -> bool:
     return value.strip().lower() == "true"
 
 
+def holds_database_passwords(plan: StackPlan, folder: Path, env: Mapping[str, str]) -> bool:
+    """Whether ``folder`` holds a stack dbstack generated (its record, compose file or README is there) whose .env
+    has a password a database of the plan was created with. A .env the user prepared before the first run, or
+    copied from another stack, into a folder dbstack never wrote is no stack yet: its databases start fresh."""
+    generated = any(read_regular(folder / name) is not None for name in (WRITTEN_FILE, COMPOSE_FILE, README_FILE))
+    return generated and any(
+        env.get(env_var_name(role_plan.service, name))
+        for role_plan in plan.roles.values()
+        for name, parameter in role_plan.adapter.spec.parameters.items()
+        if parameter.secret
+    )
+
+
+def unnamed_data_refusal(folder: Path, flag: str, keyed: str) -> str:
+    """The refusal for a stack whose data exists (its .env holds database passwords) under an unknown name: a
+    name from the folder would start new, empty databases with the old passwords, the data looking lost."""
+    return (
+        f"{folder}: its .env holds database passwords, but no project name is recorded (.dbstack-files, "
+        f"{COMPOSE_FILE}); give {flag} with the name {keyed} (librechat for stacks made before --name); "
+        "nothing was changed"
+    )
+
+
+def _compose_name(previous: Mapping[str, Any]) -> str | None:
+    """The project name of the stack's compose.yaml, if it has a valid one (stacks made before the record)."""
+    name = previous.get("name")
+    return name if isinstance(name, str) and _PROJECT_NAME.fullmatch(name) else None
+
+
 def _project(
-    asked: str | None, new_project: bool, folder: Path, app: AppDefinition, previous: Mapping[str, Any]
+    asked: str | None,
+    new_project: bool,
+    folder: Path,
+    app: AppDefinition,
+    kept: str | None,
+    previous: Mapping[str, Any],
 ) -> tuple[str, list[str]]:
     """The compose project name and the notes about it. The name keys every volume (``NAME_mongodb-data``), so
-    a regeneration keeps the one the stack's compose.yaml has (stacks made before ``--name`` existed say
-    ``librechat``); another one is refused unless ``new_project``: a warning scrolls by, while the next
-    ``docker compose up`` would start on new, empty volumes and the data would look lost."""
-    kept = previous.get("name")
-    kept = kept if isinstance(kept, str) and _PROJECT_NAME.fullmatch(kept) else None
+    a regeneration keeps ``kept``, the one recorded in .dbstack-files or the compose.yaml (stacks made before
+    ``--name`` existed say ``librechat``), whatever the target; another one is refused unless ``new_project``: a
+    warning scrolls by, while the next ``docker compose up`` would start on new, empty volumes and the data
+    would look lost."""
     name = project_name(asked, folder, app) if asked is not None or kept is None else kept
     if asked is None:
         if kept is not None:
@@ -1118,7 +1166,7 @@ def _project(
     data = f" (the data stays in {text.visible(volumes)})" if volumes else ""
     if not new_project:
         raise DbstackError(
-            f"--name {text.visible(name)}: {folder / COMPOSE_FILE} is the compose project {kept}; another name starts "
+            f"--name {text.visible(name)}: the stack in {folder} is the project {kept}; another name starts "
             f"a new project with new, empty volumes{data}. Regenerate without --name to keep it, or add --new-project "
             "to start the new one anyway"
         )
@@ -1273,14 +1321,7 @@ def caddyfile_text(
 def _internal_host(host: str) -> bool:
     """A name no public CA can issue a certificate for: localhost, an IP address, a single label, a private suffix."""
     host = host.lower()
-    return host == "localhost" or _is_ip(host) or "." not in host or host.endswith(_PRIVATE_SUFFIXES)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return host == "localhost" or is_ip(host) or "." not in host or host.endswith(_PRIVATE_SUFFIXES)
 
 
 def app_user_script(user: AppUser, database: str) -> str:

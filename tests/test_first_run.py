@@ -61,6 +61,8 @@ def test_a_stack_from_before_project_names_keeps_librechat(tmp_path: Path) -> No
     generate(folder, StackRequest())
     compose = folder / "compose.yaml"
     compose.write_text(compose.read_text(encoding="utf-8").replace("\nname: old\n", "\nname: librechat\n"))
+    record = folder / ".dbstack-files"  # as written before names were recorded there
+    record.write_text(record.read_text(encoding="utf-8").replace("# project: old\n", ""))
     generate(folder, StackRequest())
     model = model_of(folder)
     assert model["name"] == "librechat"
@@ -73,7 +75,7 @@ def test_another_name_for_an_existing_stack_is_refused_unless_confirmed(tmp_path
     before = snapshot(folder)
     with pytest.raises(
         DbstackError,
-        match=r"^--name other: \S+/compose\.yaml is the compose project chat; another name starts a new project "
+        match=r"^--name other: the stack in \S+ is the project chat; another name starts a new project "
         r"with new, empty volumes \(the data stays in chat_mongodb-data, .*\)\. Regenerate without --name to keep "
         r"it, or add --new-project to start the new one anyway$",
     ):
@@ -136,7 +138,7 @@ def test_a_stack_without_an_endpoint_says_how_to_enable_one_and_the_command_work
     ("domain", "published", "host_ip"),
     [
         ("http://localhost:8080", "8080", "127.0.0.1"),
-        ("http://127.0.0.2:3090", "3090", "127.0.0.1"),
+        ("http://127.0.0.2:3090", "3090", "127.0.0.2"),  # the address users open, not 127.0.0.1
         ("http://[::1]:8081", "8081", "::1"),
         ("http://localhost", "80", "127.0.0.1"),
         ("http://chat.localhost:5432", "5432", "127.0.0.1"),  # a database's port: the database moves, not the api
@@ -153,6 +155,33 @@ def test_a_loopback_http_domain_is_where_the_api_is_published(
     assert len(everything) == len(set(everything)), everything
     assert not any("reverse proxy" in w for w in report.warnings)
     assert "nothing in this stack serves that address" not in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("domain", "host_ip"),
+    [("https://[::1]:8443", "::1"), ("https://127.0.0.3:8443", "127.0.0.3"), ("https://localhost:8443", "127.0.0.1")],
+)
+def test_the_proxy_of_a_loopback_domain_is_published_on_that_address(tmp_path: Path, domain: str, host_ip: str) -> None:
+    generate(tmp_path, StackRequest(domain=domain, proxy="caddy"))
+    (port,) = model_of(tmp_path)["services"]["caddy"]["ports"]
+    assert (port["published"], port["host_ip"]) == ("8443", host_ip)
+
+
+@pytest.mark.parametrize(
+    ("domain", "address"),
+    [
+        ("http://127.0.0.2:3080", " --address 127.0.0.2 "),  # kubectl listens on 127.0.0.1 and ::1 alone
+        ("http://[::1]:3080", " "),
+        ("http://localhost:3080", " "),
+        ("http://chat.localhost:3080", " "),
+        ("http://10.0.0.5:3080", " --address 10.0.0.5 "),
+    ],
+)
+def test_kubernetes_port_forward_listens_on_the_domains_address(domain: str, address: str) -> None:
+    from dbstack.kubernetes_stack import port_forward_command
+
+    expected = f"kubectl -n ns port-forward{address}service/api 3080:3080"
+    assert port_forward_command("ns", "api", domain, 3080) == expected
 
 
 @pytest.mark.parametrize("domain", ["http://chat.example.com", "https://localhost:3443", "http://10.0.0.5:3080"])
@@ -270,6 +299,17 @@ def test_meilisearch_upgrade_steps_name_the_old_image_and_volumes_and_compose_ac
     assert meilisearch["command"] == ["meilisearch", "--import-dump", "/old/dumps/DUMP.dump"]
     mounts = {v["target"]: (v["source"], v.get("read_only", False)) for v in meilisearch["volumes"]}
     assert mounts == {"/meili_data": (current, False), "/old": (old, True)}
+    # Before it, the container and the volume the import writes go: Meilisearch refuses to import over the
+    # database the new version made when it started (its data.ms), which dbstack's "next: up -d" does.
+    (emptied,) = [b for b in re.findall(r"   ```sh\n(.*?)   ```\n", readme, re.S) if "volume rm" in b]
+    assert [shlex.split(line) for line in emptied.strip().splitlines()] == [
+        ["docker", "compose", "rm", "--stop", "--force", "meilisearch"],
+        ["docker", "volume", "rm", model["volumes"][current]["name"]],
+    ]
+    assert model["volumes"][current]["name"] == f"nm_{current}"
+    assert readme.index("docker volume rm nm_" + current) < readme.index('"--import-dump"')
+    usage = subprocess.run([str(compose_binary()), "rm", "--help"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 0 and "--stop" in usage.stdout and "--force" in usage.stdout, usage.stderr
 
 
 # --- 7. a stack from before least privilege: which MongoDB user is in effect, and how to move ------------------------
@@ -432,6 +472,6 @@ def test_new_project_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "docker compose -p chat down" in capsys.readouterr().err
     assert yaml.safe_load((folder / "compose.yaml").read_text(encoding="utf-8"))["name"] == "other"
     refused = tmp_path / "k8s"
-    assert main(["generate", "--target", "kubernetes", "--new-project", "-o", str(refused)]) == 1
-    assert "--new-project is for --target compose" in capsys.readouterr().err
+    assert main(["generate", "--target", "kubernetes", "--proxy", "caddy", "-o", str(refused)]) == 1
+    assert "--proxy is for --target compose" in capsys.readouterr().err
     assert not refused.exists()

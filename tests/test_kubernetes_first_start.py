@@ -10,12 +10,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from test_kubernetes import SERVERS, build, by_kind
 from test_kubernetes_stack import generate, prepare
 
@@ -141,6 +144,24 @@ def kubectl_commands(readme: str) -> list[list[str]]:
     return commands
 
 
+def check_import_patch(folder: Path, name: str, patch: str) -> None:
+    """The README's import patch, applied by kustomize to the folder's own StatefulSet: every path exists (kustomize
+    refuses a remove of a missing one), and the result imports without the probes that would kill the import."""
+    overlay = folder.parent / f"{folder.name}-import-overlay"
+    overlay.mkdir()
+    target = {"kind": "StatefulSet", "name": name}
+    kustomization = {"resources": [os.path.relpath(folder, overlay)], "patches": [{"target": target, "patch": patch}]}
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization), encoding="utf-8")
+    try:
+        (container,) = statefulset(build(overlay), name)["spec"]["template"]["spec"]["containers"]
+    finally:
+        shutil.rmtree(overlay)
+    assert "startupProbe" not in container and "livenessProbe" not in container and "readinessProbe" in container
+    assert {"name": "MEILI_IMPORT_DUMP", "value": "/meili_data/import.dump"} in container["env"]
+    (original,) = statefulset(build(folder), name)["spec"]["template"]["spec"]["containers"]
+    assert "startupProbe" in original and "livenessProbe" in original  # what apply -k puts back
+
+
 def check_command(argv: list[str], docs: list[dict[str, Any]], folder: Path) -> None:
     """One README command against the built resources: every name it uses exists, with the right kind."""
     names = {(d["kind"], d["metadata"]["name"]) for d in docs}
@@ -196,6 +217,10 @@ def check_command(argv: list[str], docs: list[dict[str, Any]], folder: Path) -> 
             assert ({"statefulset": "StatefulSet"}[words[1]], words[2]) in names, argv
     elif verb == "set":
         resource(words[2])
+    elif verb == "patch":
+        resource(words[1])
+        assert words[2:4] == ["--type", "json"] and words[4] == "-p", argv
+        check_import_patch(folder, words[1].split("/")[1], words[5])
     else:
         pytest.fail(f"README command not checked here: {argv}")
 
@@ -232,7 +257,7 @@ def test_every_readme_command_names_what_the_built_folder_holds(readmes: dict[st
     creates_users = any(a[3] == "exec" and a[5].startswith("deploy/") for a in commands if a[1:2] == ["-n"])
     assert creates_users == (not open_signup(folder))
     assert ("port-forward" in verbs) == (case != "ingress-redis")
-    assert ("set" in verbs) == (case != "no-search")  # the Meilisearch upgrade steps
+    assert ("set" in verbs) == ("patch" in verbs) == (case != "no-search")  # the Meilisearch upgrade steps
 
 
 @pytest.mark.parametrize("case", README_CASES)

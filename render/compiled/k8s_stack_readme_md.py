@@ -1,7 +1,7 @@
 """render/templates/k8s/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '307e3e06422fe8597bb465974363888c3017e4325e3a1348946b0e7b64462b5f'
+SOURCE_SHA256 = '656df67cbdf9195d680900c17109fd85812da0f10d7d60c69e35fe5dd7f34ccb'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -173,7 +173,7 @@ def root(context, missing=missing):
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'pvc')))
         yield "). Kubernetes never changes a StatefulSet's\nvolumeClaimTemplates: when a regeneration moves to another version (dbstack says so), `kubectl apply -k .` is\nrefused for "
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'statefulset')))
-        yield ' and the old version keeps running on its data. Move the data with a dump:\n\n```sh\n# 1. With the old version (still running): create a dump, repeat the second call until its task has\n#    "status":"succeeded", then copy the dump (NAME.dump, from the listing) out of the pod.\n'
+        yield ' and the old version keeps running on its data. Move the data with a dump\n(Meilisearch\'s dumps: https://specs.meilisearch.dev/specifications/text/0105-dumps-api.html):\n\n```sh\n# 1. With the old version (still running): create a dump, repeat the second call until its task has\n#    "status":"succeeded", then copy the dump (NAME.dump, from the listing) out of the pod.\n'
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'dump')))
         yield '\n'
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'tasks')))
@@ -193,7 +193,7 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='namespace') if l_0_namespace is missing else l_0_namespace)))
         yield ' delete statefulset '
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'name')))
-        yield '\nkubectl apply -k .\n# 3. Import: copy the dump in, start once with MEILI_IMPORT_DUMP on an empty database, then drop the variable.\nkubectl -n '
+        yield '\nkubectl apply -k .\n# 3. Import: copy the dump in, empty the database (Meilisearch refuses to import over one), then start once\n#    with MEILI_IMPORT_DUMP and without the startup and liveness probes: no HTTP is served until the import is\n#    done, and the probes would kill a longer import. Wait until the pod is ready (the import is done).\nkubectl -n '
         yield str(environment.finalize((undefined(name='namespace') if l_0_namespace is missing else l_0_namespace)))
         yield ' cp NAME.dump '
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'pod')))
@@ -205,21 +205,17 @@ def root(context, missing=missing):
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'pod')))
         yield ' -- rm -rf '
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'data_dir')))
-        yield '/data.ms\nkubectl -n '
-        yield str(environment.finalize((undefined(name='namespace') if l_0_namespace is missing else l_0_namespace)))
-        yield ' set env statefulset/'
-        yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'name')))
-        yield ' MEILI_IMPORT_DUMP='
-        yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'data_dir')))
-        yield '/import.dump\nkubectl -n '
+        yield '/data.ms\n'
+        yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'import_patch')))
+        yield '\nkubectl -n '
         yield str(environment.finalize((undefined(name='namespace') if l_0_namespace is missing else l_0_namespace)))
         yield ' rollout status statefulset/'
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'name')))
-        yield '\nkubectl -n '
+        yield '\n# 4. Back to the stack as written: drop the variable first (a start with it on the imported database would\n#    fail), then apply, which puts the probes back.\nkubectl -n '
         yield str(environment.finalize((undefined(name='namespace') if l_0_namespace is missing else l_0_namespace)))
         yield ' set env statefulset/'
         yield str(environment.finalize(environment.getattr((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned), 'name')))
-        yield ' MEILI_IMPORT_DUMP-\n```\n\nCheck your search, then delete the old claim (dbstack names it) with `kubectl -n '
+        yield ' MEILI_IMPORT_DUMP-\nkubectl apply -k .\n```\n\nCheck your search, then delete the old claim (dbstack names it) with `kubectl -n '
         yield str(environment.finalize((undefined(name='namespace') if l_0_namespace is missing else l_0_namespace)))
         yield ' delete pvc OLD`.'
     yield "\n\n## Regenerating\n\nRunning dbstack again keeps `.env`, your settings files and your edits to them. A file dbstack wrote that the\nstack no longer has (a role left out, an Ingress no longer needed) is removed when you did not change it, and\nnamed when you did (`.dbstack-files` records what dbstack wrote). `kubectl apply -k .` deletes nothing from the\ncluster: dbstack prints the kubectl commands that delete what the folder no longer describes.\n\n## What differs from the compose stack and from LibreChat's Helm chart, and why\n\n- Every database is a StatefulSet of the official image pinned in dbstack's catalog, with authentication on\n  (the Helm chart installs Bitnami sub-charts, MongoDB with `auth.enabled: false`); LibreChat reaches MongoDB as\n  its own user, made on MongoDB's first start by "
@@ -249,4 +245,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '4=34&5=36&7=38&8=40&12=42&13=46&17=58&20=61&21=65&25=68&30=73&32=76&40=79&41=83&44=88&46=91&47=94&49=100&51=106&53=111&54=113&57=115&59=117&67=121&69=124&76=131&79=133&82=137&89=145&92=147&94=150&99=152&101=155&102=157&104=159&106=162&108=164&109=166&111=170&116=172&117=174&118=176&119=182&121=188&124=192&125=198&126=204&127=210&128=214&131=218&145=221&152=223&153=227&158=233&159=236&164=239&165=241'
+debug_info = '4=34&5=36&7=38&8=40&12=42&13=46&17=58&20=61&21=65&25=68&30=73&32=76&40=79&41=83&44=88&46=91&47=94&49=100&51=106&53=111&54=113&57=115&59=117&67=121&69=124&76=131&79=133&82=137&89=145&92=147&94=150&99=152&101=155&102=157&104=159&106=162&108=164&109=166&111=170&117=172&118=174&119=176&120=182&122=188&127=192&128=198&129=204&130=206&133=210&137=214&151=217&158=219&159=223&164=229&165=232&170=235&171=237'

@@ -1,7 +1,7 @@
 """render/templates/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = 'bbbff16b758b041a787a1bd870275f8281dd56ecb54c4320ccaf84e3309949ae'
+SOURCE_SHA256 = '41124e6eb83ed1bcdfb59a759c410f8c62ec2b846e86327022bd92963879a766'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -299,9 +299,13 @@ def root(context, missing=missing):
             yield str(environment.finalize(environment.getattr(l_1_kept, 'service')))
             yield ' sh -c \'printf "Authorization: Bearer %s\\n" "$MEILI_MASTER_KEY" | curl -sS -X POST -H @- http://127.0.0.1:7700/dumps\'\n   docker compose exec '
             yield str(environment.finalize(environment.getattr(l_1_kept, 'service')))
-            yield " ls /meili_data/dumps     # the dump, once its task succeeded\n   ```\n\n   The dump lands in the old volume, in `/meili_data/dumps/` (the image's working directory is `/meili_data`).\n3. Import it into the new version: replace `compose.override.yaml` with this (DUMP: the file name from step 2),\n   then `docker compose up -d "
+            yield " ls /meili_data/dumps     # the dump, once its task succeeded\n   ```\n\n   The dump lands in the old volume, in `/meili_data/dumps/` (the image's working directory is `/meili_data`).\n3. Import it into the new version, on an empty new volume: Meilisearch refuses `--import-dump` when its volume\n   already holds a database (`data.ms`), as it does once the new version has started, and serves no HTTP until\n   the import is done (https://specs.meilisearch.dev/specifications/text/0105-dumps-api.html). Remove the\n   container and the new volume (what the new version indexed since is dropped; the import brings the old data;\n   an error that the volume does not exist is fine), replace `compose.override.yaml` with this (DUMP: the file\n   name from step 2), then `docker compose up -d "
             yield str(environment.finalize(environment.getattr(l_1_kept, 'service')))
-            yield '`; the new version answers once the import is done:\n\n   ```yaml\n   services:\n     '
+            yield '`:\n\n   ```sh\n   docker compose rm --stop --force '
+            yield str(environment.finalize(environment.getattr(l_1_kept, 'service')))
+            yield '\n   docker volume rm '
+            yield str(environment.finalize(environment.getattr(l_1_kept, 'new_docker_volume')))
+            yield '\n   ```\n\n   ```yaml\n   services:\n     '
             yield str(environment.finalize(environment.getattr(l_1_kept, 'service')))
             yield ':\n       command: ["meilisearch", "--import-dump", "/old/dumps/DUMP.dump"]\n       volumes:\n         - '
             yield str(environment.finalize(environment.getattr(l_1_kept, 'volume')))
@@ -329,4 +333,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&52=89&54=92&56=99&57=103&66=106&75=113&81=123&84=126&85=130&88=132&90=135&91=144&92=147&94=151&96=154&102=161&105=163&107=168&108=176&110=178&121=186&125=189&126=192&129=194&130=197&134=199&136=202&139=204&143=209&144=212&148=214&150=217&152=219&155=224&158=228&159=231&160=239&162=244&163=250&164=256&167=258&168=260&173=262&177=265&181=268&182=270&186=272&188=276&189=280&191=283&194=286&198=288&199=290&201=292&207=294&208=296&213=298&217=300&220=302&224=304&225=306&228=309&231=312&232=316&238=319&239=321'
+debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&52=89&54=92&56=99&57=103&66=106&75=113&81=123&84=126&85=130&88=132&90=135&91=144&92=147&94=151&96=154&102=161&105=163&107=168&108=176&110=178&121=186&125=189&126=192&129=194&130=197&134=199&136=202&139=204&143=209&144=212&148=214&150=217&152=219&155=224&158=228&159=231&160=239&162=244&163=250&164=256&167=258&168=260&173=262&177=265&181=268&182=270&186=272&188=276&189=280&191=283&194=286&198=288&199=290&201=292&207=294&208=296&217=298&220=300&221=302&226=304&229=306&233=308&234=310&237=313&240=316&241=320&247=323&248=325'
