@@ -47,7 +47,7 @@ from .output import (
     WriteReport,
     write_folder,
 )
-from .stack_generator import USER_PROVIDED
+from .stack_generator import USER_PROVIDED, written_once_notes
 
 if TYPE_CHECKING:
     from dbstack.loader.apps import FirstStart
@@ -196,6 +196,7 @@ def kubernetes_tree(
             "that read them cannot start until their Secret holds them"
         )
     notes += _settings_differences(folder, stack)
+    notes += written_once_notes(stack, folder)
     part_of = plan.app.id if re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", plan.app.id) else None
     tree = kubernetes.render_tree(
         workloads,

@@ -49,6 +49,7 @@ from .output import (
     README_MARKER,
     OutputFile,
     WriteReport,
+    edited_once_files,
     read_env,
     write_folder,
 )
@@ -509,7 +510,6 @@ class StackGenerator:
         # The proxy's config: the user extends it (headers, logs, more sites), so it is written once; read by the
         # container's root without DAC_OVERRIDE through a read-only bind mount, hence 0644 (it holds no secret).
         files += [OutputFile(name, body, 0o644, create_only=True) for name, body in stack.user_config_files.items()]
-        config_notes = [_config_file_note(folder, name, body) for name, body in stack.user_config_files.items()]
         report = write_folder(
             folder,
             files,
@@ -524,7 +524,7 @@ class StackGenerator:
         report.to_fill = stack.placeholders() + missing
         report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *upgrade_notes]
         report.warnings += first_run_notes(stack, existing.as_dict())
-        report.warnings += [n for n in config_notes if n]
+        report.warnings += written_once_notes(stack, folder)
         return report
 
 
@@ -790,26 +790,69 @@ def _stack_readme(
             "embeddings": choices.embeddings is not None,
             "project": code(project),
             "project_from_folder": choices.project_from_folder,
+            "paste_config": None,
         }
+        if folder is not None and (block := config_block_to_paste(stack, folder)) is not None:
+            lines = [text.visible(line) for line in block.split("\n")]
+            context["first"]["paste_config"] = {"file": code(_config_name(first)), "block": "\n".join(lines)}
     return render_template("stack_readme.md.j2", context)
 
 
-def _config_file_note(folder: Path, name: str, fresh: str) -> str | None:
-    """A config file kept as the user left it that no longer declares every site this run would write (the
-    stack's address changed since): named, with the line it lacks."""
-    existing = read_regular(folder / name)
-    if existing is None:
+def written_once_notes(stack: Stack, folder: Path) -> list[str]:
+    """The files written once that the user changed (dbstack keeps them as they are) and that lack what this run
+    would write there: named, with what to change. A file still as dbstack wrote it is rewritten instead."""
+    notes = []
+    for name, fresh in _written_once_files(stack).items():
+        existing = read_regular(folder / name)
+        if existing is None or name not in edited_once_files(folder, [OutputFile(name, fresh, create_only=True)]):
+            continue
+        have = {line.strip() for line in existing.data.decode("utf-8", "replace").splitlines()}
+        sites = [s for s in fresh.splitlines() if s.endswith(" {") and not s[0].isspace() and s not in have]
+        if name in stack.user_config_files and sites:
+            notes.append(
+                f"{folder / name}: kept as it is (you changed it since dbstack wrote it); it lacks the site this "
+                f"stack serves: {text.visible(sites[0])} ... }}. Change the site address there (or move the file "
+                "away and regenerate)"
+            )
+        elif name == _config_name_of(stack) and (block := config_block_to_paste(stack, folder)) is not None:
+            # JSON is YAML: the block on one line (README.md, step 2, has it in block style)
+            one_line = f"endpoints: {json.dumps(yaml.safe_load(block)['endpoints'])}"
+            notes.append(
+                f"{folder / name}: kept as it is (you changed it since dbstack wrote it), so it lacks the endpoints "
+                f"this stack enables; add them to its endpoints (README.md, step 2): {text.visible(one_line)}"
+            )
+    return notes
+
+
+def _written_once_files(stack: Stack) -> dict[str, str]:
+    """Every file dbstack writes once (settings, LibreChat's config file, the proxy's config) -> this run's text."""
+    return {**stack.settings_files, **stack.user_config_files}
+
+
+def _config_name_of(stack: Stack) -> str:
+    first = stack.plan.app.first_start
+    return _config_name(first) if first is not None else ""
+
+
+def config_block_to_paste(stack: Stack, folder: Path) -> str | None:
+    """The ``endpoints:`` block of the app's config file that a file the user changed lacks (None when it has
+    every line of it, or is dbstack's and rewritten): the exact YAML to paste."""
+    name = _config_name_of(stack)
+    fresh = stack.settings_files.get(name) if name else None
+    existing = read_regular(folder / name) if fresh is not None else None
+    if fresh is None or existing is None:
         return None
-    lines = {line.strip() for line in existing.data.decode("utf-8", "replace").splitlines()}
-    missing = [
-        line for line in fresh.splitlines() if line.endswith(" {") and not line[0].isspace() and line not in lines
-    ]
-    if not missing:
+    if name not in edited_once_files(folder, [OutputFile(name, fresh, create_only=True)]):
         return None
-    return (
-        f"{folder / name}: kept as it is (dbstack writes it once); it lacks the site this stack serves: "
-        f"{text.visible(missing[0])} ... }}. Change the site address there (or move the file away and regenerate)"
-    )
+    lines = fresh.splitlines()
+    start = next((i for i, line in enumerate(lines) if line == "endpoints:"), None)
+    if start is None:
+        return None
+    block = lines[start:]
+    have = {line.rstrip() for line in existing.data.decode("utf-8", "replace").splitlines()}
+    if all(line in have for line in block):
+        return None
+    return "\n".join(block)
 
 
 def first_run_notes(stack: Stack, env: Mapping[str, str]) -> list[str]:

@@ -1,7 +1,7 @@
 """render/templates/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = 'bbbff16b758b041a787a1bd870275f8281dd56ecb54c4320ccaf84e3309949ae'
+SOURCE_SHA256 = '7881ca7ab2d9aa2e30cbab2ad6283924a8ebe399a35753bbcfa3f0c00d6328f0'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -91,6 +91,13 @@ def root(context, missing=missing):
         else:
             pass
             yield '\nThe enabled providers need no key in `.env`.'
+        if environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'paste_config'):
+            pass
+            yield '\n\nYou changed '
+            yield str(environment.finalize(environment.getattr(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'paste_config'), 'file')))
+            yield ' since dbstack wrote it, so dbstack keeps it as it is and it lacks the\nendpoints enabled here: add this block to it (merge it with an `endpoints:` it already has), then\n`docker compose restart api`:\n\n```yaml\n'
+            yield str(environment.finalize(environment.getattr(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'paste_config'), 'block')))
+            yield '\n```'
     if (undefined(name='proxy') if l_0_proxy is missing else l_0_proxy):
         pass
         yield '\n\n### '
@@ -329,4 +336,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&52=89&54=92&56=99&57=103&66=106&75=113&81=123&84=126&85=130&88=132&90=135&91=144&92=147&94=151&96=154&102=161&105=163&107=168&108=176&110=178&121=186&125=189&126=192&129=194&130=197&134=199&136=202&139=204&143=209&144=212&148=214&150=217&152=219&155=224&158=228&159=231&160=239&162=244&163=250&164=256&167=258&168=260&173=262&177=265&181=268&182=270&186=272&188=276&189=280&191=283&194=286&198=288&199=290&201=292&207=294&208=296&213=298&217=300&220=302&224=304&225=306&228=309&231=312&232=316&238=319&239=321'
+debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&51=89&53=92&58=94&62=96&64=99&66=106&67=110&76=113&85=120&91=130&94=133&95=137&98=139&100=142&101=151&102=154&104=158&106=161&112=168&115=170&117=175&118=183&120=185&131=193&135=196&136=199&139=201&140=204&144=206&146=209&149=211&153=216&154=219&158=221&160=224&162=226&165=231&168=235&169=238&170=246&172=251&173=257&174=263&177=265&178=267&183=269&187=272&191=275&192=277&196=279&198=283&199=287&201=290&204=293&208=295&209=297&211=299&217=301&218=303&223=305&227=307&230=309&234=311&235=313&238=316&241=319&242=323&248=326&249=328'

@@ -1,0 +1,106 @@
+"""Issue 8, second review: a regeneration follows what the user asks and keeps what they chose before. Files
+written once follow a regeneration while they hold what dbstack wrote, and are kept (with what to add) once
+changed; the environment and roles are kept; the documented regenerate commands keep working after the
+documented steps. Checked on the files as written and by the real Docker Compose binary."""
+
+from __future__ import annotations
+
+import io
+import re
+import shlex
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import yaml
+from test_first_start import config_schema_issues, generate
+
+from dbstack.cli import main
+from dbstack.config_engine import StackRequest
+
+OLLAMA = "http://host.docker.internal:11434/v1/"
+
+
+def run_cli(command: str) -> tuple[int, str]:
+    """A command as the README or compose.yaml prints it (``dbstack ...``), run through the CLI."""
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()) as err:
+        status = main(shlex.split(command)[1:])
+    return status, err.getvalue()
+
+
+def readme_command(folder: Path) -> str:
+    (command,) = re.findall(r"```sh\n(dbstack generate [^\n]*)\n```", (folder / "README.md").read_text("utf-8"))
+    return str(command)
+
+
+def custom_endpoints(document: object) -> list[dict[str, Any]]:
+    assert isinstance(document, dict)
+    return list(document.get("endpoints", {}).get("custom", []))
+
+
+# --- 1. files written once follow a regeneration while they are dbstack's -------------------------------------
+
+
+def test_an_endpoint_added_later_reaches_an_unchanged_config_file(tmp_path: Path) -> None:
+    folder = tmp_path / "ol"
+    generate(folder, StackRequest(name="ol"))
+    config = folder / "librechat.yaml"
+    first = config.read_bytes()
+    status, err = run_cli(readme_command(folder).replace("--endpoint openai", "--endpoint ollama"))
+    assert status == 0, err
+    document = yaml.safe_load(config.read_text("utf-8"))
+    assert [e["baseURL"] for e in custom_endpoints(document)] == [OLLAMA]
+    assert config_schema_issues(document) == []
+    (backup,) = folder.glob("librechat.yaml.bak-*")
+    assert backup.read_bytes() == first
+    assert "librechat.yaml" not in err
+    assert "You changed" not in (folder / "README.md").read_text("utf-8")
+    # Recorded anew: taking the endpoint away again rewrites it back (it is still dbstack's).
+    generate(folder, StackRequest(endpoints=()))
+    assert custom_endpoints(yaml.safe_load(config.read_text("utf-8"))) == []
+
+
+def test_a_changed_config_file_is_kept_and_the_block_to_paste_is_given(tmp_path: Path) -> None:
+    folder = tmp_path / "ol"
+    generate(folder, StackRequest(name="ol"))
+    config = folder / "librechat.yaml"
+    mine = config.read_text("utf-8") + "interface:\n  privacyPolicy: {externalUrl: 'https://x.example'}\n"
+    config.write_text(mine, encoding="utf-8")
+    report = generate(folder, StackRequest(endpoints=("ollama",)))
+    assert config.read_text("utf-8") == mine and not list(folder.glob("librechat.yaml.bak-*"))
+    (warning,) = [w for w in report.warnings if "librechat.yaml: kept as it is" in w]
+    one_line = yaml.safe_load(warning.split("(README.md, step 2): ", 1)[1])
+    readme = (folder / "README.md").read_text("utf-8")
+    (block,) = re.findall(r"```yaml\n(endpoints:\n.*?)\n```", readme, re.S)
+    # Both are the exact YAML: pasted into the user's file, LibreChat's own schema accepts it.
+    assert yaml.safe_load(block) == one_line
+    pasted = yaml.safe_load(mine + block + "\n")
+    assert [e["baseURL"] for e in custom_endpoints(pasted)] == [OLLAMA]
+    assert config_schema_issues(pasted) == []
+    # Pasted: nothing more to say.
+    config.write_text(mine + block + "\n", encoding="utf-8")
+    report = generate(folder, StackRequest())
+    assert not any("librechat.yaml" in w for w in report.warnings)
+    assert "You changed" not in (folder / "README.md").read_text("utf-8")
+
+
+def test_a_file_from_before_the_record_is_never_rewritten(tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    generate(folder, StackRequest(name="old"))
+    (folder / ".dbstack-files").unlink()
+    before = (folder / "librechat.yaml").read_bytes()
+    report = generate(folder, StackRequest(endpoints=("ollama",)))
+    assert (folder / "librechat.yaml").read_bytes() == before
+    assert any("librechat.yaml: kept as it is" in w for w in report.warnings)
+
+
+def test_an_unchanged_caddyfile_follows_the_address_in_the_settings_file(tmp_path: Path) -> None:
+    """The same code for every file written once: the Caddyfile follows while it is dbstack's."""
+    generate(tmp_path, StackRequest(proxy="caddy", domain="https://chat.lan"))
+    settings = tmp_path / "librechat.env"
+    mine = settings.read_text("utf-8").replace("https://chat.lan", "https://talk.lan")
+    settings.write_text(mine, encoding="utf-8")
+    report = generate(tmp_path, StackRequest())
+    assert "talk.lan {" in (tmp_path / "Caddyfile").read_text("utf-8")
+    assert not any("Caddyfile" in w for w in report.warnings)
+    assert settings.read_text("utf-8") == mine  # changed by the user: kept
