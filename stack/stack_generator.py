@@ -93,10 +93,15 @@ class Stack:
             if r not in plan.roles and plan.app.roles[r].enabled_by_default
         ]
         if (choices := self.first_start) is not None:
-            words += [f"--name {text.shell_word(choices.project)}", f"--domain {text.shell_word(choices.domain)}"]
-            words += [f"--registration {text.shell_word(choices.registration)}"]
+            words += [f"--name {text.shell_word(choices.project)}"]
+            # The command runs after this run wrote the settings file, which then decides the domain, sign-up
+            # and embeddings: a flag baked in here would be refused once the user changes the file as told.
+            first = self.plan.app.first_start
+            if first is None or first.settings_file not in self.settings_files:
+                words += [f"--domain {text.shell_word(choices.domain)}"]
+                words += [f"--registration {text.shell_word(choices.registration)}"]
+                words += [f"--embeddings {text.shell_word(choices.embeddings)}"] if choices.embeddings else []
             words += [f"--endpoint {text.shell_word(e)}" for e in choices.endpoints]
-            words += [f"--embeddings {text.shell_word(choices.embeddings)}"] if choices.embeddings else []
             words += [f"--proxy {text.shell_word(choices.proxy)}"] if choices.proxy else []
         return " ".join([*words, "-o", text.shell_word(folder.resolve())])
 

@@ -183,7 +183,6 @@ def test_readme_and_header_follow_the_settings_file_not_the_defaults(tmp_path: P
     assert "Sign-up is closed" not in readme
     assert "Cookies are not marked secure (`SESSION_COOKIE_SECURE=false`)" in readme
     assert "Closed is the default in production: anyone who reaches the address could\nregister before you" in readme
-    assert "--registration open " in (tmp_path / "compose.yaml").read_text(encoding="utf-8")
 
 
 # --- 5. a provider switched in librechat.env: every setting it lacks is named -------------------------------------

@@ -104,3 +104,35 @@ def test_an_unchanged_caddyfile_follows_the_address_in_the_settings_file(tmp_pat
     assert "talk.lan {" in (tmp_path / "Caddyfile").read_text("utf-8")
     assert not any("Caddyfile" in w for w in report.warnings)
     assert settings.read_text("utf-8") == mine  # changed by the user: kept
+
+
+# --- 3. the documented regenerate commands still work after the documented steps -------------------------------
+
+
+def close_sign_up(folder: Path) -> None:
+    """README step 4, as the user takes it: ALLOW_REGISTRATION=false in librechat.env."""
+    settings = folder / "librechat.env"
+    text = settings.read_text("utf-8")
+    assert "ALLOW_REGISTRATION=true" in text
+    settings.write_text(text.replace("ALLOW_REGISTRATION=true", "ALLOW_REGISTRATION=false"), encoding="utf-8")
+
+
+def test_the_printed_commands_work_after_sign_up_is_closed(tmp_path: Path) -> None:
+    folder = tmp_path / "rf"
+    generate(folder, StackRequest(name="rf", domain="http://chat.localhost:3080", embeddings="ollama"))
+    close_sign_up(folder)
+    compose = (folder / "compose.yaml").read_text("utf-8")
+    (header,) = re.findall(r"^# Regenerate with: (dbstack [^\n]*)$", compose, re.M)
+    for command in (readme_command(folder), header):
+        status, err = run_cli(command)
+        assert status == 0, (command, err)
+        assert "ALLOW_REGISTRATION=false" in (folder / "librechat.env").read_text("utf-8")
+        assert "Sign-up is closed" in (folder / "README.md").read_text("utf-8")
+    kubernetes = tmp_path / "k"
+    status, err = run_cli(f"dbstack generate --target kubernetes --name rf -o {kubernetes}")
+    assert status == 0, err
+    close_sign_up(kubernetes)
+    readme = (kubernetes / "README.md").read_text("utf-8")
+    (command,) = re.findall(r"^ +(dbstack [^\n]*--target kubernetes[^\n]*)$", readme, re.M)
+    status, err = run_cli(command)
+    assert status == 0, (command, err)
