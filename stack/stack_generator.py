@@ -9,8 +9,10 @@ the user's own lines, writes atomically and backs up what it replaces.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +22,8 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from dbstack.loader import DatabaseConfig, DbstackError, text
-from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, AppUser, FirstStart, Role
+from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, AppUser, FirstStart, Role, load_app
+from dbstack.loader.environments import environment_names
 from dbstack.loader.interpolation import compose_escape
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv
@@ -41,7 +44,7 @@ from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
 from dbstack.sandbox import attributes, variables
 
-from .config_engine import ConfigEngine, RolePlan, StackPlan, StackRequest
+from .config_engine import DEFAULT_ENVIRONMENT, ConfigEngine, RolePlan, StackPlan, StackRequest
 from .output import (
     COMPOSE_FILE,
     MARKER,
@@ -469,8 +472,11 @@ class StackGenerator:
         One build for every target: compose (``write``) and Kubernetes (dbstack.kubernetes_stack.write_kubernetes,
         which sits above this module and takes the Stack)."""
         existing = read_env(folder)
+        request, notes = kept_request(request, folder)
         plan = self.engine.plan(request, existing.as_dict())
         choices = resolve_choices(request, plan, folder, existing.as_dict(), target)
+        if choices is not None and notes:
+            choices = replace(choices, warnings=(*choices.warnings, *notes))
         return self.build(plan, choices), existing
 
     def generate(self, request: StackRequest, folder: Path, *, force: bool = False) -> WriteReport:
@@ -788,7 +794,7 @@ def _stack_readme(
             "registration_variable": text.visible(first.registration_variable),  # inside a code span
             "settings_file": code(first.settings_file),
             "create_user": text.visible(create_user_command(first)),
-            "forward": md(note) if (note := forward_note(stack)) else "",
+            "forward": md(note[0].upper() + note[1:]) if (note := forward_note(stack)) else "",
             "model_keys": model_keys,
             "enable_model": enable,
             "embeddings_variable": text.visible(first.embeddings_variable or ""),
@@ -994,8 +1000,12 @@ def project_name(name: str | None, folder: Path, app: AppDefinition) -> str:
                 "'_' and '-', and starts with a letter or digit"
             )
         return name
-    normalized = re.sub(r"[^a-z0-9_-]", "", folder.resolve().name.lower()).lstrip("_-")
-    return normalized or app.id
+    return _folder_project(folder) or app.id
+
+
+def _folder_project(folder: Path) -> str:
+    """The folder's name normalised as Compose does; empty when nothing of it is left (``___``)."""
+    return re.sub(r"[^a-z0-9_-]", "", folder.resolve().name.lower()).lstrip("_-")
 
 
 def checked_domain(domain: str, where: str = "--domain") -> str:
@@ -1105,7 +1115,7 @@ def resolve_choices(
         tuple(warnings),
         proxy,
         target,
-        project == project_name(None, folder, plan.app),
+        project == _folder_project(folder),
         effective,
     )
 
@@ -1154,6 +1164,11 @@ def _project(
     if asked is None:
         if kept is not None:
             return kept, []
+        if not _folder_project(folder):
+            return name, [
+                f"the output folder's name gives no compose project name, so it is {text.visible(name)} (the app's): "
+                "any other stack so named shares its volumes and network; give --name to choose a name of its own"
+            ]
         return name, [
             f"the compose project name {text.visible(name)} comes from the output folder's name: a stack in any "
             "other folder of that name shares its volumes and network; give --name to choose a name of its own"
@@ -1372,6 +1387,44 @@ def _versioned_volume(service: ComposeService, tag: str) -> ComposeService:
 # libyaml's safe loader: about 8x faster than PyYAML's Python one on a stack's compose.yaml, and it refuses nesting
 # deeper than 1,000 levels with a YAMLError where the Python one overflows the stack (a user's file may hold anything).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+_REGENERATE_LINE = re.compile(r"# Regenerate with: (dbstack .*)")
+
+
+def kept_request(request: StackRequest, folder: Path) -> tuple[StackRequest, list[str]]:
+    """The request completed from the stack's compose.yaml, as the project name and proxy are: the environment
+    (when --env is not given) and each role's database (--use, --without) that the request does not name. A
+    regeneration without them would otherwise silently revert the stack. An --env other than the stack's is a
+    deliberate change: kept, and said in a note. Read from the header line dbstack wrote (its "Regenerate with"
+    command); anything it does not recognise there is ignored."""
+    existing = read_regular(folder / COMPOSE_FILE)
+    header = existing.data.decode("utf-8", "replace").split("\n", 3)[:3] if existing is not None else []
+    if len(header) < 2 or not header[0].startswith(f"{MARKER} App: {load_app(request.app).id};"):
+        return replace(request, environment=request.environment or DEFAULT_ENVIRONMENT), []
+    match = _REGENERATE_LINE.fullmatch(header[1])
+    try:
+        words = shlex.split(match.group(1)) if match else []
+    except ValueError:
+        words = []
+    environment, use, without = None, dict(request.use), set(request.without)
+    for flag, value in itertools.pairwise(words):
+        if flag == "--env" and value in environment_names():
+            environment = value
+        elif flag == "--use" and "=" in value:
+            role, database = value.split("=", 1)
+            if role not in use and role not in without:
+                use[role] = database
+        elif flag == "--without" and value not in request.use:
+            without.add(value)
+    notes = []
+    if request.environment is not None and environment is not None and request.environment != environment:
+        notes.append(
+            f"--env {request.environment}: the stack was {environment}; it is now {request.environment} (its "
+            "databases' published ports, limits and defaults follow; .env and the data volumes are kept)"
+        )
+    asked = request.environment or environment or DEFAULT_ENVIRONMENT
+    return replace(request, environment=asked, use=use, without=frozenset(without)), notes
 
 
 def _previous_compose(folder: Path) -> dict[str, Any]:

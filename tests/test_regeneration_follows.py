@@ -12,8 +12,9 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
-from test_first_start import config_schema_issues, generate
+from test_first_start import config_schema_issues, generate, model_of
 
 from dbstack.cli import main
 from dbstack.config_engine import StackRequest
@@ -136,3 +137,70 @@ def test_the_printed_commands_work_after_sign_up_is_closed(tmp_path: Path) -> No
     (command,) = re.findall(r"^ +(dbstack [^\n]*--target kubernetes[^\n]*)$", readme, re.M)
     status, err = run_cli(command)
     assert status == 0, (command, err)
+
+
+# --- 2. a regeneration without --env/--use keeps the stack's environment and databases --------------------------
+
+
+def test_a_regeneration_without_flags_keeps_the_environment_and_roles(tmp_path: Path) -> None:
+    folder = tmp_path / "rk"
+    status, err = run_cli(f"dbstack generate --env production --use cache=redis --endpoint openai -o {folder}")
+    assert status == 0, err
+    with (folder / ".env").open("a", encoding="utf-8") as env:
+        env.write("RAG_OPENAI_API_KEY=key-of-mine\n")  # README step 1
+    before = model_of(folder)
+    compose = (folder / "compose.yaml").read_bytes()
+    status, err = run_cli(f"dbstack generate -o {folder}")
+    assert status == 0, err
+    assert (folder / "compose.yaml").read_bytes() == compose  # nothing reverted: not a byte changed
+    assert "environment" not in err
+    assert "redis" in before["services"] and "ports" not in before["services"]["mongodb"]
+    # --without wins over the kept --use; the next run keeps it out.
+    assert run_cli(f"dbstack generate --without cache -o {folder}")[0] == 0
+    assert run_cli(f"dbstack generate -o {folder}")[0] == 0
+    assert "redis" not in model_of(folder)["services"]
+    assert "environment: production." in (folder / "compose.yaml").read_text("utf-8")
+    # Another --env is a deliberate change: made, and said.
+    status, err = run_cli(f"dbstack generate --env development -o {folder}")
+    assert status == 0, err
+    assert "--env development: the stack was production; it is now development" in err
+    assert "environment: development." in (folder / "compose.yaml").read_text("utf-8")
+    assert "ports" in model_of(folder)["services"]["mongodb"]  # development publishes the databases on loopback
+    # A new stack without --env is development, with nothing said about an environment.
+    fresh = tmp_path / "new"
+    status, err = run_cli(f"dbstack generate -o {fresh}")
+    assert status == 0 and "--env" not in err
+    assert "environment: development." in (fresh / "compose.yaml").read_text("utf-8")
+
+
+# --- 4. text glitches ------------------------------------------------------------------------------------------
+
+
+def test_readme_texts_read_right(tmp_path: Path) -> None:
+    fresh = tmp_path / "fresh"
+    generate(fresh, StackRequest(name="fresh", registration="closed", domain="http://chat.example.com"))
+    readme = (fresh / "README.md").read_text("utf-8")
+    # Nothing to upgrade yet: the Upgrading section announces no steps it does not give.
+    upgrading = readme.split("## Upgrading", 1)[1].split("\n## ", 1)[0]
+    assert not upgrading.rstrip().endswith(":") and "Steps from Meilisearch" not in upgrading
+    # The forward note is said once.
+    assert readme.lower().count("users open") == 1
+    assert "Users open http" in readme
+    # Closed sign-up in development reads as a choice against the default.
+    assert "Open is the default in development" not in readme
+    assert "Closed as chosen; open is the default in\ndevelopment" in readme
+
+
+def test_an_empty_output_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, err = run_cli('dbstack generate -o ""')
+    assert status == 2 and "argument -o/--output: is empty: give a value or leave the option out" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_name_that_gives_no_project_name_is_not_said_to_give_it(tmp_path: Path) -> None:
+    status, err = run_cli(f"dbstack generate -o {tmp_path / '___'}")
+    assert status == 0, err
+    assert "the output folder's name gives no compose project name, so it is librechat (the app's)" in err
+    assert "comes from the output folder's name" not in err
+    assert "comes from this folder's name" not in (tmp_path / "___" / "README.md").read_text("utf-8")

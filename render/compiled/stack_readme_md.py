@@ -1,7 +1,7 @@
 """render/templates/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '7881ca7ab2d9aa2e30cbab2ad6283924a8ebe399a35753bbcfa3f0c00d6328f0'
+SOURCE_SHA256 = '93e9b21e85b441dca52668ec0eda6aa740383dc9a8d87d3dec628e8212b7c502'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -155,9 +155,7 @@ def root(context, missing=missing):
         yield ' and sign up\n'
         if environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'forward'):
             pass
-            yield '\nUsers open '
-            yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'domain')))
-            yield ', but nothing in this stack serves that address: '
+            yield '\n'
             yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'forward')))
             yield '.\n'
         if (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration') == 'open'):
@@ -177,7 +175,12 @@ def root(context, missing=missing):
             yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'settings_file')))
             yield ' and run `docker compose up -d`.)'
         yield '\n'
-        if (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration_default') == 'open'):
+        if ((environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration_default') == 'open') and (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration') == 'closed')):
+            pass
+            yield 'Closed as chosen; open is the default in\n'
+            yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'environment')))
+            yield ' (a workstation, where you register first and so become the admin).'
+        elif (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration_default') == 'open'):
             pass
             yield 'Open is the default in '
             yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'environment')))
@@ -280,7 +283,10 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned)))
         yield ' opens only data written by its own version, so its volume carries the version\n('
         yield str(environment.finalize((undefined(name='versioned_volume') if l_0_versioned_volume is missing else l_0_versioned_volume)))
-        yield "). When a regeneration moves to another version, dbstack keeps the old volume\ndeclared (and records in compose.yaml, under `x-dbstack-kept-volumes`, the image that wrote it) and says so.\nSteps from Meilisearch's own guide (https://www.meilisearch.com/docs/resources/migration/updating, dumps:\nhttps://www.meilisearch.com/docs/resources/self_hosting/data_backup/dumps):"
+        yield '). When a regeneration moves to another version, dbstack keeps the old volume\ndeclared (and records in compose.yaml, under `x-dbstack-kept-volumes`, the image that wrote it) and says so.'
+        if (undefined(name='kept_volumes') if l_0_kept_volumes is missing else l_0_kept_volumes):
+            pass
+            yield "\nSteps from Meilisearch's own guide (https://www.meilisearch.com/docs/resources/migration/updating, dumps:\nhttps://www.meilisearch.com/docs/resources/self_hosting/data_backup/dumps):"
         for l_1_kept in (undefined(name='kept_volumes') if l_0_kept_volumes is missing else l_0_kept_volumes):
             _loop_vars = {}
             pass
@@ -336,4 +342,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&51=89&53=92&58=94&62=96&64=99&66=106&67=110&76=113&85=120&91=130&94=133&95=137&98=139&100=142&101=151&102=154&104=158&106=161&112=168&115=170&117=175&118=183&120=185&131=193&135=196&136=199&139=201&140=204&144=206&146=209&149=211&153=216&154=219&158=221&160=224&162=226&165=231&168=235&169=238&170=246&172=251&173=257&174=263&177=265&178=267&183=269&187=272&191=275&192=277&196=279&198=283&199=287&201=290&204=293&208=295&209=297&211=299&217=301&218=303&223=305&227=307&230=309&234=311&235=313&238=316&241=319&242=323&248=326&249=328'
+debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&51=89&53=92&58=94&62=96&64=99&66=106&67=110&76=113&85=120&91=130&94=133&95=137&98=139&100=142&101=151&102=154&104=156&106=159&112=166&115=168&117=173&118=176&119=178&120=186&122=188&133=196&137=199&138=202&141=204&142=207&146=209&148=212&151=214&155=219&156=222&160=224&162=227&164=229&167=234&170=238&171=241&172=249&174=254&175=260&176=266&179=268&180=270&185=272&189=275&193=278&194=280&196=282&200=285&202=289&203=293&205=296&208=299&212=301&213=303&215=305&221=307&222=309&227=311&231=313&234=315&238=317&239=319&242=322&245=325&246=329&252=332&253=334'
