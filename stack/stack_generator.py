@@ -42,6 +42,7 @@ from dbstack.render.compose import (
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
+from dbstack.render.kubernetes import KUSTOMIZATION_FILE
 from dbstack.sandbox import attributes, variables
 
 from .config_engine import DEFAULT_ENVIRONMENT, ConfigEngine, RolePlan, StackPlan, StackRequest
@@ -1397,16 +1398,23 @@ def kept_request(request: StackRequest, folder: Path) -> tuple[StackRequest, lis
     (when --env is not given) and each role's database (--use, --without) that the request does not name. A
     regeneration without them would otherwise silently revert the stack. An --env other than the stack's is a
     deliberate change: kept, and said in a note. Read from the header line dbstack wrote (its "Regenerate with"
-    command); anything it does not recognise there is ignored."""
+    command); a Kubernetes stack keeps its environment from kustomization.yaml's header (which names no roles);
+    anything not recognised there is ignored."""
+    app = load_app(request.app).id
     existing = read_regular(folder / COMPOSE_FILE)
     header = existing.data.decode("utf-8", "replace").split("\n", 3)[:3] if existing is not None else []
-    if len(header) < 2 or not header[0].startswith(f"{MARKER} App: {load_app(request.app).id};"):
-        return replace(request, environment=request.environment or DEFAULT_ENVIRONMENT), []
-    match = _REGENERATE_LINE.fullmatch(header[1])
-    try:
-        words = shlex.split(match.group(1)) if match else []
-    except ValueError:
-        words = []
+    words: list[str] = []
+    if len(header) >= 2 and header[0].startswith(f"{MARKER} App: {app};"):
+        match = _REGENERATE_LINE.fullmatch(header[1])
+        try:
+            words = shlex.split(match.group(1)) if match else []
+        except ValueError:
+            words = []
+    elif (kustomization := read_regular(folder / KUSTOMIZATION_FILE)) is not None:
+        first_line = kustomization.data.decode("utf-8", "replace").split("\n", 1)[0]
+        stack_line = rf"{re.escape(MARKER)} Kubernetes stack: {re.escape(app)}; environment: (\S+); .*"
+        match = re.fullmatch(stack_line, first_line)
+        words = ["--env", match.group(1)] if match else []
     environment, use, without = None, dict(request.use), set(request.without)
     for flag, value in itertools.pairwise(words):
         if flag == "--env" and value in environment_names():

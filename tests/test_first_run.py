@@ -163,7 +163,8 @@ def test_an_address_the_api_is_not_published_at_is_named_with_what_must_forward_
     expected = f"a reverse proxy on this host must serve {domain} and forward it to http://127.0.0.1:3080"
     assert any(expected in w and "--proxy caddy" in w for w in report.warnings), report.warnings
     readme = " ".join((tmp_path / "README.md").read_text(encoding="utf-8").split())
-    assert "nothing in this stack serves that address" in readme and "http\\:\\/\\/127\\.0\\.0\\.1\\:3080" in readme
+    assert "but the api is published on" in readme and "http\\:\\/\\/127\\.0\\.0\\.1\\:3080" in readme
+    assert readme.lower().count("users open") == 1  # said once
 
 
 # --- 4. the README and the "Regenerate with" line describe the values in effect ------------------------------------

@@ -204,3 +204,12 @@ def test_a_folder_name_that_gives_no_project_name_is_not_said_to_give_it(tmp_pat
     assert "the output folder's name gives no compose project name, so it is librechat (the app's)" in err
     assert "comes from the output folder's name" not in err
     assert "comes from this folder's name" not in (tmp_path / "___" / "README.md").read_text("utf-8")
+
+
+def test_a_kubernetes_regeneration_without_env_keeps_the_environment(tmp_path: Path) -> None:
+    folder = tmp_path / "k"
+    assert run_cli(f"dbstack generate --target kubernetes --env production -o {folder}")[0] == 0
+    status, err = run_cli(f"dbstack generate --target kubernetes -o {folder}")
+    assert status == 0, err
+    header = (folder / "kustomization.yaml").read_text("utf-8").split("\n", 1)[0]
+    assert "; environment: production; " in header
