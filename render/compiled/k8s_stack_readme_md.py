@@ -1,7 +1,7 @@
 """render/templates/k8s/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '307e3e06422fe8597bb465974363888c3017e4325e3a1348946b0e7b64462b5f'
+SOURCE_SHA256 = '3d5b3cb99302cb7dc6eb61912b1b86036b17f08701f7bd37a6d55dae17d38a7a'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -153,7 +153,7 @@ def root(context, missing=missing):
         pass
         yield '\n\nYour own settings go in '
         yield str(environment.finalize((undefined(name='settings') if l_0_settings is missing else l_0_settings)))
-        yield ': dbstack wrote them once and never overwrites them. kustomize makes a\nConfigMap of each (read by the pods; a change applies at the next `kubectl apply -k .`). kustomize reads\n`KEY=value` lines literally (no quotes, no escapes, no `${...}`), and a ConfigMap is no Secret: keys belong in\n`.env`.'
+        yield ': dbstack rewrites them only while they hold what it wrote,\nnever once you change them. kustomize makes a\nConfigMap of each (read by the pods; a change applies at the next `kubectl apply -k .`). kustomize reads\n`KEY=value` lines literally (no quotes, no escapes, no `${...}`), and a ConfigMap is no Secret: keys belong in\n`.env`.'
     if (undefined(name='config_file') if l_0_config_file is missing else l_0_config_file):
         pass
         yield '\n\n'
@@ -249,4 +249,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '4=34&5=36&7=38&8=40&12=42&13=46&17=58&20=61&21=65&25=68&30=73&32=76&40=79&41=83&44=88&46=91&47=94&49=100&51=106&53=111&54=113&57=115&59=117&67=121&69=124&76=131&79=133&82=137&89=145&92=147&94=150&99=152&101=155&102=157&104=159&106=162&108=164&109=166&111=170&116=172&117=174&118=176&119=182&121=188&124=192&125=198&126=204&127=210&128=214&131=218&145=221&152=223&153=227&158=233&159=236&164=239&165=241'
+debug_info = '4=34&5=36&7=38&8=40&12=42&13=46&17=58&20=61&21=65&25=68&30=73&32=76&40=79&41=83&44=88&46=91&47=94&49=100&51=106&53=111&54=113&57=115&59=117&67=121&69=124&76=131&79=133&82=137&89=145&92=147&94=150&100=152&102=155&103=157&105=159&107=162&109=164&110=166&112=170&117=172&118=174&119=176&120=182&122=188&125=192&126=198&127=204&128=210&129=214&132=218&146=221&153=223&154=227&159=233&160=236&165=239&166=241'

@@ -1,7 +1,7 @@
 """render/templates/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '93e9b21e85b441dca52668ec0eda6aa740383dc9a8d87d3dec628e8212b7c502'
+SOURCE_SHA256 = '83e155990af6b5c21cfdb5fe7238b04ac7c762e6928f172dcd91ba5067e5e08e'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -215,7 +215,7 @@ def root(context, missing=missing):
         pass
         yield '\n\nYour own settings go in '
         yield str(environment.finalize((undefined(name='settings') if l_0_settings is missing else l_0_settings)))
-        yield ': dbstack wrote them once and never overwrites them. The domain,\nsign-up and embeddings settings are there (compose.yaml does not set them, so yours win); a flag of a\nregeneration that asks for another value is refused: change the file.'
+        yield ': dbstack rewrites them only while they hold what it wrote,\nnever once you change them. The domain,\nsign-up and embeddings settings are there (compose.yaml does not set them, so yours win); a flag of a\nregeneration that asks for another value is refused: change the file.'
         if ((undefined(name='first') if l_0_first is missing else l_0_first) and environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'embeddings')):
             pass
             yield ' A change of `'
@@ -342,4 +342,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&51=89&53=92&58=94&62=96&64=99&66=106&67=110&76=113&85=120&91=130&94=133&95=137&98=139&100=142&101=151&102=154&104=156&106=159&112=166&115=168&117=173&118=176&119=178&120=186&122=188&133=196&137=199&138=202&141=204&142=207&146=209&148=212&151=214&155=219&156=222&160=224&162=227&164=229&167=234&170=238&171=241&172=249&174=254&175=260&176=266&179=268&180=270&185=272&189=275&193=278&194=280&196=282&200=285&202=289&203=293&205=296&208=299&212=301&213=303&215=305&221=307&222=309&227=311&231=313&234=315&238=317&239=319&242=322&245=325&246=329&252=332&253=334'
+debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&51=89&53=92&58=94&62=96&64=99&66=106&67=110&76=113&85=120&91=130&94=133&95=137&98=139&100=142&101=151&102=154&104=156&106=159&112=166&115=168&117=173&118=176&119=178&120=186&122=188&133=196&137=199&138=202&141=204&142=207&146=209&148=212&152=214&156=219&157=222&161=224&163=227&165=229&168=234&171=238&172=241&173=249&175=254&176=260&177=266&180=268&181=270&186=272&190=275&194=278&195=280&197=282&201=285&203=289&204=293&206=296&209=299&213=301&214=303&216=305&222=307&223=309&228=311&232=313&235=315&239=317&240=319&243=322&246=325&247=329&253=332&254=334'
