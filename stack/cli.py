@@ -258,7 +258,7 @@ def _compose_kubernetes(args: argparse.Namespace, database: str, adapter: Any, e
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from dbstack.config_engine import ConfigEngine, StackRequest
+    from dbstack.config_engine import DEFAULT_ENVIRONMENT, ConfigEngine, StackRequest
     from dbstack.stack_generator import StackGenerator
 
     use = _role_assignments(args.use or [])
@@ -275,7 +275,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         embeddings=args.embeddings,
         proxy=args.proxy,
     )
-    folder = args.output or Path(f"{Path(args.app).stem}-{args.env}")
+    folder = args.output or Path(f"{Path(args.app).stem}-{args.env or DEFAULT_ENVIRONMENT}")
     if args.target == "kubernetes":
         compose_only = [f"--{o.replace('_', '-')}" for o in COMPOSE_ONLY_GENERATE_OPTIONS if getattr(args, o, None)]
         if compose_only:
@@ -374,6 +374,8 @@ def path_argument(text: str) -> Path:
     """A folder or file argument; a NUL byte (which no file name can hold) is a usage error, not a crash."""
     if "\x00" in text:
         raise argparse.ArgumentTypeError("a path cannot contain a NUL byte")
+    if not text:  # Path("") is the current folder: never written into by accident
+        raise argparse.ArgumentTypeError("is empty: give a value or leave the option out")
     return Path(text)
 
 
@@ -437,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="write a complete app stack: compose.yaml, .env, README.md")
     generate.add_argument("--app", default="librechat", help="built-in app id or path to an app YAML file")
-    generate.add_argument("--env", choices=environments, default="development")
+    # No default: a regeneration keeps the stack's environment (a new stack gets development)
+    generate.add_argument("--env", choices=environments, default=None)
     generate.add_argument("--use", action="append", metavar="ROLE=ID", help="database for a role (or auto)")
     generate.add_argument("--without", action="append", metavar="ROLE", help="leave an optional role out")
     generate.add_argument("-o", "--output", type=path_argument, metavar="DIR", help="output folder (default: APP-ENV)")

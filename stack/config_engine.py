@@ -23,12 +23,16 @@ from .recommend import Candidate, rank, unmet_requirements
 AUTO = "auto"
 
 
+DEFAULT_ENVIRONMENT = "development"
+
+
 @dataclass(frozen=True)
 class StackRequest:
     """What the user asked for: an app, an environment, a database per role (or auto), roles left out."""
 
     app: str = "librechat"
-    environment: str = "development"
+    # None: the stack's own (a regeneration keeps it, stack_generator.kept_request), else DEFAULT_ENVIRONMENT
+    environment: str | None = None
     use: Mapping[str, str] = field(default_factory=dict)
     without: frozenset[str] = frozenset()
     # First-start options (the app's first_start section); None: what the stack's files hold, else the default.
@@ -111,7 +115,7 @@ class ConfigEngine:
         """Resolve ``request``; secrets already in ``existing_env`` (the stack's .env) are reused."""
         existing = dict(existing_env or {})
         app = load_app(request.app)
-        environment = load_environment(request.environment)
+        environment = load_environment(request.environment or DEFAULT_ENVIRONMENT)
         for name in [*request.use, *request.without]:
             self._role(app, name)
         for name in request.without:

@@ -48,7 +48,7 @@ from .output import (
     recorded_names,
     write_folder,
 )
-from .stack_generator import USER_PROVIDED, is_ip, loopback_address, unnamed_data_refusal
+from .stack_generator import USER_PROVIDED, is_ip, loopback_address, unnamed_data_refusal, written_once_notes
 
 if TYPE_CHECKING:
     from dbstack.loader.apps import FirstStart
@@ -194,6 +194,7 @@ def kubernetes_tree(
             "that read them cannot start until their Secret holds them"
         )
     notes += _settings_differences(folder, stack)
+    notes += written_once_notes(stack, folder)
     part_of = plan.app.id if re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", plan.app.id) else None
     tree = kubernetes.render_tree(
         workloads,

@@ -59,8 +59,9 @@ OVERRIDE_FILES = (
 @dataclass(frozen=True)
 class OutputFile:
     """A file to write. ``owner`` is how its first line starts when dbstack wrote it for the same purpose:
-    an existing file that does not start so is refused (unless forced). ``create_only`` files become the
-    user's after the first write and are never replaced."""
+    an existing file that does not start so is refused (unless forced). ``create_only`` files are written
+    once and become the user's when they change it: rewritten (backup kept) only while they still hold
+    exactly what dbstack wrote (their SHA-256 in .dbstack-files), never once changed."""
 
     name: str
     text: str
@@ -199,9 +200,10 @@ def write_folder(
     replacements: list[Replacement] = []
     previous, earlier_names = _read_record(folder)
     written = {f.name: _digest(f.text.encode("utf-8")) for f in files if not f.create_only}
+    kept = set(edited_once_files(folder, files))
     for output in files:  # a file written once is dbstack's while it holds what dbstack wrote
         if output.create_only:
-            if not check_regular(folder / output.name):
+            if output.name not in kept:
                 written[output.name] = _digest(output.text.encode("utf-8"))
             elif output.name in previous:
                 written[output.name] = previous[output.name]
@@ -209,9 +211,7 @@ def write_folder(
     for output in [OutputFile(ENV_FILE, env_text, 0o600), *files, OutputFile(WRITTEN_FILE, recorded, 0o600)]:
         path = folder / output.name
         data = output.text.encode("utf-8")
-        if output.create_only:
-            if not check_regular(path):
-                replacements.append(Replacement(output.name, data, output.mode, backup=False))
+        if output.create_only and output.name in kept:
             continue
         on_disk = read_regular(path)
         if on_disk is None:
@@ -237,6 +237,20 @@ def write_folder(
     report.removed, failed = _remove_stale(folder, report.stale)
     report.warnings += failed
     return report
+
+
+def edited_once_files(folder: Path, files: Iterable[OutputFile]) -> list[str]:
+    """The files written once (``create_only``) that are there and no longer hold what dbstack recorded writing
+    (changed by the user, or from before the record): kept as they are, never rewritten."""
+    previous = _read_record(folder) if folder.is_dir() else {}
+    kept = []
+    for output in files:
+        if not output.create_only or not check_regular(folder / output.name):
+            continue
+        on_disk = read_regular(folder / output.name)
+        if on_disk is not None and previous.get(output.name) != _digest(on_disk.data):
+            kept.append(output.name)
+    return kept
 
 
 def _digest(data: bytes) -> str:

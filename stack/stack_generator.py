@@ -9,8 +9,10 @@ the user's own lines, writes atomically and backs up what it replaces.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +22,8 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from dbstack.loader import DatabaseConfig, DbstackError, text
-from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, AppUser, FirstStart, Role
+from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, AppUser, FirstStart, Role, load_app
+from dbstack.loader.environments import environment_names
 from dbstack.loader.interpolation import compose_escape
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.render import dotenv
@@ -39,9 +42,10 @@ from dbstack.render.compose import (
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
+from dbstack.render.kubernetes import KUSTOMIZATION_FILE
 from dbstack.sandbox import attributes, variables
 
-from .config_engine import ConfigEngine, RolePlan, StackPlan, StackRequest
+from .config_engine import DEFAULT_ENVIRONMENT, ConfigEngine, RolePlan, StackPlan, StackRequest
 from .output import (
     COMPOSE_FILE,
     MARKER,
@@ -50,6 +54,7 @@ from .output import (
     WRITTEN_FILE,
     OutputFile,
     WriteReport,
+    edited_once_files,
     read_env,
     recorded_names,
     write_folder,
@@ -94,10 +99,15 @@ class Stack:
             if r not in plan.roles and plan.app.roles[r].enabled_by_default
         ]
         if (choices := self.first_start) is not None:
-            words += [f"--name {text.shell_word(choices.project)}", f"--domain {text.shell_word(choices.domain)}"]
-            words += [f"--registration {text.shell_word(choices.registration)}"]
+            words += [f"--name {text.shell_word(choices.project)}"]
+            # The command runs after this run wrote the settings file, which then decides the domain, sign-up
+            # and embeddings: a flag baked in here would be refused once the user changes the file as told.
+            first = self.plan.app.first_start
+            if first is None or first.settings_file not in self.settings_files:
+                words += [f"--domain {text.shell_word(choices.domain)}"]
+                words += [f"--registration {text.shell_word(choices.registration)}"]
+                words += [f"--embeddings {text.shell_word(choices.embeddings)}"] if choices.embeddings else []
             words += [f"--endpoint {text.shell_word(e)}" for e in choices.endpoints]
-            words += [f"--embeddings {text.shell_word(choices.embeddings)}"] if choices.embeddings else []
             words += [f"--proxy {text.shell_word(choices.proxy)}"] if choices.proxy else []
         return " ".join([*words, "-o", text.shell_word(folder.resolve())])
 
@@ -465,8 +475,11 @@ class StackGenerator:
         One build for every target: compose (``write``) and Kubernetes (dbstack.kubernetes_stack.write_kubernetes,
         which sits above this module and takes the Stack)."""
         existing = read_env(folder)
+        request, notes = kept_request(request, folder)
         plan = self.engine.plan(request, existing.as_dict())
         choices = resolve_choices(request, plan, folder, existing.as_dict(), target)
+        if choices is not None and notes:
+            choices = replace(choices, warnings=(*choices.warnings, *notes))
         return self.build(plan, choices), existing
 
     def generate(self, request: StackRequest, folder: Path, *, force: bool = False) -> WriteReport:
@@ -511,7 +524,6 @@ class StackGenerator:
         # The proxy's config: the user extends it (headers, logs, more sites), so it is written once; read by the
         # container's root without DAC_OVERRIDE through a read-only bind mount, hence 0644 (it holds no secret).
         files += [OutputFile(name, body, 0o644, create_only=True) for name, body in stack.user_config_files.items()]
-        config_notes = [_config_file_note(folder, name, body) for name, body in stack.user_config_files.items()]
         report = write_folder(
             folder,
             files,
@@ -527,7 +539,7 @@ class StackGenerator:
         report.to_fill = stack.placeholders() + missing
         report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *upgrade_notes]
         report.warnings += first_run_notes(stack, existing.as_dict())
-        report.warnings += [n for n in config_notes if n]
+        report.warnings += written_once_notes(stack, folder)
         return report
 
 
@@ -791,33 +803,76 @@ def _stack_readme(
             "registration_variable": text.visible(first.registration_variable),  # inside a code span
             "settings_file": code(first.settings_file),
             "create_user": text.visible(create_user_command(first)),
-            "forward": md(note) if (note := forward_note(stack)) else "",
+            "forward": md(note[0].upper() + note[1:]) if (note := forward_note(stack)) else "",
             "model_keys": model_keys,
             "enable_model": enable,
             "embeddings_variable": text.visible(first.embeddings_variable or ""),
             "embeddings": choices.embeddings is not None,
             "project": code(project),
             "project_from_folder": choices.project_from_folder,
+            "paste_config": None,
         }
+        if folder is not None and (block := config_block_to_paste(stack, folder)) is not None:
+            lines = [text.visible(line) for line in block.split("\n")]
+            context["first"]["paste_config"] = {"file": code(_config_name(first)), "block": "\n".join(lines)}
     return render_template("stack_readme.md.j2", context)
 
 
-def _config_file_note(folder: Path, name: str, fresh: str) -> str | None:
-    """A config file kept as the user left it that no longer declares every site this run would write (the
-    stack's address changed since): named, with the line it lacks."""
-    existing = read_regular(folder / name)
-    if existing is None:
+def written_once_notes(stack: Stack, folder: Path) -> list[str]:
+    """The files written once that the user changed (dbstack keeps them as they are) and that lack what this run
+    would write there: named, with what to change. A file still as dbstack wrote it is rewritten instead."""
+    notes = []
+    for name, fresh in _written_once_files(stack).items():
+        existing = read_regular(folder / name)
+        if existing is None or name not in edited_once_files(folder, [OutputFile(name, fresh, create_only=True)]):
+            continue
+        have = {line.strip() for line in existing.data.decode("utf-8", "replace").splitlines()}
+        sites = [s for s in fresh.splitlines() if s.endswith(" {") and not s[0].isspace() and s not in have]
+        if name in stack.user_config_files and sites:
+            notes.append(
+                f"{folder / name}: kept as it is (you changed it since dbstack wrote it); it lacks the site this "
+                f"stack serves: {text.visible(sites[0])} ... }}. Change the site address there (or move the file "
+                "away and regenerate)"
+            )
+        elif name == _config_name_of(stack) and (block := config_block_to_paste(stack, folder)) is not None:
+            # JSON is YAML: the block on one line (README.md, step 2, has it in block style)
+            one_line = f"endpoints: {json.dumps(yaml.safe_load(block)['endpoints'])}"
+            notes.append(
+                f"{folder / name}: kept as it is (you changed it since dbstack wrote it), so it lacks the endpoints "
+                f"this stack enables; add them to its endpoints (README.md, step 2): {text.visible(one_line)}"
+            )
+    return notes
+
+
+def _written_once_files(stack: Stack) -> dict[str, str]:
+    """Every file dbstack writes once (settings, LibreChat's config file, the proxy's config) -> this run's text."""
+    return {**stack.settings_files, **stack.user_config_files}
+
+
+def _config_name_of(stack: Stack) -> str:
+    first = stack.plan.app.first_start
+    return _config_name(first) if first is not None else ""
+
+
+def config_block_to_paste(stack: Stack, folder: Path) -> str | None:
+    """The ``endpoints:`` block of the app's config file that a file the user changed lacks (None when it has
+    every line of it, or is dbstack's and rewritten): the exact YAML to paste."""
+    name = _config_name_of(stack)
+    fresh = stack.settings_files.get(name) if name else None
+    existing = read_regular(folder / name) if fresh is not None else None
+    if fresh is None or existing is None:
         return None
-    lines = {line.strip() for line in existing.data.decode("utf-8", "replace").splitlines()}
-    missing = [
-        line for line in fresh.splitlines() if line.endswith(" {") and not line[0].isspace() and line not in lines
-    ]
-    if not missing:
+    if name not in edited_once_files(folder, [OutputFile(name, fresh, create_only=True)]):
         return None
-    return (
-        f"{folder / name}: kept as it is (dbstack writes it once); it lacks the site this stack serves: "
-        f"{text.visible(missing[0])} ... }}. Change the site address there (or move the file away and regenerate)"
-    )
+    lines = fresh.splitlines()
+    start = next((i for i, line in enumerate(lines) if line == "endpoints:"), None)
+    if start is None:
+        return None
+    block = lines[start:]
+    have = {line.rstrip() for line in existing.data.decode("utf-8", "replace").splitlines()}
+    if all(line in have for line in block):
+        return None
+    return "\n".join(block)
 
 
 def first_run_notes(stack: Stack, env: Mapping[str, str]) -> list[str]:
@@ -956,8 +1011,12 @@ def project_name(name: str | None, folder: Path, app: AppDefinition) -> str:
                 "'_' and '-', and starts with a letter or digit"
             )
         return name
-    normalized = re.sub(r"[^a-z0-9_-]", "", folder.resolve().name.lower()).lstrip("_-")
-    return normalized or app.id
+    return _folder_project(folder) or app.id
+
+
+def _folder_project(folder: Path) -> str:
+    """The folder's name normalised as Compose does; empty when nothing of it is left (``___``)."""
+    return re.sub(r"[^a-z0-9_-]", "", folder.resolve().name.lower()).lstrip("_-")
 
 
 def checked_domain(domain: str, where: str = "--domain") -> str:
@@ -1071,7 +1130,7 @@ def resolve_choices(
         tuple(warnings),
         proxy,
         target,
-        project == project_name(None, folder, plan.app),
+        project == _folder_project(folder),
         effective,
         unnamed_data,
     )
@@ -1154,6 +1213,11 @@ def _project(
     if asked is None:
         if kept is not None:
             return kept, []
+        if not _folder_project(folder):
+            return name, [
+                f"the output folder's name gives no compose project name, so it is {text.visible(name)} (the app's): "
+                "any other stack so named shares its volumes and network; give --name to choose a name of its own"
+            ]
         return name, [
             f"the compose project name {text.visible(name)} comes from the output folder's name: a stack in any "
             "other folder of that name shares its volumes and network; give --name to choose a name of its own"
@@ -1365,6 +1429,51 @@ def _versioned_volume(service: ComposeService, tag: str) -> ComposeService:
 # libyaml's safe loader: about 8x faster than PyYAML's Python one on a stack's compose.yaml, and it refuses nesting
 # deeper than 1,000 levels with a YAMLError where the Python one overflows the stack (a user's file may hold anything).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+_REGENERATE_LINE = re.compile(r"# Regenerate with: (dbstack .*)")
+
+
+def kept_request(request: StackRequest, folder: Path) -> tuple[StackRequest, list[str]]:
+    """The request completed from the stack's compose.yaml, as the project name and proxy are: the environment
+    (when --env is not given) and each role's database (--use, --without) that the request does not name. A
+    regeneration without them would otherwise silently revert the stack. An --env other than the stack's is a
+    deliberate change: kept, and said in a note. Read from the header line dbstack wrote (its "Regenerate with"
+    command); a Kubernetes stack keeps its environment from kustomization.yaml's header (which names no roles);
+    anything not recognised there is ignored."""
+    app = load_app(request.app).id
+    existing = read_regular(folder / COMPOSE_FILE)
+    header = existing.data.decode("utf-8", "replace").split("\n", 3)[:3] if existing is not None else []
+    words: list[str] = []
+    if len(header) >= 2 and header[0].startswith(f"{MARKER} App: {app};"):
+        match = _REGENERATE_LINE.fullmatch(header[1])
+        try:
+            words = shlex.split(match.group(1)) if match else []
+        except ValueError:
+            words = []
+    elif (kustomization := read_regular(folder / KUSTOMIZATION_FILE)) is not None:
+        first_line = kustomization.data.decode("utf-8", "replace").split("\n", 1)[0]
+        stack_line = rf"{re.escape(MARKER)} Kubernetes stack: {re.escape(app)}; environment: (\S+); .*"
+        match = re.fullmatch(stack_line, first_line)
+        words = ["--env", match.group(1)] if match else []
+    environment, use, without = None, dict(request.use), set(request.without)
+    for flag, value in itertools.pairwise(words):
+        if flag == "--env" and value in environment_names():
+            environment = value
+        elif flag == "--use" and "=" in value:
+            role, database = value.split("=", 1)
+            if role not in use and role not in without:
+                use[role] = database
+        elif flag == "--without" and value not in request.use:
+            without.add(value)
+    notes = []
+    if request.environment is not None and environment is not None and request.environment != environment:
+        notes.append(
+            f"--env {request.environment}: the stack was {environment}; it is now {request.environment} (its "
+            "databases' published ports, limits and defaults follow; .env and the data volumes are kept)"
+        )
+    asked = request.environment or environment or DEFAULT_ENVIRONMENT
+    return replace(request, environment=asked, use=use, without=frozenset(without)), notes
 
 
 def _previous_compose(folder: Path) -> dict[str, Any]:

@@ -188,7 +188,8 @@ def test_settings_and_config_file_are_written_once_and_choices_are_kept(tmp_path
     assert report.to_fill == []  # ollama needs no key: compose asks for none
     assert not [w for w in report.warnings if "librechat.env" in w]  # the flags and the file agree
     compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
-    assert "--domain http://chat.lan:3080 --registration closed --embeddings ollama" in compose
+    # The file decides these: the "Regenerate with" command leaves their flags out (test_regeneration_follows.py).
+    assert "--domain" not in compose and "--registration" not in compose and "--embeddings" not in compose
     # Sign-up that differs from the user's file is refused in one line (the file wins); nothing is written.
     # (The same rule for --domain and --embeddings: the tests below.)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -246,8 +247,7 @@ def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
     # Changed as told: the flag naming the file's address passes, and the stack follows it.
     settings.write_text(text.replace("http://chat.lan:3080", "https://chat.example.com"), encoding="utf-8")
     generate(tmp_path, StackRequest(domain="https://chat.example.com"))
-    compose = (tmp_path / "compose.yaml").read_text(encoding="utf-8")
-    assert "--domain https://chat.example.com" in compose
+    assert "https://chat.example.com" in (tmp_path / "README.md").read_text(encoding="utf-8")
 
 
 def test_an_embeddings_flag_that_differs_from_the_settings_file_is_refused(tmp_path: Path) -> None:

@@ -162,8 +162,9 @@ def test_after_any_sequence_of_regenerations_the_folder_holds_what_a_fresh_one_w
     folder = root / "chat"
     prepare(folder)
     for redis, search, target in runs:
-        extra = ["--use", "cache=redis"] if redis else []
-        extra += [] if search else ["--without", "full_text_search"]
+        # Every role said: a regeneration keeps the roles a run leaves unsaid (test_regeneration_follows.py).
+        extra = ["--use", "cache=redis"] if redis else ["--without", "cache"]
+        extra += ["--use", "full_text_search=meilisearch"] if search else ["--without", "full_text_search"]
         assert generate(folder, "production", *extra, target=target) == 0
     fresh = root / "fresh"
     prepare(fresh)

@@ -1,7 +1,7 @@
 """render/templates/k8s/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '656df67cbdf9195d680900c17109fd85812da0f10d7d60c69e35fe5dd7f34ccb'
+SOURCE_SHA256 = '260b5a5aed0a0d684af2a8a68b7b69a3d57e12bbf72dff26b65c98b97a6f3241'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -153,7 +153,7 @@ def root(context, missing=missing):
         pass
         yield '\n\nYour own settings go in '
         yield str(environment.finalize((undefined(name='settings') if l_0_settings is missing else l_0_settings)))
-        yield ': dbstack wrote them once and never overwrites them. kustomize makes a\nConfigMap of each (read by the pods; a change applies at the next `kubectl apply -k .`). kustomize reads\n`KEY=value` lines literally (no quotes, no escapes, no `${...}`), and a ConfigMap is no Secret: keys belong in\n`.env`.'
+        yield ': dbstack rewrites them only while they hold what it wrote,\nnever once you change them. kustomize makes a\nConfigMap of each (read by the pods; a change applies at the next `kubectl apply -k .`). kustomize reads\n`KEY=value` lines literally (no quotes, no escapes, no `${...}`), and a ConfigMap is no Secret: keys belong in\n`.env`.'
     if (undefined(name='config_file') if l_0_config_file is missing else l_0_config_file):
         pass
         yield '\n\n'
@@ -245,4 +245,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '4=34&5=36&7=38&8=40&12=42&13=46&17=58&20=61&21=65&25=68&30=73&32=76&40=79&41=83&44=88&46=91&47=94&49=100&51=106&53=111&54=113&57=115&59=117&67=121&69=124&76=131&79=133&82=137&89=145&92=147&94=150&99=152&101=155&102=157&104=159&106=162&108=164&109=166&111=170&117=172&118=174&119=176&120=182&122=188&127=192&128=198&129=204&130=206&133=210&137=214&151=217&158=219&159=223&164=229&165=232&170=235&171=237'
+debug_info = '4=34&5=36&7=38&8=40&12=42&13=46&17=58&20=61&21=65&25=68&30=73&32=76&40=79&41=83&44=88&46=91&47=94&49=100&51=106&53=111&54=113&57=115&59=117&67=121&69=124&76=131&79=133&82=137&89=145&92=147&94=150&100=152&102=155&103=157&105=159&107=162&109=164&110=166&112=170&118=172&119=174&120=176&121=182&123=188&128=192&129=198&130=204&131=206&134=210&138=214&152=217&159=219&160=223&165=229&166=232&171=235&172=237'

@@ -1,7 +1,7 @@
 """render/templates/librechat.yaml.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '76acdce33ec7f9423c64bfa54639957ed844e7d2bfdedd87d7f183c52c7849d8'
+SOURCE_SHA256 = '9eab0e36533dd8b81fd97f9dd3a24a7ec989aec7c010a32446d08589d75acb04'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -22,7 +22,7 @@ def root(context, missing=missing):
         def t_1(*unused):
             raise TemplateRuntimeError("No filter named 'tojson' found.")
     pass
-    yield "# LibreChat's config file (librechat.yaml), written once by dbstack: it is yours now, dbstack never rewrites it.\n# The api reads it read-only at CONFIG_PATH; to apply a change run (in this folder): "
+    yield "# LibreChat's config file (librechat.yaml), written by dbstack: a regeneration rewrites it (backup kept) only\n# while it holds exactly this; once you change it, it is yours and dbstack never rewrites it.\n# The api reads it read-only at CONFIG_PATH; to apply a change run (in this folder): "
     yield str(environment.finalize((undefined(name='apply') if l_0_apply is missing else l_0_apply)))
     yield '\n# Reference: https://www.librechat.ai/docs/configuration/librechat_yaml\nversion: '
     yield str(environment.finalize(t_1(context.eval_ctx, (undefined(name='version') if l_0_version is missing else l_0_version))))
@@ -38,4 +38,4 @@ def root(context, missing=missing):
         l_1_entry = missing
 
 blocks = {}
-debug_info = '5=21&7=23&9=25&12=28&13=32'
+debug_info = '6=21&8=23&10=25&13=28&14=32'

@@ -1,7 +1,7 @@
 """render/templates/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '41124e6eb83ed1bcdfb59a759c410f8c62ec2b846e86327022bd92963879a766'
+SOURCE_SHA256 = 'e2f0b0ac55f4d9031dc4a56dad87232346911519d773e759cfeb3f13b17fc25b'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -91,6 +91,13 @@ def root(context, missing=missing):
         else:
             pass
             yield '\nThe enabled providers need no key in `.env`.'
+        if environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'paste_config'):
+            pass
+            yield '\n\nYou changed '
+            yield str(environment.finalize(environment.getattr(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'paste_config'), 'file')))
+            yield ' since dbstack wrote it, so dbstack keeps it as it is and it lacks the\nendpoints enabled here: add this block to it (merge it with an `endpoints:` it already has), then\n`docker compose restart api`:\n\n```yaml\n'
+            yield str(environment.finalize(environment.getattr(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'paste_config'), 'block')))
+            yield '\n```'
     if (undefined(name='proxy') if l_0_proxy is missing else l_0_proxy):
         pass
         yield '\n\n### '
@@ -148,9 +155,7 @@ def root(context, missing=missing):
         yield ' and sign up\n'
         if environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'forward'):
             pass
-            yield '\nUsers open '
-            yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'domain')))
-            yield ', but nothing in this stack serves that address: '
+            yield '\n'
             yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'forward')))
             yield '.\n'
         if (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration') == 'open'):
@@ -170,7 +175,12 @@ def root(context, missing=missing):
             yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'settings_file')))
             yield ' and run `docker compose up -d`.)'
         yield '\n'
-        if (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration_default') == 'open'):
+        if ((environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration_default') == 'open') and (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration') == 'closed')):
+            pass
+            yield 'Closed as chosen; open is the default in\n'
+            yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'environment')))
+            yield ' (a workstation, where you register first and so become the admin).'
+        elif (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration_default') == 'open'):
             pass
             yield 'Open is the default in '
             yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'environment')))
@@ -205,7 +215,7 @@ def root(context, missing=missing):
         pass
         yield '\n\nYour own settings go in '
         yield str(environment.finalize((undefined(name='settings') if l_0_settings is missing else l_0_settings)))
-        yield ': dbstack wrote them once and never overwrites them. The domain,\nsign-up and embeddings settings are there (compose.yaml does not set them, so yours win); a flag of a\nregeneration that asks for another value is refused: change the file.'
+        yield ': dbstack rewrites them only while they hold what it wrote,\nnever once you change them. The domain,\nsign-up and embeddings settings are there (compose.yaml does not set them, so yours win); a flag of a\nregeneration that asks for another value is refused: change the file.'
         if ((undefined(name='first') if l_0_first is missing else l_0_first) and environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'embeddings')):
             pass
             yield ' A change of `'
@@ -273,7 +283,10 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='versioned') if l_0_versioned is missing else l_0_versioned)))
         yield ' opens only data written by its own version, so its volume carries the version\n('
         yield str(environment.finalize((undefined(name='versioned_volume') if l_0_versioned_volume is missing else l_0_versioned_volume)))
-        yield "). When a regeneration moves to another version, dbstack keeps the old volume\ndeclared (and records in compose.yaml, under `x-dbstack-kept-volumes`, the image that wrote it) and says so.\nSteps from Meilisearch's own guide (https://www.meilisearch.com/docs/resources/migration/updating, dumps:\nhttps://www.meilisearch.com/docs/resources/self_hosting/data_backup/dumps):"
+        yield '). When a regeneration moves to another version, dbstack keeps the old volume\ndeclared (and records in compose.yaml, under `x-dbstack-kept-volumes`, the image that wrote it) and says so.'
+        if (undefined(name='kept_volumes') if l_0_kept_volumes is missing else l_0_kept_volumes):
+            pass
+            yield "\nSteps from Meilisearch's own guide (https://www.meilisearch.com/docs/resources/migration/updating, dumps:\nhttps://www.meilisearch.com/docs/resources/self_hosting/data_backup/dumps):"
         for l_1_kept in (undefined(name='kept_volumes') if l_0_kept_volumes is missing else l_0_kept_volumes):
             _loop_vars = {}
             pass
@@ -333,4 +346,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&52=89&54=92&56=99&57=103&66=106&75=113&81=123&84=126&85=130&88=132&90=135&91=144&92=147&94=151&96=154&102=161&105=163&107=168&108=176&110=178&121=186&125=189&126=192&129=194&130=197&134=199&136=202&139=204&143=209&144=212&148=214&150=217&152=219&155=224&158=228&159=231&160=239&162=244&163=250&164=256&167=258&168=260&173=262&177=265&181=268&182=270&186=272&188=276&189=280&191=283&194=286&198=288&199=290&201=292&207=294&208=296&217=298&220=300&221=302&226=304&229=306&233=308&234=310&237=313&240=316&241=320&247=323&248=325'
+debug_info = '3=30&4=32&6=34&10=36&11=40&15=50&19=54&21=57&22=61&27=66&30=69&32=72&35=74&41=76&43=79&44=83&51=89&53=92&58=94&62=96&64=99&66=106&67=110&76=113&85=120&91=130&94=133&95=137&98=139&100=142&101=151&102=154&104=156&106=159&112=166&115=168&117=173&118=176&119=178&120=186&122=188&133=196&137=199&138=202&141=204&142=207&146=209&148=212&152=214&156=219&157=222&161=224&163=227&165=229&168=234&171=238&172=241&173=249&175=254&176=260&177=266&180=268&181=270&186=272&190=275&194=278&195=280&197=282&201=285&203=289&204=293&206=296&209=299&213=301&214=303&216=305&222=307&223=309&232=311&235=313&236=315&241=317&244=319&248=321&249=323&252=326&255=329&256=333&262=336&263=338'
