@@ -242,7 +242,7 @@ def write_folder(
 def edited_once_files(folder: Path, files: Iterable[OutputFile]) -> list[str]:
     """The files written once (``create_only``) that are there and no longer hold what dbstack recorded writing
     (changed by the user, or from before the record): kept as they are, never rewritten."""
-    previous = _read_record(folder) if folder.is_dir() else {}
+    previous = _read_record(folder)[0] if folder.is_dir() else {}
     kept = []
     for output in files:
         if not output.create_only or not check_regular(folder / output.name):
