@@ -180,7 +180,8 @@ def kubernetes_tree(
             forward = port_forward_command(namespace, names[front.name], choices.domain, front.container_port)
             notes.append(
                 f"{text.visible(choices.domain)} is not a DNS name an Ingress can serve: reach LibreChat with "
-                f"`{forward}`, or regenerate with --domain https://NAME"
+                f"`{forward}`, or set DOMAIN_CLIENT and DOMAIN_SERVER in librechat.env to https://NAME "
+                "(SESSION_COOKIE_SECURE=true) and regenerate for an Ingress"
             )
     if dropped:
         hosts = sorted({h for s in plan.services for h in s.extra_hosts})

@@ -1140,7 +1140,7 @@ def refuse_flag_against_file(
     flag: str, asked: str, in_file: Mapping[str, str], settings_path: Path, advice: str = ""
 ) -> None:
     """One rule for every first-start flag the settings file also sets (domain, sign-up, embeddings): the file
-    is the user's and never rewritten, so it wins; a flag asking for something else would be silently ignored,
+    is the user's and its values win over flags; a flag asking for something else would be silently ignored,
     and is refused in one line instead (nothing written). ``in_file``: each variable of the flag the file sets,
     with its value in the flag's terms (an address as --domain writes it, ``open``/``closed``), so the same
     value written another way is no conflict. The line names the file and the keys that differ, never their
@@ -1149,7 +1149,7 @@ def refuse_flag_against_file(
     if differing:
         raise DbstackError(
             f"{flag} {text.visible(asked)}: {settings_path} sets {' and '.join(differing)} to another value and "
-            f"dbstack never rewrites that file; change {'them' if len(differing) > 1 else 'it'} there{advice}, "
+            f"its values win over flags; change {'them' if len(differing) > 1 else 'it'} there{advice}, "
             f"then regenerate without {flag}"
         )
 

@@ -195,8 +195,8 @@ def test_settings_and_config_file_are_written_once_and_choices_are_kept(tmp_path
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(
         DbstackError,
-        match=r"^--registration open: \S*librechat\.env sets ALLOW_REGISTRATION to another value and dbstack never "
-        r"rewrites that file; change it there, then regenerate without --registration$",
+        match=r"^--registration open: \S*librechat\.env sets ALLOW_REGISTRATION to another value and its values win "
+        r"over flags; change it there, then regenerate without --registration$",
     ):
         GENERATOR.generate(StackRequest(registration="open"), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
@@ -210,7 +210,7 @@ def test_settings_and_config_file_are_written_once_and_choices_are_kept(tmp_path
 def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """LibreChat serves the address librechat.env names (dbstack never rewrites it): a --domain naming another
+    """LibreChat serves the address librechat.env names (its values win over flags): a --domain naming another
     would give the TLS front and the README an address LibreChat does not use. One line naming the file and the
     keys, never their values; nothing written; the same address however written is no conflict."""
     generate(tmp_path, StackRequest(domain="http://chat.lan:3080"))
@@ -223,7 +223,7 @@ def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
     with pytest.raises(
         DbstackError,
         match=r"^--domain https://chat\.example\.com: \S*librechat\.env sets DOMAIN_CLIENT and DOMAIN_SERVER to "
-        r"another value and dbstack never rewrites that file; change them there "
+        r"another value and its values win over flags; change them there "
         r"\(with SESSION_COOKIE_SECURE=true\), then regenerate without --domain$",
     ):
         GENERATOR.generate(StackRequest(domain="https://chat.example.com"), tmp_path)
@@ -240,7 +240,7 @@ def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
     err = capsys.readouterr().err
     assert err == (
         f"dbstack: error: --domain http://chat.lan:3080: {settings} sets DOMAIN_SERVER to another value and "
-        "dbstack never rewrites that file; change it there (with SESSION_COOKIE_SECURE=false), then regenerate "
+        "its values win over flags; change it there (with SESSION_COOKIE_SECURE=false), then regenerate "
         "without --domain\n"
     )
     assert "s3cret" not in err and files() == before
@@ -251,14 +251,14 @@ def test_a_domain_flag_that_differs_from_the_settings_file_is_refused(
 
 
 def test_an_embeddings_flag_that_differs_from_the_settings_file_is_refused(tmp_path: Path) -> None:
-    """rag_api runs the provider librechat.env names (dbstack never rewrites it), so compose.yaml must require
+    """rag_api runs the provider librechat.env names (its values win over flags), so compose.yaml must require
     that provider's keys: a flag naming another provider is refused in one line and nothing is written."""
     generate(tmp_path, StackRequest(embeddings="ollama"))
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     with pytest.raises(
         DbstackError,
-        match=r"^--embeddings openai: \S*librechat\.env sets EMBEDDINGS_PROVIDER to another value and dbstack never "
-        r"rewrites that file; change it there, then regenerate without --embeddings$",
+        match=r"^--embeddings openai: \S*librechat\.env sets EMBEDDINGS_PROVIDER to another value and its values win "
+        r"over flags; change it there, then regenerate without --embeddings$",
     ):
         GENERATOR.generate(StackRequest(embeddings="openai"), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -1,7 +1,7 @@
 """render/templates/k8s/stack_readme.md.j2, compiled by python -m dbstack.render.compiled: generated, do not edit."""
 # mypy: ignore-errors
 # ruff: noqa
-SOURCE_SHA256 = '260b5a5aed0a0d684af2a8a68b7b69a3d57e12bbf72dff26b65c98b97a6f3241'
+SOURCE_SHA256 = 'f921e52dd476866455f84e2700e5a66e175c2c448f24e50102368d463348e7be'
 JINJA_VERSION = '3.1.6'
 from jinja2.runtime import LoopContext, Macro, Markup, Namespace, TemplateNotFound, TemplateReference, TemplateRuntimeError, Undefined, escape, identity, internalcode, markup_join, missing, str_join
 name = None
@@ -116,12 +116,12 @@ def root(context, missing=missing):
             yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'domain')))
             yield ' is no DNS name an Ingress can serve, so there is none: forward the port from your machine and\nopen '
             yield str(environment.finalize(environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'domain')))
-            yield ' (regenerate with `--domain https://NAME` for an Ingress):\n\n```sh\n'
+            yield ' (for an Ingress, set `DOMAIN_CLIENT` and `DOMAIN_SERVER` in librechat.env to\n`https://NAME`, with `SESSION_COOKIE_SECURE=true`, and regenerate):\n\n```sh\n'
             yield str(environment.finalize((undefined(name='port_forward') if l_0_port_forward is missing else l_0_port_forward)))
             yield '\n```'
             if environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'https'):
                 pass
-                yield "\n\nA port-forward carries the api's plain HTTP: an `https` address needs TLS in front of it, which here means an\nIngress for a DNS name (regenerate with `--domain https://NAME`)."
+                yield "\n\nA port-forward carries the api's plain HTTP: an `https` address needs TLS in front of it, which here means an\nIngress for a DNS name (set it in librechat.env as above and regenerate)."
         yield '\n\n### The first user\n'
         if (environment.getattr((undefined(name='first') if l_0_first is missing else l_0_first), 'registration') == 'open'):
             pass
@@ -245,4 +245,4 @@ def root(context, missing=missing):
         yield str(environment.finalize((undefined(name='backup') if l_0_backup is missing else l_0_backup)))
 
 blocks = {}
-debug_info = '4=34&5=36&7=38&8=40&12=42&13=46&17=58&20=61&21=65&25=68&30=73&32=76&40=79&41=83&44=88&46=91&47=94&49=100&51=106&53=111&54=113&57=115&59=117&67=121&69=124&76=131&79=133&82=137&89=145&92=147&94=150&100=152&102=155&103=157&105=159&107=162&109=164&110=166&112=170&118=172&119=174&120=176&121=182&123=188&128=192&129=198&130=204&131=206&134=210&138=214&152=217&159=219&160=223&165=229&166=232&171=235&172=237'
+debug_info = '4=34&5=36&7=38&8=40&12=42&13=46&17=58&20=61&21=65&25=68&30=73&32=76&40=79&41=83&44=88&46=91&47=94&49=100&51=106&53=111&54=113&58=115&60=117&68=121&70=124&77=131&80=133&83=137&90=145&93=147&95=150&101=152&103=155&104=157&106=159&108=162&110=164&111=166&113=170&119=172&120=174&121=176&122=182&124=188&129=192&130=198&131=204&132=206&135=210&139=214&153=217&160=219&161=223&166=229&167=232&172=235&173=237'
