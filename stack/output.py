@@ -44,7 +44,8 @@ _WRITTEN_LINE = re.compile(r"([0-9a-f]{64})  ([^/\x00]+)")
 # are keyed by them; a new name starts on new, empty ones).
 RECORDED_NAMES = ("project", "namespace")
 _NAME_LINE = re.compile(r"# (project|namespace): (.*)")
-_RECORDED_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# As Compose requires a project name (no length limit: one derived from a long folder name is longer than 63).
+_RECORDED_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 # Compose reads the first of these it finds; one dbstack did not write would be shadowed by compose.yaml.
 OTHER_COMPOSE_FILES = ("compose.yml", "docker-compose.yaml", "docker-compose.yml")
 # Compose merges any of these into compose.yaml without being asked (checked with the real binary).

@@ -524,6 +524,8 @@ class StackGenerator:
         # The proxy's config: the user extends it (headers, logs, more sites), so it is written once; read by the
         # container's root without DAC_OVERRIDE through a read-only bind mount, hence 0644 (it holds no secret).
         files += [OutputFile(name, body, 0o644, create_only=True) for name, body in stack.user_config_files.items()]
+        # Read before writing: a problem found in the folder (its record) must stop the run before anything changes.
+        once_notes = written_once_notes(stack, folder)
         report = write_folder(
             folder,
             files,
@@ -539,7 +541,7 @@ class StackGenerator:
         report.to_fill = stack.placeholders() + missing
         report.warnings += [*(stack.first_start.warnings if stack.first_start else ()), *upgrade_notes]
         report.warnings += first_run_notes(stack, existing.as_dict())
-        report.warnings += written_once_notes(stack, folder)
+        report.warnings += once_notes
         return report
 
 

@@ -165,3 +165,16 @@ def test_a_hostile_recorded_name_is_refused(tmp_path: Path, capsys: pytest.Captu
     assert re.fullmatch(refusal, err), err
     assert "\x1b" not in err
     assert snapshot(folder) == before
+
+
+def test_a_project_name_longer_than_a_dns_label_is_recorded_and_read_back(tmp_path: Path) -> None:
+    """Compose limits a project name's characters, not its length: a name derived from a long folder name is
+    recorded as written and read back by the next run (found by tests/test_fuzz_stack.py: the record's reader
+    capped names at 63 characters, so a run refused the record it had just written)."""
+    folder = tmp_path / ("chat-" + "x" * 80)
+    prepare(folder)
+    assert generate(folder) == 0
+    assert compose_name(folder) == folder.name
+    assert f"# project: {folder.name}\n" in (folder / ".dbstack-files").read_text(encoding="utf-8")
+    assert generate(folder) == 0
+    assert compose_name(folder) == folder.name
