@@ -23,8 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Problem
 from .resources import package_folder
-from .yaml_source import MAX_INTEGER, Path_
-from .yaml_source import _Loader as _SafeLoader  # libyaml's safe loader, as the service's rendering reads it
+from .yaml_source import (
+    MAX_INTEGER,
+    Path_,
+    safe_load,  # libyaml's safe loader, as the service's rendering reads it
+)
 
 if TYPE_CHECKING:
     from .yaml_source import LocatedDocument
@@ -768,7 +771,7 @@ def _fragment_data(renderer: _Renderer, source: str, changed: Sequence[str] = ()
         return None
     if text not in renderer.memo.fragments:  # renderings and changed secrets mostly give the same text
         try:
-            data = yaml.load(text, Loader=_SafeLoader)
+            data = safe_load(text)
         except yaml.YAMLError:
             data = None  # rendering the service reports it
         renderer.memo.fragments[text] = data if isinstance(data, dict) else None

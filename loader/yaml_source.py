@@ -48,6 +48,12 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
 
+def safe_load(text: str) -> Any:
+    """Plain data from YAML text that needs no positions (a rendered fragment, a compose file dbstack wrote), read
+    with the safe loader above and no other: YAML text may come from strangers, and only its plain types load."""
+    return yaml.load(text, Loader=_Loader)  # dbstack's one yaml.load: _Loader is a SafeLoader (tested)
+
+
 class YamlSourceError(Exception):
     """The file is not a YAML document this loader accepts."""
 

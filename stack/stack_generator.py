@@ -26,6 +26,7 @@ from dbstack.loader.apps import BUILTIN_APPS, AppDefinition, AppService, AppUser
 from dbstack.loader.environments import environment_names
 from dbstack.loader.interpolation import compose_escape
 from dbstack.loader.registry import BUILTIN_CATALOG
+from dbstack.loader.yaml_source import safe_load
 from dbstack.render import dotenv
 from dbstack.render.compose import (
     ComposeService,
@@ -1428,11 +1429,6 @@ def _versioned_volume(service: ComposeService, tag: str) -> ComposeService:
     return replace(service, service={**service.service, "volumes": volumes}, volumes={new: {}})
 
 
-# libyaml's safe loader: about 8x faster than PyYAML's Python one on a stack's compose.yaml, and it refuses nesting
-# deeper than 1,000 levels with a YAMLError where the Python one overflows the stack (a user's file may hold anything).
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 _REGENERATE_LINE = re.compile(r"# Regenerate with: (dbstack .*)")
 
 
@@ -1479,11 +1475,13 @@ def kept_request(request: StackRequest, folder: Path) -> tuple[StackRequest, lis
 
 
 def _previous_compose(folder: Path) -> dict[str, Any]:
+    """The folder's compose.yaml as data, or {}. libyaml's safe loader refuses nesting deeper than 1,000 levels
+    with a YAMLError where PyYAML's Python one overflowed the stack (a user's file may hold anything)."""
     existing = read_regular(folder / COMPOSE_FILE)
     if existing is None:
         return {}
     try:
-        data = yaml.load(existing.data.decode("utf-8"), Loader=_SAFE_LOADER)
+        data = safe_load(existing.data.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -5,6 +5,7 @@ located conversion that records every value's and key's mark. Checked differenti
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from dbstack.loader.yaml_source import (
     _Loader,
     parse_text,
     read_text,
+    safe_load,
 )
 
 KEYS = ("a", "b", "c", "1", "true", "null", "2020-01-02", "!!int 3", "? [x]", "<<", '"\\ud800"', "~")
@@ -130,3 +132,34 @@ def test_problems_keep_their_located_report(text: str, refusal: str) -> None:
     with pytest.raises(YamlSourceError, match=re.escape(refusal)):
         parse_text(text)
     assert_same(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "!!python/object/apply:os.system ['true']",
+        "!!python/name:os.system",
+        "a: !!python/object:collections.OrderedDict {}",
+    ],
+)
+def test_safe_load_builds_no_python_object(text: str) -> None:
+    """safe_load reads a compose fragment a catalog entry renders and a compose.yaml in a user's folder: a tag that
+    builds a Python object (or calls one) must be refused, as PyYAML's safe loaders refuse it."""
+    with pytest.raises(yaml.constructor.ConstructorError, match="could not determine a constructor"):
+        safe_load(text)
+
+
+def test_no_yaml_loading_bypasses_the_safe_loaders() -> None:
+    """Every YAML read in dbstack goes through yaml.safe_load* or yaml_source (parse_text, safe_load): a yaml.load,
+    yaml.load_all or Loader= anywhere else could name an unsafe loader."""
+    root = Path(__file__).resolve().parent.parent
+    unsafe = re.compile(r"yaml\.(load|load_all|full_load|unsafe_load)\(|Loader=")
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for folder in ("loader", "render", "sandbox", "stack")
+        for path in sorted((root / folder).rglob("*.py"))
+        if path != root / "loader" / "yaml_source.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if unsafe.search(line)
+    ]
+    assert found == []
