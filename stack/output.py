@@ -201,7 +201,7 @@ def write_folder(
     replacements: list[Replacement] = []
     previous, earlier_names = _read_record(folder)
     written = {f.name: _digest(f.text.encode("utf-8")) for f in files if not f.create_only}
-    kept = set(edited_once_files(folder, files))
+    kept = set(edited_once_files(folder, files, previous))
     for output in files:  # a file written once is dbstack's while it holds what dbstack wrote
         if output.create_only:
             if output.name not in kept:
@@ -240,10 +240,14 @@ def write_folder(
     return report
 
 
-def edited_once_files(folder: Path, files: Iterable[OutputFile]) -> list[str]:
+def edited_once_files(
+    folder: Path, files: Iterable[OutputFile], previous: Mapping[str, str] | None = None
+) -> list[str]:
     """The files written once (``create_only``) that are there and no longer hold what dbstack recorded writing
-    (changed by the user, or from before the record): kept as they are, never rewritten."""
-    previous = _read_record(folder)[0] if folder.is_dir() else {}
+    (changed by the user, or from before the record): kept as they are, never rewritten. ``previous``: the
+    record's files when the caller has read it already."""
+    if previous is None:
+        previous = _read_record(folder)[0] if folder.is_dir() else {}
     kept = []
     for output in files:
         if not output.create_only or not check_regular(folder / output.name):
