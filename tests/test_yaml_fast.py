@@ -379,6 +379,9 @@ def test_catalog_files_convert_and_locate_as_before(file: Any) -> None:
         ("a: " + "[" * 70 + "]" * 70 + "\n", "document nests deeper than 64 levels"),
         ("a: &a [" + "1, " * 300 + "]\nb: &b [" + "*a, " * 300 + "]\n", "more than 50000 values"),
         ("a: &a [" + "1, " * 99 + "]\nb: &b [" + "*a, " * 99 + "]\nc: [" + "*b, " * 99 + "]\n", "more than 50000"),
+        ("a: &a {" + ", ".join(f"k{i}: 1" for i in range(300)) + "}\nb: [" + "*a, " * 300 + "]\n", "more than 50000"),
+        ("a: &a [1, *a]\n", "document nests deeper than 64 levels"),  # an alias inside its own anchor
+        ("a: &a {b: {c: *a}}\n", "document nests deeper than 64 levels"),
         ("a:\n  b: 2020-01-02\n  2020-01-02: x\n", "mapping keys must be plain scalars"),
         ("a:\n  b: !!int abc\n", "'abc' is not a valid !!int"),
         ("a:\n  b: [!!bool maybe]\n", "'maybe' is not a valid !!bool"),
