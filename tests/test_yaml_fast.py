@@ -134,7 +134,7 @@ def catalog_resolve(kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
 def test_each_implicit_type_resolves_as_pyyaml_resolves_it(value: str, tag: str) -> None:
     assert catalog_resolve(yaml.ScalarNode, value, (True, False)) == f"tag:yaml.org,2002:{tag}"
     assert pyyaml_resolve(yaml.ScalarNode, value, (True, False)) == f"tag:yaml.org,2002:{tag}"
-    # quoted (or tagged "!" by the pure-Python parser): text, whatever it looks like
+    # quoted: text, whatever it looks like
     assert catalog_resolve(yaml.ScalarNode, value, (False, True)) == "tag:yaml.org,2002:str"
 
 
