@@ -96,7 +96,14 @@ class _Loader(_CatalogResolver, _SafeLoader):
 def safe_load(text: str) -> Any:
     """Plain data from YAML text that needs no positions (a rendered fragment, a compose file dbstack wrote), read
     with the safe loader above and no other: YAML text may come from strangers, and only its plain types load."""
-    return yaml.load(text, Loader=_Loader)  # dbstack's one yaml.load: _Loader is a SafeLoader (tested)
+    try:
+        return yaml.load(text, Loader=_Loader)  # dbstack's one yaml.load: _Loader is a SafeLoader (tested)
+    except (ValueError, LookupError, AttributeError) as exc:
+        # PyYAML's safe constructors fail so on a tag over text that is no such value (!!int abc, !!bool maybe,
+        # !!timestamp x): a YAML error like the others for the callers, not an internal error of dbstack
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a tagged value cannot be read ({str(exc)[:200]})"
+        ) from None
 
 
 class YamlSourceError(Exception):

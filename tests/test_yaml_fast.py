@@ -172,8 +172,10 @@ def composed(text: str, loader: type[Any]) -> Any:
 def loaded(text: str, load: Any) -> tuple[str, str]:
     try:
         return "ok", repr(load(text))  # repr: 1, 1.0, True and "1" differ; nan equals itself
-    except Exception as exc:  # PyYAML's too: ValueError for "!!int abc", AttributeError for "!!timestamp x"
+    except yaml.YAMLError as exc:
         return "error", f"{type(exc).__name__}: {exc}"
+    except (ValueError, LookupError, AttributeError) as exc:  # PyYAML's own on "!!int abc", "!!timestamp x"
+        return "error", f"ConstructorError: a tagged value cannot be read ({str(exc)[:200]})"  # safe_load's YAMLError
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -402,6 +404,20 @@ def test_a_tag_on_text_that_is_no_such_value_is_a_located_problem() -> None:
     assert (caught.value.line, caught.value.column, caught.value.field) == (2, 10, "a.b.1")
     with pytest.raises(YamlSourceError, match=r"^'xxxxxxxxxx.{30}\.\.\.' is not a valid !!float$"):
         parse_text("a: !!float " + "x" * 500 + "\n")  # the text shown is cut short
+
+
+def test_safe_load_refuses_a_tag_on_text_that_is_no_such_value_with_a_yaml_error() -> None:
+    """safe_load's callers (a rendered compose_fragment, a compose.yaml in a user's folder) handle a YAMLError: PyYAML's
+    constructors raise ValueError, KeyError or AttributeError on these, which were an internal error of dbstack."""
+    for text, reason in [
+        ("a: !!int abc", "invalid literal for int"),
+        ("a: !!bool maybe", "'maybe'"),
+        ("a: [!!timestamp x]", "'NoneType' object has no attribute"),
+        ("a: !!timestamp 2020-13-45", "month must be in 1..12"),
+        ("a: !!float", "string index out of range"),
+    ]:
+        with pytest.raises(yaml.YAMLError, match=rf"^a tagged value cannot be read \(.*{re.escape(reason)}"):
+            safe_load(text)
 
 
 @pytest.mark.parametrize(
