@@ -677,7 +677,7 @@ class _EntryTemplates:
     text depends on) is worked out once per outcome, not once per rendering. ``exhaustive`` turns the sharing
     off: each rendering renders every template itself (the reference the shared plan is tested against)."""
 
-    def __init__(self, entry: Mapping[str, Any], exhaustive: bool = False) -> None:
+    def __init__(self, entry: Mapping[str, Any], sources: Sequence[str], exhaustive: bool = False) -> None:
         from dbstack.sandbox import TemplateError, render, variables
 
         from .interpolation import foreign_reference_problem
@@ -689,20 +689,22 @@ class _EntryTemplates:
         self.secrets = [name for name, spec in parameters.items() if spec.get("secret")]
         self.other_values = {name: secret_sample(entry["id"], name, other=True) for name in self.secrets}
         self.own = frozenset(secret_sample(entry["id"], name) for name in self.secrets)
-        port = entry["container"]["ports"][0]["container"]
+        # Values only for the parameters a container template reads (most are for connection strings alone).
+        # A render cannot change a value (immutable sandbox): they are shared by every context built here.
+        read = frozenset().union(*map(variables, sources)) & parameters.keys()
         self._values: dict[bool, dict[str, Any]] = {}
         for filled in (False, True):
-            values = {  # a render cannot change a value (immutable sandbox): shared by every context built here
-                name: secret_sample(entry["id"], name) if spec.get("secret") else _sample(spec, filled)
-                for name, spec in parameters.items()
+            values = {
+                name: secret_sample(entry["id"], name)
+                if parameters[name].get("secret")
+                else _sample(parameters[name], filled)
+                for name in read
             }
-            values["container_port"] = port
+            values["container_port"] = entry["container"]["ports"][0]["container"]
             self._values[filled] = values
         # `tls` is set by the mode, whatever its sample; repr tells 1 from 1.0 and True, as the output would
         self._varying = frozenset(
-            name
-            for name in parameters
-            if name != "tls" and repr(self._values[False][name]) != repr(self._values[True][name])
+            name for name in read if name != "tls" and repr(self._values[False][name]) != repr(self._values[True][name])
         )
         self._sources: dict[str, _Source] = {}
         self._outputs: dict[tuple[str, bool, str | None], _Output] = {}
@@ -930,8 +932,8 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
     def add(rule: str, path: Path_, message: str) -> None:
         problems.setdefault((rule, path, message), None)
 
-    shared = _EntryTemplates(entry, exhaustive)
     sources = [source for path, source, _ in templates(entry) if path[0] == "container"]
+    shared = _EntryTemplates(entry, sources, exhaustive)
     renderings, uses_tls = _renderings(entry, shared, sources)
     arguments = {tls_on: list(_argument_lists(container, tls_on)) for tls_on in (False, True)}
     environments = {tls_on: list(_environment(container, tls_on)) for tls_on in (False, True)}
