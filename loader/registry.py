@@ -118,7 +118,9 @@ def _load_entry(
         return None, _nowhere, [exc.problem(path)], True
     if spec is not None and doc is not None and entries is not None:
         entries.put(resolved, key, doc.data)
-    return spec, _locate_in(doc), problems, True
+    # a position is wanted only for a problem across files (a clash of ids or aliases): rare, so the file is
+    # parsed again then rather than positions taken now for every entry
+    return spec, _locate_later(path), problems, True
 
 
 def _spec_from_cache(data: dict[str, Any], path: Path) -> DatabaseSpec | None:
@@ -148,7 +150,7 @@ def _locate_in(doc: LocatedDocument | None) -> Locate:
 
 
 def _locate_later(path: Path) -> Locate:
-    """Positions for a cached entry: its file is parsed again only if a problem needs one."""
+    """Positions for an entry: its file is parsed again only if a problem needs one."""
 
     @cache
     def document() -> LocatedDocument | None:
