@@ -800,14 +800,14 @@ class _Renderer:
         self.failed |= text is None
         return text
 
-    def secrets_in(self, path: Path_, source: str) -> list[str]:
-        """The secret parameters the template's output depends on."""
+    def secrets_in(self, path: Path_, source: str) -> tuple[str | None, list[str]]:
+        """The template's output (None if it fails), and the secret parameters it depends on."""
         out = self.output(path, source)
         if out.text is None:
-            return []
+            return None, []
         reached, failed = self.shared.reached(source, out)
         self.failed |= failed
-        return reached
+        return out.text, reached
 
 
 def _argument_lists(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[Path_, str, str]]:
@@ -944,7 +944,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
 
         # a) No secret on a command line, whatever way the template builds it.
         for path, source, what in arguments[tls_on]:
-            reached = renderer.secrets_in(path, source)
+            text, reached = renderer.secrets_in(path, source)
             if reached:
                 names = ", ".join(repr(n) for n in reached)
                 advice = HEALTHCHECK_SECRET_ADVICE if what == "healthcheck" else SECRET_ADVICE % reached[0]
@@ -955,7 +955,6 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
                     f"(visible in the compose file, docker inspect and ps); {advice}",
                 )
                 continue
-            text = renderer.text(path, source)
             interpolated = _COMPOSE_INTERPOLATION.findall(text.replace("$$", "")) if text else []
             if interpolated:
                 add(
@@ -1010,7 +1009,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
                 )
 
         # c) Where the container gets a secret, the healthcheck must use it (and so fail on a wrong one).
-        secret_vars = {var for path, var, source in environments[tls_on] if renderer.secrets_in(path, source)}
+        secret_vars = {var for path, var, source in environments[tls_on] if renderer.secrets_in(path, source)[1]}
         reading_key = (test, frozenset(secret_vars), tls_on)
         reading = readings.get(reading_key)
         if reading is None:
