@@ -71,10 +71,32 @@ def env_catalog_folders() -> list[Path]:
 
 def catalog_files(path: Path) -> tuple[list[Path], Problem | None]:
     """The catalog files a path names: itself, or the YAML files of a folder."""
+    files, problem = _resolved_catalog_files(path)
+    return [file for file, _ in files], problem
+
+
+def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Problem | None]:
+    """catalog_files(), each file with its resolved path. A folder's files resolve as the folder does, unless the
+    file is a symlink itself: resolving each file's full path again was a fifth of a warm load. The folder is read
+    with os.scandir, which says what is a regular file or a symlink without a system call per file."""
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix in CATALOG_SUFFIXES and p.is_file()), None
+        folder = path.resolve()
+        found = []
+        with os.scandir(path) as listing:
+            for item in listing:
+                if os.path.splitext(item.name)[1] not in CATALOG_SUFFIXES:  # as Path.suffix reads a name
+                    continue
+                try:
+                    if not item.is_file():  # following a symlink, as Path.is_file
+                        continue
+                    link = item.is_symlink()
+                except OSError:
+                    continue
+                file = path / item.name
+                found.append((file, file.resolve() if link else folder / item.name))
+        return sorted(found), None
     if path.is_file():
-        return [path], None
+        return [(path, path.resolve())], None
     return [], Problem(path, None, None, "", "no such file or folder", "DBS002")
 
 
@@ -203,14 +225,10 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool, vouched: bool) -> L
     seen: set[Path] = set()
     checked = 0
     for source, is_builtin in sources:
-        files, problem = catalog_files(source)
+        files, problem = _resolved_catalog_files(source)
         if problem:
             result.problems.append(problem)
-        folder = source.resolve() if source.is_dir() else None
-        for path in files:
-            # a folder's files resolve as the folder does, unless the file is a symlink itself (resolving each
-            # file's full path again was a fifth of a warm load)
-            resolved = folder / path.name if folder is not None and not path.is_symlink() else path.resolve()
+        for path, resolved in files:
             if resolved in seen:  # a folder named twice, or a built-in file named again
                 continue
             seen.add(resolved)

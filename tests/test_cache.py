@@ -507,3 +507,23 @@ def test_the_cli_uses_and_refreshes_the_cache(catalog: Path) -> None:
     assert done.returncode == 1
     assert f"{catalog / 'beta.yaml'}:" in done.stderr and "category" in done.stderr
     assert not is_cached(catalog / "beta.yaml")
+
+
+def test_a_catalog_file_reached_twice_is_loaded_once(catalog: Path, tmp_path: Path, checked: Counter[str]) -> None:
+    """A file is known by its resolved path: a symlink to a file of another named folder, and a folder named
+    through a symlink, are the files already loaded (no duplicate id), and a symlinked file is cached by its target."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "alpha.yaml").symlink_to(catalog / "alpha.yaml")
+    (other / "gamma.yml").write_text(entry("gamma"), encoding="utf-8")
+    (other / "notes.txt").write_text("not a catalog file", encoding="utf-8")
+    (other / "folder.yaml").mkdir()  # a folder, whatever its name
+    linked = tmp_path / "linked"
+    linked.symlink_to(catalog)
+    result = load_catalog([catalog, other, linked], builtin=False)
+    assert result.problems == []
+    assert result.files == [catalog / "alpha.yaml", catalog / "beta.yaml", other / "gamma.yml"]
+    assert checked == {"alpha.yaml": 1, "beta.yaml": 1, "gamma.yml": 1}
+    alone = load_catalog([other], builtin=False)  # the link alone: its target's cache line serves it
+    assert alone.problems == [] and sorted(alone.specs) == ["alpha", "gamma"]
+    assert checked == {"alpha.yaml": 1, "beta.yaml": 1, "gamma.yml": 1}
