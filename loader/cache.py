@@ -203,11 +203,21 @@ class EntryCache:
                     lines.pop(name, None)
                 else:
                     lines[name] = line
-            # entries of files no longer there go (a folder's cache file does not grow for ever)
-            kept = [line for name, line in lines.items() if os.path.lexists(catalog_folder / name)]
+            # entries of files no longer there go (a folder's cache file does not grow for ever); the folder is
+            # listed once rather than each name looked up (a system call per entry)
+            present = _names_in(catalog_folder)
+            kept = [line for name, line in lines.items() if name in present]
             if sum(len(line) + 1 for line in kept) <= MAX_CACHE_FILE_BYTES:  # else it would not be read
                 _write_atomically(target, kept)
             bundle.changed = {}
+
+
+def _names_in(folder: Path) -> set[str]:
+    """What a folder holds, by name (broken symlinks included, as os.path.lexists sees them); nothing if it is gone."""
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
 
 
 def _read_lines(path: Path) -> dict[str, bytes]:

@@ -28,10 +28,12 @@ CATALOG_SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class CachedEntry:
-    """What checking a catalog reads of an entry the cache vouches for: the values the checks across files use.
-    Its data passed every check and built a DatabaseSpec when it was stored (the cache stores nothing else), with
-    the same rules (dbstack's code is in the key), and its digest says it is that data: building it again would
-    prove nothing more, and took a fifth of a warm `catalog validate`."""
+    """What checking a catalog keeps of an entry: the values the checks across files use. An entry checked now is
+    built (a DatabaseSpec, as every load builds one) and dropped: `catalog validate` uses no entry, and keeping
+    them was two fifths of its memory. An entry the cache vouches for is not built again: its data passed every
+    check and built a DatabaseSpec when it was stored (the cache stores nothing else), with the same rules
+    (dbstack's code is in the key), and its digest says it is that data: building it again would prove nothing
+    more, and took a fifth of a warm `catalog validate`."""
 
     id: str
     aliases: tuple[str, ...]
@@ -71,10 +73,32 @@ def env_catalog_folders() -> list[Path]:
 
 def catalog_files(path: Path) -> tuple[list[Path], Problem | None]:
     """The catalog files a path names: itself, or the YAML files of a folder."""
+    files, problem = _resolved_catalog_files(path)
+    return [file for file, _ in files], problem
+
+
+def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Problem | None]:
+    """catalog_files(), each file with its resolved path. A folder's files resolve as the folder does, unless the
+    file is a symlink itself: resolving each file's full path again was a fifth of a warm load. The folder is read
+    with os.scandir, which says what is a regular file or a symlink without a system call per file."""
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.suffix in CATALOG_SUFFIXES and p.is_file()), None
+        folder = path.resolve()
+        found = []
+        with os.scandir(path) as listing:
+            for item in listing:
+                if os.path.splitext(item.name)[1] not in CATALOG_SUFFIXES:  # as Path.suffix reads a name
+                    continue
+                try:
+                    if not item.is_file():  # following a symlink, as Path.is_file
+                        continue
+                    link = item.is_symlink()
+                except OSError:
+                    continue
+                file = path / item.name
+                found.append((file, file.resolve() if link else folder / item.name))
+        return sorted(found), None
     if path.is_file():
-        return [path], None
+        return [(path, path.resolve())], None
     return [], Problem(path, None, None, "", "no such file or folder", "DBS002")
 
 
@@ -100,17 +124,17 @@ def _check_text(path: Path, text: str) -> tuple[DatabaseSpec | None, LocatedDocu
 
 
 def _load_entry(
-    path: Path, resolved: Path, entries: EntryCache | None, vouched: bool
+    path: Path, resolved: Path, entries: EntryCache | None, validating: bool
 ) -> tuple[DatabaseSpec | CachedEntry | None, Locate, list[Problem], bool]:
-    """One catalog file, from the cache when its content (and dbstack's rules) are those it was checked with
-    (a CachedEntry if ``vouched``, else the DatabaseSpec it builds); the last value says whether it was parsed
+    """One catalog file, from the cache when its content (and dbstack's rules) are those it was checked with:
+    the DatabaseSpec it builds, or its CachedEntry if ``validating``. The last value says whether it was parsed
     and checked (not served from the cache)."""
     try:
         raw = read_bytes(path)
         key = entry_key(resolved, raw) if entries is not None else ""
         cached = entries.get(resolved, key) if entries is not None else None
         if cached is not None:
-            served = CachedEntry.from_data(cached, path) if vouched else _spec_from_cache(cached, path)
+            served = CachedEntry.from_data(cached, path) if validating else _spec_from_cache(cached, path)
             if served is not None:
                 return served, _locate_later(path), [], False
         spec, doc, problems = _check_text(path, decode(raw))
@@ -118,7 +142,10 @@ def _load_entry(
         return None, _nowhere, [exc.problem(path)], True
     if spec is not None and doc is not None and entries is not None:
         entries.put(resolved, key, doc.data)
-    return spec, _locate_in(doc), problems, True
+    kept = CachedEntry(spec.id, spec.aliases, spec.replaces_builtin, path) if spec and validating else spec
+    # a position is wanted only for a problem across files (a clash of ids or aliases): rare, so the file is
+    # parsed again then rather than positions taken now for every entry
+    return kept, _locate_later(path), problems, True
 
 
 def _spec_from_cache(data: dict[str, Any], path: Path) -> DatabaseSpec | None:
@@ -148,7 +175,7 @@ def _locate_in(doc: LocatedDocument | None) -> Locate:
 
 
 def _locate_later(path: Path) -> Locate:
-    """Positions for a cached entry: its file is parsed again only if a problem needs one."""
+    """Positions for an entry: its file is parsed again only if a problem needs one."""
 
     @cache
     def document() -> LocatedDocument | None:
@@ -163,14 +190,14 @@ def _locate_later(path: Path) -> Locate:
 def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> LoadResult[DatabaseSpec]:
     """Load the built-in catalog (unless ``builtin`` is False) and then each user path, in order."""
     with _young_garbage_collection():
-        return _load_catalog(user_paths, builtin, vouched=False)
+        return _load_catalog(user_paths, builtin, validating=False)
 
 
-def check_catalog(user_paths: Iterable[Path] = ()) -> LoadResult[DatabaseSpec | CachedEntry]:
-    """What load_catalog finds (every problem, the same files and ids), without building the entries the cache
-    vouches for: they come as CachedEntry. For `catalog validate`, which reports and uses no entry."""
+def check_catalog(user_paths: Iterable[Path] = ()) -> LoadResult[CachedEntry]:
+    """What load_catalog finds (every problem, the same files and ids), with each entry as a CachedEntry (see
+    there). For `catalog validate`, which reports and uses no entry."""
     with _young_garbage_collection():
-        return _load_catalog(user_paths, True, vouched=True)
+        return _load_catalog(user_paths, True, validating=True)
 
 
 @contextmanager
@@ -191,7 +218,7 @@ def _young_garbage_collection() -> Iterator[None]:
 GC_EVERY = 200
 
 
-def _load_catalog(user_paths: Iterable[Path], builtin: bool, vouched: bool) -> LoadResult[Any]:
+def _load_catalog(user_paths: Iterable[Path], builtin: bool, validating: bool) -> LoadResult[Any]:
     result: LoadResult[Any] = LoadResult()
     aliases: dict[str, Locate] = {}  # where each entry's aliases stand, for clash reports
     entries = entry_cache()
@@ -201,19 +228,15 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool, vouched: bool) -> L
     seen: set[Path] = set()
     checked = 0
     for source, is_builtin in sources:
-        files, problem = catalog_files(source)
+        files, problem = _resolved_catalog_files(source)
         if problem:
             result.problems.append(problem)
-        folder = source.resolve() if source.is_dir() else None
-        for path in files:
-            # a folder's files resolve as the folder does, unless the file is a symlink itself (resolving each
-            # file's full path again was a fifth of a warm load)
-            resolved = folder / path.name if folder is not None and not path.is_symlink() else path.resolve()
+        for path, resolved in files:
             if resolved in seen:  # a folder named twice, or a built-in file named again
                 continue
             seen.add(resolved)
             result.files.append(path)
-            spec, locate, problems, was_checked = _load_entry(path, resolved, entries, vouched)
+            spec, locate, problems, was_checked = _load_entry(path, resolved, entries, validating)
             checked += was_checked
             if was_checked and checked % GC_EVERY == 0:
                 gc.collect(1)

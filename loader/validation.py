@@ -596,11 +596,15 @@ HEALTHCHECK_SECRET_ADVICE = (
 
 @dataclass(frozen=True)
 class _Rendering:
-    """One way a container's templates render: a tls mode and a set of parameter values."""
+    """One way a container's templates render: a tls mode, and the defaults or every option filled."""
 
     tls: str | None
-    context: Mapping[str, Any]
-    strict: bool  # the values a default config has: a template that fails here fails for users too
+    filled: bool
+
+    @property
+    def strict(self) -> bool:
+        """The values a default config has: a template that fails here fails for users too."""
+        return not self.filled
 
 
 def _sample(spec: Mapping[str, Any], filled: bool) -> Any:
@@ -641,106 +645,169 @@ def secret_sample(entry_id: str, parameter: str, other: bool = False) -> str:
     return f"${{{var}:?{var} must be set in .env}}"
 
 
-def _renderings(entry: Mapping[str, Any], uses_tls: bool) -> Iterator[_Rendering]:
-    """Every tls mode where a container template reads ``tls``; else one mode with TLS off and
-    one with it on (tls.command and tls.environment join then)."""
-    parameters = entry["parameters"]
-    modes: tuple[str | None, ...] = (None,)
-    if "tls" in parameters:
-        modes = TLS_MODES if uses_tls else ("disable", "require")
-    for filled in (False, True):
-        values = {  # shared by the modes' contexts: a render cannot change a value (immutable sandbox)
-            name: secret_sample(entry["id"], name) if spec.get("secret") else _sample(spec, filled)
-            for name, spec in parameters.items()
-        }
-        for mode in modes:
-            context = dict(values)
-            if mode is not None:
-                context["tls"] = mode
-            context["container_port"] = entry["container"]["ports"][0]["container"]
-            yield _Rendering(mode, context, strict=not filled)
+@dataclass(frozen=True)
+class _Source:
+    """What decides a container template's output across one entry's renderings."""
+
+    secrets: tuple[str, ...]  # the secret parameters it reads (the only ones its output can depend on), in order
+    varies: bool  # it reads a parameter whose filled value differs from the default
+    reads_tls: bool
 
 
-class _RenderMemo:
-    """Render outcomes shared by all renderings of one entry. A catalog template can read nothing but the
-    names it loads (no globals, no filter or test is given the context), so its output, or its failure, is
-    decided by its text and those names' values: renderings that give them the same values (most do, and
-    every one does for a name it reads that is not a secret) render it once."""
+class _Output:
+    """A template's outcome with one set of values: its text, or why it failed; with the secrets changed."""
 
-    def __init__(self, entry: Mapping[str, Any]) -> None:
-        from dbstack.sandbox import render, variables  # imported once per entry, not once per render
+    __slots__ = ("changed", "context", "error", "reached", "reached_failed", "text")
 
-        self._render, self._variables = render, variables
-        self.secrets = [name for name, spec in entry["parameters"].items() if spec.get("secret")]
+    def __init__(self, context: dict[str, Any], text: str | None, error: str) -> None:
+        self.context, self.text, self.error = context, text, error
+        self.changed: dict[tuple[str, ...], str | None] = {}  # secrets given other values -> text (None: failed)
+        self.reached: list[str] | None = None  # the secrets the text depends on, once asked
+        self.reached_failed = False  # a render with a secret changed failed (a failure counts as a change)
+
+
+class _EntryTemplates:
+    """Render outcomes shared by all renderings of one entry.
+
+    A catalog template can read nothing but the names it loads (no globals, no filter or test is given the
+    context), so its output, or its failure, is decided by its text and those names' values. Between one
+    entry's renderings only two things differ: ``tls`` (the mode) and the parameters whose filled value is
+    not the default; so a template renders once per mode only if it reads ``tls``, and once for the defaults
+    and once filled only if it reads one of those parameters. What follows from an outcome (the secrets its
+    text depends on) is worked out once per outcome, not once per rendering. ``exhaustive`` turns the sharing
+    off: each rendering renders every template itself (the reference the shared plan is tested against)."""
+
+    def __init__(self, entry: Mapping[str, Any], sources: Sequence[str], exhaustive: bool = False) -> None:
+        from dbstack.sandbox import TemplateError, render, variables
+
+        from .interpolation import foreign_reference_problem
+
+        self._render, self._variables, self._error = render, variables, TemplateError
+        self._foreign_problem = foreign_reference_problem
+        self.exhaustive = exhaustive
+        parameters = entry["parameters"]
+        self.secrets = [name for name, spec in parameters.items() if spec.get("secret")]
         self.other_values = {name: secret_sample(entry["id"], name, other=True) for name in self.secrets}
-        self._read: dict[str, tuple[str, ...]] = {}
+        self.own = frozenset(secret_sample(entry["id"], name) for name in self.secrets)
+        # Values only for the parameters a container template reads (most are for connection strings alone).
+        # A render cannot change a value (immutable sandbox): they are shared by every context built here.
+        read = frozenset().union(*map(variables, sources)) & parameters.keys()
+        self._values: dict[bool, dict[str, Any]] = {}
+        for filled in (False, True):
+            values = {
+                name: secret_sample(entry["id"], name)
+                if parameters[name].get("secret")
+                else _sample(parameters[name], filled)
+                for name in read
+            }
+            values["container_port"] = entry["container"]["ports"][0]["container"]
+            self._values[filled] = values
+        # `tls` is set by the mode, whatever its sample; repr tells 1 from 1.0 and True, as the output would
+        self._varying = frozenset(
+            name for name in read if name != "tls" and repr(self._values[False][name]) != repr(self._values[True][name])
+        )
+        self._sources: dict[str, _Source] = {}
+        self._outputs: dict[tuple[str, bool, str | None], _Output] = {}
+        self._foreign: dict[str, str | None] = {}
         self.fragments: dict[str, dict[str, Any] | None] = {}  # compose_fragment text -> what YAML reads
-        self._outcomes: dict[tuple[str, str], tuple[bool, str]] = {}  # -> (rendered, text or error message)
 
-    def read(self, source: str) -> tuple[str, ...]:
-        """The names the template reads, sorted."""
-        if source not in self._read:
-            self._read[source] = tuple(sorted(self._variables(source)))
-        return self._read[source]
+    def source(self, source: str) -> _Source:
+        facts = self._sources.get(source)
+        if facts is None:
+            read = self._variables(source)
+            facts = self._sources[source] = _Source(
+                tuple(name for name in self.secrets if name in read), not read.isdisjoint(self._varying), "tls" in read
+            )
+        return facts
 
-    def render(self, source: str, context: Mapping[str, Any]) -> str:
-        from dbstack.sandbox import TemplateError
-
-        key = (source, repr([(name, context[name]) if name in context else (name,) for name in self.read(source)]))
-        if key not in self._outcomes:
+    def output(self, source: str, rendering: _Rendering) -> _Output:
+        filled, tls = rendering.filled, rendering.tls
+        if not self.exhaustive:
+            facts = self.source(source)
+            filled, tls = filled and facts.varies, tls if facts.reads_tls else None
+        out = self._outputs.get((source, filled, tls))
+        if out is None:
+            context = dict(self._values[filled])
+            if tls is not None:
+                context["tls"] = tls
             try:
-                self._outcomes[key] = (True, self._render(source, context))
-            except TemplateError as exc:
-                self._outcomes[key] = (False, str(exc))
-        rendered, text = self._outcomes[key]
-        if not rendered:
-            raise TemplateError(text)
-        return text
+                out = _Output(context, self._render(source, context), "")
+            except self._error as exc:
+                out = _Output(context, None, str(exc))
+            self._outputs[source, filled, tls] = out
+        return out
+
+    def changed(self, source: str, out: _Output, changed: tuple[str, ...]) -> str | None:
+        """The template's text with the secrets in ``changed`` given other values; None if it fails."""
+        if changed not in out.changed:
+            context = {**out.context, **{name: self.other_values[name] for name in changed}}
+            try:
+                out.changed[changed] = self._render(source, context)
+            except self._error:
+                out.changed[changed] = None
+        return out.changed[changed]
+
+    def reached(self, source: str, out: _Output) -> tuple[list[str], bool]:
+        """The secret parameters a rendered template's text depends on, and whether a render with one changed
+        failed."""
+        if out.reached is None:
+            read = self.source(source).secrets
+            texts = [self.changed(source, out, read)] if read else []
+            reached = []
+            if texts and texts[0] != out.text:  # one render tells the usual case: no secret reached
+                each = [self.changed(source, out, (name,)) for name in read]
+                reached = [name for name, text in zip(read, each, strict=True) if text != out.text]
+                texts += each
+            out.reached, out.reached_failed = reached, None in texts
+        return out.reached, out.reached_failed
+
+    def foreign(self, text: str) -> str | None:
+        """Why rendered text reads compose variables other than the entry's own secrets, or None."""
+        if text not in self._foreign:
+            self._foreign[text] = self._foreign_problem(text, self.own)
+        return self._foreign[text]
+
+    def foreign_in(self, value: object) -> str | None:
+        return self._foreign_problem(value, self.own)
 
 
 class _Renderer:
-    """Renders one entry's container templates in one _Rendering, and again with secrets changed."""
+    """One entry's container templates in one _Rendering (and with secrets changed); reports a template that
+    fails with the default values, once per template text, where it is first rendered."""
 
-    def __init__(self, reporter: Reporter, entry: Mapping[str, Any], rendering: _Rendering, memo: _RenderMemo) -> None:
-        self.reporter, self.entry, self.rendering, self.memo = reporter, entry, rendering, memo
-        self.secrets = memo.secrets
+    def __init__(self, reporter: Reporter, shared: _EntryTemplates, rendering: _Rendering) -> None:
+        self.reporter, self.shared, self.rendering = reporter, shared, rendering
         self.failed = False
-        self._rendered: dict[tuple[str, tuple[str, ...]], str | None] = {}
+        self._outputs: dict[str, _Output] = {}
 
-    def text(self, path: Path_, source: str, changed: Sequence[str] = ()) -> str | None:
+    def output(self, path: Path_, source: str) -> _Output:
+        out = self._outputs.get(source)
+        if out is None:
+            out = self._outputs[source] = self.shared.output(source, self.rendering)
+            if out.text is None:
+                self.failed = True
+                if self.rendering.strict:
+                    mode = f" with tls={self.rendering.tls}" if self.rendering.tls else ""
+                    self.reporter.add("DBS302", path, f"does not render with the default values{mode}: {out.error}")
+        return out
+
+    def text(self, path: Path_, source: str, changed: tuple[str, ...] = ()) -> str | None:
         """The template's output, with the secrets in ``changed`` given other values; None if it fails."""
-        key = (source, tuple(changed))
-        if key not in self._rendered:
-            self._rendered[key] = self._render(path, source, changed)
-        return self._rendered[key]
+        out = self.output(path, source)
+        if not changed or out.text is None:
+            return out.text
+        text = self.shared.changed(source, out, changed)
+        self.failed |= text is None
+        return text
 
-    def _render(self, path: Path_, source: str, changed: Sequence[str]) -> str | None:
-        from dbstack.sandbox import TemplateError
-
-        context = self.rendering.context
-        if changed:
-            context = {**context, **{name: self.memo.other_values[name] for name in changed}}
-        try:
-            return self.memo.render(source, context)
-        except TemplateError as exc:
-            if self.rendering.strict and not changed:
-                mode = f" with tls={self.rendering.tls}" if self.rendering.tls else ""
-                self.reporter.add("DBS302", path, f"does not render with the default values{mode}: {exc}")
-            self.failed = True
-            return None
-
-    def secrets_read(self, source: str) -> list[str]:
-        """The secret parameters a template reads: the only ones its output can depend on."""
-        read = self.memo.read(source)
-        return [name for name in self.secrets if name in read]
-
-    def secrets_in(self, path: Path_, source: str) -> list[str]:
-        """The secret parameters the template's output depends on."""
-        plain = self.text(path, source)
-        read = self.secrets_read(source)
-        if plain is None or not read or self.text(path, source, read) == plain:
-            return []
-        return [name for name in read if self.text(path, source, [name]) != plain]
+    def secrets_in(self, path: Path_, source: str) -> tuple[str | None, list[str]]:
+        """The template's output (None if it fails), and the secret parameters it depends on."""
+        out = self.output(path, source)
+        if out.text is None:
+            return None, []
+        reached, failed = self.shared.reached(source, out)
+        self.failed |= failed
+        return out.text, reached
 
 
 def _argument_lists(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[Path_, str, str]]:
@@ -762,23 +829,24 @@ def _environment(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[P
             yield ("container", "tls", "environment", var), var, source
 
 
-def _fragment_data(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, Any] | None:
+def _fragment_data(renderer: _Renderer, source: str, changed: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """A compose_fragment as rendered and read, or None where it does not render or read as a mapping."""
     import yaml
 
     text = renderer.text(("container", "compose_fragment"), source, changed)
     if text is None:
         return None
-    if text not in renderer.memo.fragments:  # renderings and changed secrets mostly give the same text
+    fragments = renderer.shared.fragments
+    if text not in fragments:  # renderings and changed secrets mostly give the same text
         try:
             data = safe_load(text)
         except yaml.YAMLError:
             data = None  # rendering the service reports it
-        renderer.memo.fragments[text] = data if isinstance(data, dict) else None
-    return renderer.memo.fragments[text]
+        fragments[text] = data if isinstance(data, dict) else None
+    return fragments[text]
 
 
-def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str] = ()) -> dict[str, list[str]] | None:
+def _fragment_arguments(renderer: _Renderer, source: str, changed: tuple[str, ...] = ()) -> dict[str, list[str]] | None:
     """The command and entrypoint a compose_fragment sets (both are argument lists)."""
     data = _fragment_data(renderer, source, changed)
     if data is None:
@@ -791,29 +859,92 @@ def _fragment_arguments(renderer: _Renderer, source: str, changed: Sequence[str]
     return found
 
 
-def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> None:
-    from dbstack.sandbox import variables
+@dataclass(frozen=True)
+class _TestReading:
+    """What the credential rules find in one rendered healthcheck test (with the variables that hold a secret)."""
 
-    from .interpolation import foreign_reference_problem
+    problems: tuple[tuple[Path_, str], ...]
+    unauthenticated: frozenset[str]  # the variables holding a secret that the test uses none of
 
+
+def _read_test(
+    check: Mapping[str, Any], rendered_test: Sequence[str], secret_vars: set[str], environment: set[str]
+) -> _TestReading:
+    """c) Where the container gets a secret, the healthcheck must use it (and so fail on a wrong one)."""
+    problems: list[tuple[Path_, str]] = []
+    credentials = check.get("credentials_from", [])
+    for index, var in enumerate(credentials):
+        if var not in secret_vars:
+            where = "holds no secret parameter" if var in environment else "is not in container.environment"
+            problems.append((("container", "healthcheck", "credentials_from", index), f"{var} {where}"))
+    shell = shell_of(rendered_test) if len(rendered_test) > 1 else None
+    expanded = {m for arg in rendered_test[1:] for m in _SHELL_VARIABLE.findall(arg)} & environment
+    if expanded and not shell:
+        problems.append(
+            (
+                ("container", "healthcheck", "test"),
+                f"writes $${sorted(expanded)[0]}, but runs no shell to expand it "
+                "(use CMD-SHELL, or credentials_from when the client reads the variable itself)",
+            )
+        )
+    reads_secret = any(var in secret_vars for var in credentials) or bool(shell and expanded & secret_vars)
+    programs = programs_run(_simple_commands(rendered_test)) if len(rendered_test) > 1 else None
+    unauthenticated: frozenset[str] = frozenset()
+    if secret_vars and reads_secret and programs is not None and programs <= HARMLESS_PROGRAMS:
+        problems.append(
+            (
+                ("container", "healthcheck", "test"),
+                f"cannot fail on a wrong secret: it runs no program but {', '.join(sorted(programs)) or 'none'}, "
+                "which succeed whatever the secret holds; the secret must reach a client that logs in to the server",
+            )
+        )
+    elif secret_vars and not reads_secret:
+        unauthenticated = frozenset(secret_vars)
+    return _TestReading(tuple(problems), unauthenticated)
+
+
+def _renderings(
+    entry: Mapping[str, Any], shared: _EntryTemplates, sources: Sequence[str]
+) -> tuple[list[_Rendering], bool]:
+    """Every tls mode where a container template reads ``tls``, else one mode with TLS off and one with it on
+    (tls.command and tls.environment join then); each with the default values, then with every option filled.
+    A filled rendering where no template reads a parameter whose value it changes gives what the default
+    one gave (and reports no failure: it is not strict), so it is left out unless ``shared.exhaustive``.
+    Also says whether a template reads ``tls``."""
+    uses_tls = any(shared.source(source).reads_tls for source in sources)
+    modes: tuple[str | None, ...] = (None,)
+    if "tls" in entry["parameters"]:
+        modes = TLS_MODES if uses_tls else ("disable", "require")
+    filled = [True] if shared.exhaustive or any(shared.source(source).varies for source in sources) else []
+    return [_Rendering(mode, fill) for fill in [False, *filled] for mode in modes], uses_tls
+
+
+def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exhaustive: bool = False) -> None:
+    """The rules on what Compose gets, in every rendering (see _EntryTemplates for what renderings share:
+    nothing if ``exhaustive``)."""
     container = entry["container"]
     check = container["healthcheck"]
     problems: dict[tuple[str, Path_, str], None] = {}  # ordered, each problem once whatever the rendering
-    unauthenticated: dict[str, set[str]] = {}
-    checked_tests: set[tuple[str, ...]] = set()  # tls mode -> variables holding a secret
+    unauthenticated: dict[str, set[str]] = {}  # tls mode -> variables holding a secret
+    checked_tests: set[tuple[str, ...]] = set()
+    readings: dict[tuple[tuple[str, ...], frozenset[str], bool], _TestReading] = {}
 
     def add(rule: str, path: Path_, message: str) -> None:
         problems.setdefault((rule, path, message), None)
 
-    uses_tls = any("tls" in variables(source) for path, source, _ in templates(entry) if path[0] == "container")
-    memo = _RenderMemo(entry)
-    for rendering in _renderings(entry, uses_tls):
-        renderer = _Renderer(reporter, entry, rendering, memo)
+    sources = [source for path, source, _ in templates(entry) if path[0] == "container"]
+    shared = _EntryTemplates(entry, sources, exhaustive)
+    renderings, uses_tls = _renderings(entry, shared, sources)
+    arguments = {tls_on: list(_argument_lists(container, tls_on)) for tls_on in (False, True)}
+    environments = {tls_on: list(_environment(container, tls_on)) for tls_on in (False, True)}
+    variables = {tls_on: {var for _, var, _ in environments[tls_on]} for tls_on in (False, True)}
+    for rendering in renderings:
+        renderer = _Renderer(reporter, shared, rendering)
         tls_on = rendering.tls not in (None, "disable")
 
         # a) No secret on a command line, whatever way the template builds it.
-        for path, source, what in _argument_lists(container, tls_on):
-            reached = renderer.secrets_in(path, source)
+        for path, source, what in arguments[tls_on]:
+            text, reached = renderer.secrets_in(path, source)
             if reached:
                 names = ", ".join(repr(n) for n in reached)
                 advice = HEALTHCHECK_SECRET_ADVICE if what == "healthcheck" else SECRET_ADVICE % reached[0]
@@ -824,7 +955,6 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                     f"(visible in the compose file, docker inspect and ps); {advice}",
                 )
                 continue
-            text = renderer.text(path, source)
             interpolated = _COMPOSE_INTERPOLATION.findall(text.replace("$$", "")) if text else []
             if interpolated:
                 add(
@@ -835,18 +965,17 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                 )
         # Catalog text is compose text: a ${VAR} it writes would read another service's secret from the
         # shared .env. Located here, where `compose` could only name the file.
-        own = {secret_sample(entry["id"], name) for name in renderer.secrets}
-        for path, _, source in _environment(container, tls_on):
+        for path, _, source in environments[tls_on]:
             rendered = renderer.text(path, source)
-            if rendered is not None and (foreign := foreign_reference_problem(rendered, own)):
+            if rendered is not None and (foreign := shared.foreign(rendered)):
                 add("DBS403", path, foreign)
         if "compose_fragment" in container:
             fragment_source = container["compose_fragment"]
             plain = _fragment_arguments(renderer, fragment_source)
             reached = [
                 name
-                for name in renderer.secrets_read(fragment_source)
-                if plain is not None and _fragment_arguments(renderer, fragment_source, [name]) != plain
+                for name in shared.source(fragment_source).secrets
+                if plain is not None and _fragment_arguments(renderer, fragment_source, (name,)) != plain
             ]
             for name in reached:
                 add(
@@ -856,7 +985,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                 )
             fragment = _fragment_data(renderer, fragment_source)
             # a secret reached (and maybe mangled, `password | lower`) on a command line is the problem to fix first
-            if not reached and fragment is not None and (foreign := foreign_reference_problem(fragment, own)):
+            if not reached and fragment is not None and (foreign := shared.foreign_in(fragment)):
                 add("DBS403", ("container", "compose_fragment"), foreign)
 
         # b) The healthcheck as it runs: every word of the rendered test.
@@ -867,8 +996,9 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                 rendered_test.append(text)
         if renderer.failed:
             continue
-        if tuple(rendered_test) not in checked_tests:  # renderings often give the same test
-            checked_tests.add(tuple(rendered_test))
+        test = tuple(rendered_test)
+        if test not in checked_tests:  # renderings often give the same test
+            checked_tests.add(test)
             for message in healthcheck_problems(rendered_test, container["image_has"]):
                 add("DBS402", ("container", "healthcheck", "test"), message)
             if len(rendered_test) > 1 and (reason := never_fails(_simple_commands(rendered_test))):
@@ -879,35 +1009,15 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any]) -> N
                 )
 
         # c) Where the container gets a secret, the healthcheck must use it (and so fail on a wrong one).
-        secret_vars = {
-            var for path, var, source in _environment(container, tls_on) if renderer.secrets_in(path, source)
-        }
-        environment = {var for _, var, _ in _environment(container, tls_on)}
-        credentials = check.get("credentials_from", [])
-        for index, var in enumerate(credentials):
-            if var not in secret_vars:
-                where = "holds no secret parameter" if var in environment else "is not in container.environment"
-                add("DBS402", ("container", "healthcheck", "credentials_from", index), f"{var} {where}")
-        shell = shell_of(rendered_test) if len(rendered_test) > 1 else None
-        expanded = {m for arg in rendered_test[1:] for m in _SHELL_VARIABLE.findall(arg)} & environment
-        if expanded and not shell:
-            add(
-                "DBS402",
-                ("container", "healthcheck", "test"),
-                f"writes $${sorted(expanded)[0]}, but runs no shell to expand it "
-                "(use CMD-SHELL, or credentials_from when the client reads the variable itself)",
-            )
-        reads_secret = any(var in secret_vars for var in credentials) or bool(shell and expanded & secret_vars)
-        programs = programs_run(_simple_commands(rendered_test)) if len(rendered_test) > 1 else None
-        if secret_vars and reads_secret and programs is not None and programs <= HARMLESS_PROGRAMS:
-            add(
-                "DBS402",
-                ("container", "healthcheck", "test"),
-                f"cannot fail on a wrong secret: it runs no program but {', '.join(sorted(programs)) or 'none'}, "
-                "which succeed whatever the secret holds; the secret must reach a client that logs in to the server",
-            )
-        elif secret_vars and not reads_secret:
-            unauthenticated.setdefault(rendering.tls or "", set()).update(secret_vars)
+        secret_vars = {var for path, var, source in environments[tls_on] if renderer.secrets_in(path, source)[1]}
+        reading_key = (test, frozenset(secret_vars), tls_on)
+        reading = readings.get(reading_key)
+        if reading is None:
+            reading = readings[reading_key] = _read_test(check, test, secret_vars, variables[tls_on])
+        for path, message in reading.problems:
+            add("DBS402", path, message)
+        if reading.unauthenticated:
+            unauthenticated.setdefault(rendering.tls or "", set()).update(reading.unauthenticated)
 
     for rule, path, message in problems:
         reporter.add(rule, path, message)

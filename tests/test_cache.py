@@ -216,8 +216,9 @@ def test_validating_builds_no_entry_the_cache_vouches_for(
     assert result.specs["alpha"] == CachedEntry("alpha", (), False, catalog / "alpha.yaml")
     assert built == {} and checked["alpha.yaml"] == 1  # neither checked nor built again
     (catalog / "beta.yaml").write_text(entry("beta").replace("name: PostgreSQL", "name: Beta"), encoding="utf-8")
-    assert isinstance(check_catalog([catalog]).specs["beta"], DatabaseSpec)
-    assert built == {"beta.yaml": 1} and checked["beta.yaml"] == 2  # the changed file: checked and built
+    # the changed file: checked and built, and kept as what the checks across files read (not the whole entry)
+    assert check_catalog([catalog]).specs["beta"] == CachedEntry("beta", (), False, catalog / "beta.yaml")
+    assert built == {"beta.yaml": 1} and checked["beta.yaml"] == 2
 
 
 @pytest.mark.parametrize(
@@ -507,3 +508,23 @@ def test_the_cli_uses_and_refreshes_the_cache(catalog: Path) -> None:
     assert done.returncode == 1
     assert f"{catalog / 'beta.yaml'}:" in done.stderr and "category" in done.stderr
     assert not is_cached(catalog / "beta.yaml")
+
+
+def test_a_catalog_file_reached_twice_is_loaded_once(catalog: Path, tmp_path: Path, checked: Counter[str]) -> None:
+    """A file is known by its resolved path: a symlink to a file of another named folder, and a folder named
+    through a symlink, are the files already loaded (no duplicate id), and a symlinked file is cached by its target."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "alpha.yaml").symlink_to(catalog / "alpha.yaml")
+    (other / "gamma.yml").write_text(entry("gamma"), encoding="utf-8")
+    (other / "notes.txt").write_text("not a catalog file", encoding="utf-8")
+    (other / "folder.yaml").mkdir()  # a folder, whatever its name
+    linked = tmp_path / "linked"
+    linked.symlink_to(catalog)
+    result = load_catalog([catalog, other, linked], builtin=False)
+    assert result.problems == []
+    assert result.files == [catalog / "alpha.yaml", catalog / "beta.yaml", other / "gamma.yml"]
+    assert checked == {"alpha.yaml": 1, "beta.yaml": 1, "gamma.yml": 1}
+    alone = load_catalog([other], builtin=False)  # the link alone: its target's cache line serves it
+    assert alone.problems == [] and sorted(alone.specs) == ["alpha", "gamma"]
+    assert checked == {"alpha.yaml": 1, "beta.yaml": 1, "gamma.yml": 1}
