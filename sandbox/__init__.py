@@ -537,7 +537,7 @@ class _Reader:
             0  # brackets, not, if and else of this tag, plus open blocks: at least what _checked_tokens counts
         )
         self.blocks = 0
-        self._scan()
+        self.kind, self.text, self.token_end = "", "", 0  # the next token: see _scan (called when a tag starts)
 
     def _scan(self) -> None:
         """The token at self.position: self.kind ("name", "string", "integer", "operator"; "" if none), self.text."""
@@ -576,8 +576,7 @@ class _Reader:
         match = end.match(self.source, self.position)
         if match is None:
             raise _NotSimple
-        self.position = match.end()
-        self._scan()
+        self.position = match.end()  # text follows: the next tag scans its first token
 
     @staticmethod
     def _node(kind: str, data: Any, *operands: _Expr, levels: int = 1) -> _Expr:
