@@ -794,6 +794,8 @@ def _evaluate(node: _Expr, context: Mapping[str, object]) -> Any:
         if data not in context:
             raise _Uncertain
         return _plain(context[data])
+    # The first operand first, as Python evaluates the compiled code: if, and, or then choose the operand to evaluate
+    # next; the other kinds evaluate every operand, in order.
     values = [_evaluate(operand, context) for operand in operands[:1]]
     if kind == "attr":  # the sandbox's getattr: an attribute of the object if it has one, else its item
         mapping = values[0]
@@ -806,10 +808,10 @@ def _evaluate(node: _Expr, context: Mapping[str, object]) -> Any:
         return _evaluate(operands[1] if values[0] else operands[2], context)
     if kind == "not":
         return not values[0]
-    if kind in ("and", "or"):
-        if bool(values[0]) == (kind == "or"):
-            return values[0]
-        return _evaluate(operands[1], context)
+    if kind == "and":
+        return _evaluate(operands[1], context) if values[0] else values[0]
+    if kind == "or":
+        return values[0] if values[0] else _evaluate(operands[1], context)
     values += [_evaluate(operand, context) for operand in operands[1:]]
     if kind == "item":  # the sandbox's getitem: the item if indexing works, else an attribute or undefined
         try:
