@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -462,35 +463,61 @@ _MAX_PARSED_FOR_COMPILE = 256
 
 # ----------------------------------------------------------------------------- the simple forms, without Jinja
 #
-# Most catalog templates are literal text, ``{{ name }}``, ``{{ name | filter }}``, ``{{ 'a' if name == 'b' else
-# 'c' }}`` and ``{# comments #}``. For those, Jinja's lexer, parser and compiler cost far more than the template
-# does (a parse ~0.3 ms, a compile ~0.5 ms): they are read by the regular expressions below and rendered by
-# _render_simple, which calls the same finalize and the same (bounded) filters Jinja's compiled code calls, in
-# the same order, and compares as its code compares. Anything not certainly one of these forms goes to Jinja:
-# whitespace control (``{{-``, ``-#}``), blocks (``{%``, raw too), ``\r`` (Jinja rewrites line breaks in text),
-# names Jinja reads as constants or binds itself, filters that take arguments or the environment, a name the
-# context lacks (Jinja's StrictUndefined raises then), a value of a type other than plain data.
-# tests/test_sandbox_fast.py checks the equivalence on generated templates.
+# Most catalog and app templates are literal text, ``{{ name | filter }}``, ``{{ secrets.KEY }}``, ``{{ 'a' if
+# tls == 'b' else 'c' }}`` and connection strings ending in ``{{ {'sslmode': tls, ...} | merge(options) | query
+# }}``. For those, Jinja's lexer, parser and compiler cost far more than the template does (a parse ~0.3 ms, a
+# compile ~0.5 ms). _Reader reads them as Jinja's parser reads them, for a small part of Jinja's grammar: names,
+# string literals without escapes, short integers, true/false/none, dict (string keys) and list literals, ``.key``,
+# ``[index]``, ``[a:b]``, filters (with positional arguments), ``*``, ``==``, ``!=``, ``in``, ``not``, ``and``,
+# ``or``, ``X if TEST else Y``, ``{# comments #}`` and ``{% if %}`` blocks. _render_simple then computes what
+# Jinja's compiled code computes: the same finalize, the same bounded filters and operators, in the same order.
+# Anything not certainly read the same goes to Jinja: whitespace control, other tags, ``\r`` (Jinja rewrites line
+# breaks in text), other operators and literals, names Jinja reads as constants or binds itself, filters that take
+# the environment, anything Jinja would compute when compiling (a constant output or filter input: Jinja's
+# finalize and filters would run then, outside the render's budget), nesting near Jinja's caps; and, when
+# rendering, a name the context lacks (StrictUndefined), a value that is not plain data, a member or item that is
+# not certainly there. tests/test_sandbox_fast.py checks the equivalence on generated templates.
 
 _TAG_START = re.compile(r"\{[{%#]")  # where Jinja's lexer leaves literal text (its first such pair)
-_SIMPLE_VARIABLE = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*)((?: *\| *[A-Za-z_][A-Za-z0-9_]*)*) *\}\}")
-# {{ 'text' if name == 'text' else 'text' }} (or !=): how catalog templates switch on tls. Literals hold no
-# backslash (Jinja decodes escapes), quote, brace or line break.
-_LITERAL = r"'([^'\\{}\r\n]*)'"
-_SIMPLE_CHOICE = re.compile(
-    rf"\{{\{{ *{_LITERAL} +if +([A-Za-z_][A-Za-z0-9_]*) *(==|!=) *{_LITERAL} +else +{_LITERAL} *\}}\}}"
-)
 _SIMPLE_COMMENT = re.compile(r"\{#(?![-+])(.*?)#\}", re.S)  # Jinja ends a comment at its first #}
+# One token inside a tag, after spaces and line breaks: a name, a string literal (no backslash: Jinja decodes
+# escapes; no quote, brace or line break), a decimal integer of up to 9 digits, an operator the reader knows.
+# Jinja's lexer cuts such text into the same tokens; anything else matches nothing, and Jinja reads the template.
+_TOKEN = re.compile(
+    r"[ \n]*(?:([A-Za-z_][A-Za-z0-9_]*)|'([^'\\{}\r\n]*)'|(0|[1-9][0-9]{0,8})(?![0-9A-Za-z_.])|(==|!=|[*|.,:()\[\]{}]))"
+)
+_TOKEN_KINDS = ("name", "string", "integer", "operator")  # by _TOKEN's group
+_VARIABLE_END = re.compile(r"[ \n]*\}\}")
+_BLOCK_END = re.compile(r"[ \n]*%\}")
+_CONSTANTS = {"true": True, "false": False, "none": None}
 _NOT_PLAIN_NAMES = frozenset(
     {"true", "false", "none", "True", "False", "None", "self", "loop", "super", "caller", "varargs", "kwargs"}
     | {"and", "or", "not", "in", "is", "if", "else", "elif", "for", "recursive", "with", "without", "context"}
     | {"import", "from", "as", "set", "block", "macro", "call", "filter", "raw", "include", "extends"}
 )
-_MAX_SIMPLE_FILTERS = 4  # a longer chain goes to Jinja, whose parse caps the tree's depth (MAX_TREE_DEPTH)
-_PLAIN_TYPES = (str, int, float, bool, type(None), dict, list)
-# Literal text, or an output: (name, filters applied in order, choice), where choice is None or
-# (operator, the text the name's value is compared with, the output if so, the output if not).
-_Part = str | tuple[str, tuple[str, ...], tuple[str, str, str, str] | None]
+# Far inside Jinja's caps: a tree the reader builds is at most _MAX_SIMPLE_DEPTH deep (counted as Jinja's nodes nest,
+# or deeper), and Jinja's holds at most 2 more levels per if-block and 2 for the template: under MAX_TREE_DEPTH.
+_MAX_SIMPLE_DEPTH = 24
+_MAX_SIMPLE_BLOCKS = 3
+# Plain data (a configuration's options come read-only, as a mappingproxy: ``in``, ``==`` and filters read it as a
+# dict; members of a mappingproxy go to Jinja).
+_PLAIN_TYPES = (str, int, float, bool, type(None), dict, list, MappingProxyType)
+# An expression: (kind, depth, constant, data, *operands). kind is "const" (data: the value), "name" (data: the
+# name), "attr" (``x.data``), "item" (``x[y]``), "slice" (data: (start, stop)), "filter" (data: its name; operands:
+# the value, then the arguments), "*", "==", "!=", "in", "not", "and", "or", "if" (operands: test, then, otherwise),
+# "dict" (operands: key, value, key, value, ...), "list". constant: Jinja could compute it when compiling.
+_Expr = tuple[Any, ...]
+# Literal text, ("output", expression), or ("if", ((test, body), ...), else body) where a body is a tuple of parts.
+_Part = str | tuple[Any, ...]
+_FOLDABLE = frozenset({"dict", "list", "attr", "item", "slice", "==", "!=", "in", "not"})  # Jinja's as_const
+
+
+class _NotSimple(Exception):
+    """The template is not certainly one of the forms _Reader reads as Jinja does: Jinja reads it."""
+
+
+class _Uncertain(Exception):
+    """Only Jinja can say what the template renders to with this context."""
 
 
 def _plain_filter(name: str) -> bool:
@@ -499,76 +526,357 @@ def _plain_filter(name: str) -> bool:
     return function is not None and _PassArg.from_obj(function) is None
 
 
-def _simple_output(source: str, start: int) -> tuple[_Part, int] | None:
-    """The ``{{ ... }}`` at ``start`` as a part, and where it ends; None if it is not one of the simple forms."""
-    variable = _SIMPLE_VARIABLE.match(source, start)
-    if variable is not None:
-        filters = tuple(part.strip() for part in variable.group(2).split("|")[1:])
-        if len(filters) > _MAX_SIMPLE_FILTERS or not all(_plain_filter(name) for name in filters):
-            return None
-        name, end, choice = variable.group(1), variable.end(), None
-    elif (conditional := _SIMPLE_CHOICE.match(source, start)) is not None:
-        then, name, operator_, compared, otherwise = conditional.groups()
-        filters, end, choice = (), conditional.end(), (operator_, compared, then, otherwise)
-    else:
-        return None
-    return None if name in _NOT_PLAIN_NAMES else ((name, filters, choice), end)
+class _Reader:
+    """Reads a template of the simple forms into parts, building the tree Jinja's parser builds (one method per
+    rule of Jinja's grammar, same precedence); raises _NotSimple for anything else."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.position = 0  # where the next token starts (spaces before it included)
+        self.nesting = (
+            0  # brackets, not, if and else of this tag, plus open blocks: at least what _checked_tokens counts
+        )
+        self.blocks = 0
+        self.kind, self.text, self.token_end = "", "", 0  # the next token: see _scan (called when a tag starts)
+
+    def _scan(self) -> None:
+        """The token at self.position: self.kind ("name", "string", "integer", "operator"; "" if none), self.text."""
+        match = _TOKEN.match(self.source, self.position)
+        group = match.lastindex if match is not None else None
+        if match is None or group is None:
+            self.kind, self.text, self.token_end = "", "", self.position
+        else:
+            self.kind, self.text, self.token_end = _TOKEN_KINDS[group - 1], match.group(group), match.end()
+
+    def _next(self) -> tuple[str, str]:
+        """Reads the next token."""
+        kind, text = self.kind, self.text
+        if not kind:
+            raise _NotSimple
+        if (kind == "operator" and text in "([{") or (kind == "name" and text in ("not", "if", "else")):
+            self.nesting += 1
+            if self.nesting + self.blocks > MAX_NESTING:
+                raise _NotSimple
+        self.position = self.token_end
+        self._scan()
+        return kind, text
+
+    def _take(self, word: str) -> bool:
+        """Reads the next token if it is the operator or name ``word``."""
+        if self.text != word or self.kind not in ("name", "operator"):
+            return False
+        self._next()
+        return True
+
+    def _expect(self, word: str) -> None:
+        if not self._take(word):
+            raise _NotSimple
+
+    def _end(self, end: re.Pattern[str]) -> None:
+        match = end.match(self.source, self.position)
+        if match is None:
+            raise _NotSimple
+        self.position = match.end()  # text follows: the next tag scans its first token
+
+    @staticmethod
+    def _node(kind: str, data: Any, *operands: _Expr, levels: int = 1) -> _Expr:
+        depth = levels + max((operand[1] for operand in operands), default=0)
+        if depth > _MAX_SIMPLE_DEPTH:
+            raise _NotSimple
+        constant = kind in _FOLDABLE and all(operand[2] for operand in operands)
+        return (kind, depth, constant, data, *operands)
+
+    def body(self, in_block: bool) -> tuple[tuple[_Part, ...], str]:
+        """Parts up to the end of the template or of an if-block's branch, and the word that ended it ("" at the
+        end of the template; "elif", "else" or "endif")."""
+        parts: list[_Part] = []
+        text: list[str] = []
+        while (tag := _TAG_START.search(self.source, self.position)) is not None:
+            text.append(self.source[self.position : tag.start()])
+            if self.source[tag.start() + 1] == "#":
+                comment = _SIMPLE_COMMENT.match(self.source, tag.start())
+                if comment is None or comment.group(1).endswith(("-", "+")):
+                    raise _NotSimple
+                self.position = comment.end()
+                continue
+            if "".join(text):
+                parts.append("".join(text))
+            text = []
+            self.position, self.nesting = tag.end(), 0
+            self._scan()
+            if self.source[tag.start() + 1] == "{":
+                output = self.expression()
+                if output[2]:  # Jinja would finalize it when compiling
+                    raise _NotSimple
+                self._end(_VARIABLE_END)
+                parts.append(("output", output))
+                continue
+            kind, word = self._next()
+            if kind == "name" and word == "if":
+                parts.append(self.if_block())
+            elif kind == "name" and in_block and word in ("elif", "else", "endif"):
+                return tuple(parts), word
+            else:
+                raise _NotSimple
+        if in_block:
+            raise _NotSimple
+        text.append(self.source[self.position :])
+        if "".join(text):
+            parts.append("".join(text))
+        return tuple(parts), ""
+
+    def if_block(self) -> _Part:
+        """``{% if %}`` (read up to its ``if``) to its ``{% endif %}``."""
+        self.blocks += 1
+        if self.blocks > _MAX_SIMPLE_BLOCKS or self.nesting + self.blocks > MAX_NESTING:
+            raise _NotSimple
+        branches = []
+        word = "if"
+        while word in ("if", "elif"):
+            test = self.or_()  # Jinja reads an if-block's test without the inline if
+            self._end(_BLOCK_END)
+            body, word = self.body(in_block=True)
+            branches.append((test, body))
+        otherwise: tuple[_Part, ...] = ()
+        if word == "else":
+            self._end(_BLOCK_END)
+            otherwise, word = self.body(in_block=True)
+            if word != "endif":
+                raise _NotSimple
+        self._end(_BLOCK_END)
+        self.blocks -= 1
+        return ("if", tuple(branches), otherwise)
+
+    def expression(self) -> _Expr:
+        """Jinja's parse_expression: ``X if TEST else Y`` or an or-expression."""
+        then = self.or_()
+        if not self._take("if"):
+            return then
+        test = self.or_()
+        self._expect("else")
+        otherwise = self.expression()
+        if test[2]:  # Jinja would choose the branch when compiling
+            raise _NotSimple
+        return self._node("if", None, test, then, otherwise)
+
+    def or_(self) -> _Expr:
+        left = self.and_()
+        while self._take("or"):
+            if left[2]:  # Jinja would compute it when compiling
+                raise _NotSimple
+            left = self._node("or", None, left, self.and_())
+        return left
+
+    def and_(self) -> _Expr:
+        left = self.not_()
+        while self._take("and"):
+            if left[2]:
+                raise _NotSimple
+            left = self._node("and", None, left, self.not_())
+        return left
+
+    def not_(self) -> _Expr:
+        if self._take("not"):
+            return self._node("not", None, self.not_())
+        return self.compare()
+
+    def compare(self) -> _Expr:
+        left = self.product()
+        for operator_ in ("==", "!=", "in"):
+            if self._take(operator_):  # one comparison: a chain goes to Jinja
+                return self._node(operator_, None, left, self.product(), levels=2)
+        return left
+
+    def product(self) -> _Expr:
+        left = self.filtered()
+        while self._take("*"):
+            left = self._node("*", None, left, self.filtered())
+        return left
+
+    def filtered(self) -> _Expr:
+        """Jinja's parse_unary: a primary, its members and items, then its filters."""
+        value = self.primary()
+        while True:
+            if self._take("."):
+                kind, name = self._next()
+                if kind != "name":
+                    raise _NotSimple
+                value = self._node("attr", name, value)
+            elif self._take("["):
+                value = self.subscript(value)
+            else:
+                break
+        while self._take("|"):
+            kind, name = self._next()
+            if kind != "name" or value[2] or not _plain_filter(name):  # a constant: Jinja would filter it compiling
+                raise _NotSimple
+            arguments = self.sequence(")", self.expression) if self._take("(") else []
+            value = self._node("filter", name, value, *arguments)
+        return value
+
+    def subscript(self, value: _Expr) -> _Expr:
+        """After ``[``: ``[index]`` or ``[start:stop]`` with integers (Jinja's compiled slices bypass getitem)."""
+        start = int(self._next()[1]) if self.kind == "integer" else None
+        if self._take(":"):
+            stop = int(self._next()[1]) if self.kind == "integer" else None
+            self._expect("]")
+            return self._node("slice", (start, stop), value, levels=2)
+        index = self.expression() if start is None else ("const", 1, True, start)
+        self._expect("]")
+        return self._node("item", None, value, index)
+
+    def primary(self) -> _Expr:
+        kind, text = self._next()
+        if kind == "string":
+            return ("const", 1, True, text)
+        if kind == "integer":
+            return ("const", 1, True, int(text))
+        if kind == "name" and text in _CONSTANTS:
+            return ("const", 1, True, _CONSTANTS[text])
+        if kind == "name" and text not in _NOT_PLAIN_NAMES:
+            return ("name", 1, False, text)
+        if text == "(":
+            inner = self.expression()
+            self._expect(")")
+            return inner
+        if text == "[":
+            return self._node("list", None, *self.sequence("]", self.expression))
+        if text == "{":
+            return self._node("dict", None, *self.sequence("}", self.pair), levels=2)
+        raise _NotSimple
+
+    def pair(self) -> list[_Expr]:
+        kind, key = self._next()
+        if kind != "string":
+            raise _NotSimple
+        self._expect(":")
+        return [("const", 1, True, key), self.expression()]
+
+    def sequence(self, close: str, item: Callable[[], _Expr | list[_Expr]]) -> list[_Expr]:
+        """Items separated by commas up to ``close`` (read after the opening bracket; no trailing comma)."""
+        items: list[_Expr] = []
+        if self._take(close):
+            return items
+        while True:
+            read = item()
+            items.extend(read if isinstance(read, list) else [read])
+            if self._take(close):
+                return items
+            self._expect(",")
 
 
 @lru_cache(maxsize=8192)
 def _simple_parts(source: str) -> tuple[_Part, ...] | None:
-    """The template as literal text and ``{{ name | filter ... }}`` parts, or None if it is not certainly simple."""
+    """The template as parts (see _Part), or None if it is not certainly one of the simple forms."""
     if "\r" in source:
         return None
     if source.endswith("\n"):  # the one trailing newline Jinja strips (keep_trailing_newline=False)
         source = source[:-1]
-    parts: list[_Part] = []
-    text: list[str] = []
-    position = 0
-    while (tag := _TAG_START.search(source, position)) is not None:
-        text.append(source[position : tag.start()])
-        if source.startswith("{{", tag.start()):
-            output = _simple_output(source, tag.start())
-            if output is None:
-                return None
-            if "".join(text):
-                parts.append("".join(text))
-            text = []
-            parts.append(output[0])
-            position = output[1]
-        elif source.startswith("{#", tag.start()):
-            comment = _SIMPLE_COMMENT.match(source, tag.start())
-            if comment is None or comment.group(1).endswith(("-", "+")):
-                return None
-            position = comment.end()
-        else:  # {% ... %}
-            return None
-    text.append(source[position:])
-    if "".join(text):
-        parts.append("".join(text))
-    return tuple(parts)
+    try:
+        return _Reader(source).body(in_block=False)[0]
+    except _NotSimple:
+        return None
+
+
+def _plain(value: Any) -> Any:
+    if type(value) not in _PLAIN_TYPES:
+        raise _Uncertain
+    return value
+
+
+def _evaluate(node: _Expr, context: Mapping[str, object]) -> Any:
+    """An expression's value, as Jinja's compiled code computes it (operands in the same order, through the same
+    filters and operators); _Uncertain where the sandbox could do something else."""
+    kind, data, operands = node[0], node[3], node[4:]
+    if kind == "const":
+        return data
+    if kind == "name":
+        if data not in context:
+            raise _Uncertain
+        return _plain(context[data])
+    # The first operand first, as Python evaluates the compiled code: if, and, or then choose the operand to evaluate
+    # next; the other kinds evaluate every operand, in order.
+    values = [_evaluate(operand, context) for operand in operands[:1]]
+    if kind == "attr":  # the sandbox's getattr: an attribute of the object if it has one, else its item
+        mapping = values[0]
+        if type(mapping) is not dict or hasattr(mapping, data) or data not in mapping:
+            raise _Uncertain
+        return _plain(mapping[data])
+    if kind == "slice":  # compiled as value[start:stop], not through getitem
+        return _plain(_plain(values[0])[data[0] : data[1]])
+    if kind == "if":
+        return _evaluate(operands[1] if values[0] else operands[2], context)
+    if kind == "not":
+        return not values[0]
+    if kind == "and":
+        return _evaluate(operands[1], context) if values[0] else values[0]
+    if kind == "or":
+        return values[0] if values[0] else _evaluate(operands[1], context)
+    values += [_evaluate(operand, context) for operand in operands[1:]]
+    if kind == "item":  # the sandbox's getitem: the item if indexing works, else an attribute or undefined
+        try:
+            return _plain(_plain(values[0])[values[1]])
+        except (TypeError, LookupError):
+            raise _Uncertain from None
+    if kind == "filter":
+        return environment().filters[data](*values)
+    if kind == "*":
+        return environment().call_binop(None, "*", *values)
+    if kind == "==":
+        return values[0] == values[1]
+    if kind == "!=":
+        return values[0] != values[1]
+    if kind == "in":
+        return values[0] in values[1]
+    if kind == "list":
+        return values
+    return dict(zip(values[::2], values[1::2], strict=True))  # "dict": Python's display, later keys win
+
+
+def _write(parts: tuple[_Part, ...], context: Mapping[str, object], output: list[str]) -> None:
+    for part in parts:
+        if isinstance(part, str):
+            output.append(part)
+        elif part[0] == "output":  # Jinja's compiled output: str(finalize(value))
+            output.append(str(_finalize(_evaluate(part[1], context))))
+        else:
+            for test, body in part[1]:
+                if _evaluate(test, context):
+                    _write(body, context, output)
+                    break
+            else:
+                _write(part[2], context, output)
 
 
 def _render_simple(parts: tuple[_Part, ...], context: Mapping[str, object]) -> str | None:
     """A simple template's output, as Jinja's compiled code computes it; None where only Jinja can say."""
-    for part in parts:
-        if isinstance(part, tuple) and (part[0] not in context or type(context[part[0]]) not in _PLAIN_TYPES):
-            return None
-    filters = environment().filters
-    output = []
-    for part in parts:
-        if isinstance(part, str):
-            output.append(part)
-            continue
-        name, applied, choice = part
-        value = context[name]
-        for filter_name in applied:
-            value = filters[filter_name](value)
-        if choice is not None:  # what Jinja's compiled code does: Python's == or != (the sandbox checks no comparison)
-            operator_, compared, then, otherwise = choice
-            value = then if (value == compared if operator_ == "==" else value != compared) else otherwise
-        output.append(str(_finalize(value)))
+    output: list[str] = []
+    try:
+        _write(parts, context, output)
+    except _Uncertain:
+        return None
     return "".join(output)
+
+
+def _roots(parts: tuple[_Part, ...]) -> Iterator[_Expr]:
+    """The expressions outputs write and if-blocks test."""
+    for part in parts:
+        if isinstance(part, tuple) and part[0] == "output":
+            yield part[1]
+        elif isinstance(part, tuple):
+            for test, body in part[1]:
+                yield test
+                yield from _roots(body)
+            yield from _roots(part[2])
+
+
+def _expressions(parts: tuple[_Part, ...]) -> Iterator[_Expr]:
+    """Every expression of the parts, and every expression under it."""
+    pending = list(_roots(parts))
+    while pending:
+        node = pending.pop()
+        yield node
+        pending.extend(node[4:])
 
 
 @lru_cache(maxsize=4096)
@@ -576,7 +884,7 @@ def variables(source: str) -> frozenset[str]:
     """Names a catalog template reads from its context; TemplateError if it does not compile or is not allowed."""
     parts = _simple_parts(source)
     if parts is not None:
-        return frozenset(part[0] for part in parts if isinstance(part, tuple))
+        return frozenset(node[3] for node in _expressions(parts) if node[0] == "name")
     return _jinja_variables(source)
 
 
@@ -596,6 +904,26 @@ def _jinja_variables(source: str) -> frozenset[str]:
 def attributes(source: str, name: str) -> frozenset[str] | None:
     """Which members of ``name`` a catalog template reads (``name.x``, ``name['x']``); None if it
     reads ``name`` in a way that cannot be told from the text (``name[key]``, ``name`` whole)."""
+    parts = _simple_parts(source)
+    if parts is None:
+        return _jinja_attributes(source, name)
+    if any(root[:1] + root[3:4] == ("name", name) for root in _roots(parts)):
+        return None
+    found: set[str] = set()
+    for node in _expressions(parts):
+        for position, operand in enumerate(node[4:]):
+            if operand[0] != "name" or operand[3] != name:
+                continue
+            if node[0] == "attr":
+                found.add(node[3])
+            elif node[0] == "item" and position == 0 and node[5][0] == "const" and isinstance(node[5][3], str):
+                found.add(node[5][3])
+            else:
+                return None
+    return frozenset(found)
+
+
+def _jinja_attributes(source: str, name: str) -> frozenset[str] | None:
     ast = _parse(source, trusted=False)
     found: set[str] = set()
     whole = {id(n) for n in ast.find_all(nodes.Name) if n.name == name and n.ctx == "load"}
@@ -660,8 +988,10 @@ def _render(source: str, context: Mapping[str, object], trusted: bool, parts: tu
     """render(), through the simple forms' path when ``parts`` are given (else, or where it cannot say, Jinja)."""
     budget = _budget.set(_Budget())
     try:
-        simple = _render_simple(parts, context) if parts is not None else None
-        text = simple if simple is not None else str(_compiled(source, trusted).render(dict(context)))
+        text = _render_simple(parts, context) if parts is not None else None
+        if text is None:
+            _budget.set(_Budget())  # Jinja starts afresh: the fast path may have charged work before it gave up
+            text = str(_compiled(source, trusted).render(dict(context)))
     except TemplateError:
         raise
     except TemplateSyntaxError as exc:
