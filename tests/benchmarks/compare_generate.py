@@ -53,8 +53,16 @@ def snapshot(folder: Path, mask_env: bool) -> dict[str, str]:
         text = path.read_text(encoding="utf-8")
         if mask_env and SECRET_FILE.search(path.name):
             text = re.sub(r"(?m)^([A-Z0-9_]+)=.*$", r"\1=***", text) if path.name.endswith(".env") else "***"
+        elif mask_env and path.name == ".dbstack-files":  # the digests of those files differ with their secrets
+            text = "\n".join(_masked_digest(line) for line in text.splitlines())
         files[f"{name} (mode {path.stat().st_mode & 0o777:o})"] = text
     return files
+
+
+def _masked_digest(line: str) -> str:
+    """A `.dbstack-files` line (``DIGEST  PATH``) with the digest masked if PATH holds secrets."""
+    _, _, listed = line.partition("  ")
+    return f"***  {listed}" if listed and SECRET_FILE.search(Path(listed).name) else line
 
 
 def run(version: str, args: list[str], cwd: Path, before: Path, cache: Path) -> str:
