@@ -984,14 +984,26 @@ def render(source: str, context: Mapping[str, object], *, trusted: bool = False)
     return _render(source, context, trusted, _simple_parts(source))
 
 
+def _all_plain(source: str, context: Mapping[str, object]) -> bool:
+    """Whether every name the template reads is in the context as plain data (else the fast path would give up)."""
+    return all(name in context and type(context[name]) in _PLAIN_TYPES for name in variables(source))
+
+
 def _render(source: str, context: Mapping[str, object], trusted: bool, parts: tuple[_Part, ...] | None) -> str:
     """render(), through the simple forms' path when ``parts`` are given (else, or where it cannot say, Jinja)."""
     budget = _budget.set(_Budget())
     try:
-        text = _render_simple(parts, context) if parts is not None else None
+        text = _render_simple(parts, context) if parts is not None and _all_plain(source, context) else None
         if text is None:
-            _budget.set(_Budget())  # Jinja starts afresh: the fast path may have charged work before it gave up
-            text = str(_compiled(source, trusted).render(dict(context)))
+            # Compiled outside any render's budget: Jinja's compiler runs finalize and filters on constants (a
+            # constant output in a branch never taken too), and the compiled template is kept, so charging the
+            # render that happens to compile it first would make a fresh process refuse what a warm one renders.
+            _budget.set(None)
+            template = _compiled(source, trusted)
+            # Jinja starts afresh: the fast path may have charged work before it gave up (so a render that falls
+            # back does at most twice MAX_WORK; _all_plain keeps the usual give-up, a missing name, before any).
+            _budget.set(_Budget())
+            text = str(template.render(dict(context)))
     except TemplateError:
         raise
     except TemplateSyntaxError as exc:

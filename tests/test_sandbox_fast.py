@@ -318,10 +318,36 @@ def test_values_left_to_jinja(source: str) -> None:
 def test_fast_path_that_gives_up_does_not_charge_jinja_its_work() -> None:
     """Work the fast path did before it gave up is not counted again when Jinja renders."""
     value = "h" * 60_000  # each `| length` charges about 60,000 units; 20 of them fit MAX_WORK, 40 do not
-    source = "{{ h | length }}" * (MAX_WORK // 120_000 + 1) + "{{ t }}"
-    context = {"h": value, "t": (1, 2)}
+    source = "{{ h | length }}" * (MAX_WORK // 120_000 + 1) + "{{ d.t }}"  # a tuple inside: found at the end
+    context = {"h": value, "d": {"t": (1, 2)}}
     assert _render(source, context, False, _simple_parts(source)).endswith("60000(1, 2)")
     assert_same_as_jinja(source, context)
+
+
+def test_a_name_missing_or_not_plain_skips_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The usual give-up (a name the context lacks, or a value that is not plain data) is known before any work:
+    the fast path does not start, so no render does its work twice."""
+    tried: list[str] = []
+    real = sandbox._render_simple
+    monkeypatch.setattr(sandbox, "_render_simple", lambda parts, context: tried.append("fast") or real(parts, context))
+    heavy = "{{ (x * 32000) | length }}" * 16
+    refused = r"^template failed: '(absent' is undefined|tuple object' has no attribute 'x')$"
+    for context in ({"x": "ab"}, {"x": "ab", "absent": (1,)}):
+        with pytest.raises(TemplateError, match=refused):
+            sandbox.render(heavy + "{{ absent | length | string | int | d }}{{ absent.x }}", context)
+    assert tried == []
+    assert sandbox.render(heavy, {"x": "ab"}) == "64000" * 16
+    assert tried == ["fast"]
+
+
+def test_compiling_is_charged_to_no_render() -> None:
+    """Jinja's compiler finalizes constant outputs (one in a branch never taken too) and the compiled template is
+    kept: a first render, which compiles it, succeeds exactly as the later ones do."""
+    source = "{% if x == 'never' %}{{ '" + "a" * 60_000 + "' }}{% endif %}{{ x }}{{ t }}"  # {{ t }}: Jinja renders it
+    context = {"x": "b" * 10_000, "t": (1,)}
+    sandbox._compiled.cache_clear()
+    outcomes = [sandbox.render(source, context) for _ in range(2)]
+    assert outcomes == ["b" * 10_000 + "(1,)"] * 2
 
 
 def test_every_builtin_template_takes_the_fast_path() -> None:
