@@ -173,6 +173,29 @@ class KubernetesFacts:
         return cls(**{**data, "writable_paths": tuple(data.get("writable_paths", ()))})
 
 
+# What a catalog's compose_fragment may set (render/compose.py merges it; loader/validation.py checks it as
+# rendered). Everything that widens a container's privileges or reaches the host (privileged, cap_add, devices,
+# bind mounts, host namespaces) is not here.
+FRAGMENT_KEYS = frozenset(
+    {
+        "command",
+        "entrypoint",
+        "environment",
+        "expose",
+        "init",
+        "labels",
+        "shm_size",
+        "stop_grace_period",
+        "stop_signal",
+        "sysctls",
+        "tmpfs",
+        "ulimits",
+        "user",
+        "working_dir",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Container:
     image: str

@@ -51,7 +51,13 @@ RULES: tuple[Rule, ...] = (
     Rule("DBS203", "integer", "error", "a whole number is written with a fraction (6379.0)"),
     Rule("DBS204", "capability", "error", "a capability lacks what it needs (vector extension's name, tls parameter)"),
     Rule("DBS301", "template", "error", "a template does not compile in the sandbox, or uses names it may not"),
-    Rule("DBS302", "template-renders", "error", "a container template does not render with the default values"),
+    Rule(
+        "DBS302",
+        "template-renders",
+        "error",
+        "a container template does not render with the default values, or a compose_fragment renders what the "
+        "service's rendering refuses (not YAML, not a mapping, a key it may not set)",
+    ),
     Rule(
         "DBS401",
         "container",

@@ -22,12 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import Problem
+from .model import FRAGMENT_KEYS
 from .resources import package_folder
-from .yaml_source import (
-    MAX_INTEGER,
-    Path_,
-    safe_load,  # libyaml's safe loader, as the service's rendering reads it
-)
+from .yaml_source import MAX_INTEGER, Path_, YamlSourceError, parse_text
 
 if TYPE_CHECKING:
     from .yaml_source import LocatedDocument
@@ -709,7 +706,7 @@ class _EntryTemplates:
         self._sources: dict[str, _Source] = {}
         self._outputs: dict[tuple[str, bool, str | None], _Output] = {}
         self._foreign: dict[str, str | None] = {}
-        self.fragments: dict[str, dict[str, Any] | None] = {}  # compose_fragment text -> what YAML reads
+        self.fragments: dict[str, Fragment] = {}  # compose_fragment text -> what it reads as
 
     def source(self, source: str) -> _Source:
         facts = self._sources.get(source)
@@ -829,21 +826,45 @@ def _environment(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[P
             yield ("container", "tls", "environment", var), var, source
 
 
-def _fragment_data(renderer: _Renderer, source: str, changed: tuple[str, ...] = ()) -> dict[str, Any] | None:
-    """A compose_fragment as rendered and read, or None where it does not render or read as a mapping."""
-    import yaml
+@dataclass(frozen=True)
+class Fragment:
+    """A rendered compose_fragment as read: its data if it reads as a mapping, and why a service may not take it."""
 
+    data: dict[str, Any] | None
+    problem: str | None
+
+
+def read_fragment(text: str) -> Fragment:
+    """The one reading of a rendered compose_fragment: the service's rendering merges it (render/compose.py) and
+    the rendered checks report what it would refuse."""
+    try:
+        data = parse_text(text).data
+    except YamlSourceError as exc:
+        where = f" (line {exc.line} of the rendered text)" if exc.line else ""
+        return Fragment(None, f"renders invalid YAML{where}: {str(exc).removeprefix('invalid YAML: ')}")
+    if not isinstance(data, dict):
+        return Fragment(None, "must render a mapping")
+    refused = sorted(set(data) - FRAGMENT_KEYS)
+    if refused:
+        return Fragment(data, f"may not set {', '.join(refused)}; allowed: {', '.join(sorted(FRAGMENT_KEYS))}")
+    return Fragment(data, None)
+
+
+def _fragment(renderer: _Renderer, source: str, changed: tuple[str, ...] = ()) -> Fragment | None:
+    """A compose_fragment as rendered and read, or None where it does not render."""
     text = renderer.text(("container", "compose_fragment"), source, changed)
     if text is None:
         return None
     fragments = renderer.shared.fragments
     if text not in fragments:  # renderings and changed secrets mostly give the same text
-        try:
-            data = safe_load(text)
-        except yaml.YAMLError:
-            data = None  # rendering the service reports it
-        fragments[text] = data if isinstance(data, dict) else None
+        fragments[text] = read_fragment(text)
     return fragments[text]
+
+
+def _fragment_data(renderer: _Renderer, source: str, changed: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """A compose_fragment as rendered and read, or None where it does not render or read as a mapping."""
+    fragment = _fragment(renderer, source, changed)
+    return fragment.data if fragment is not None else None
 
 
 def _fragment_arguments(renderer: _Renderer, source: str, changed: tuple[str, ...] = ()) -> dict[str, list[str]] | None:
@@ -983,7 +1004,13 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
                     ("container", "compose_fragment"),
                     f"secret parameter {name!r} reaches the fragment's command or entrypoint; " + SECRET_ADVICE % name,
                 )
-            fragment = _fragment_data(renderer, fragment_source)
+            read = _fragment(renderer, fragment_source)
+            # what the service's rendering refuses: keys a fragment may not set whatever the values; YAML that does
+            # not read as a mapping only with the default values (samples are not written to be YAML)
+            if read is not None and read.problem and (read.data is not None or rendering.strict):
+                suffix = " with the default values" if read.data is None else ""
+                add("DBS302", ("container", "compose_fragment"), read.problem + suffix)
+            fragment = read.data if read is not None else None
             # a secret reached (and maybe mangled, `password | lower`) on a command line is the problem to fix first
             if not reached and fragment is not None and (foreign := shared.foreign_in(fragment)):
                 add("DBS403", ("container", "compose_fragment"), foreign)

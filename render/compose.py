@@ -25,7 +25,7 @@ from dbstack.loader.interpolation import (
     foreign_reference_problem,
 )
 from dbstack.loader.model import Container, Healthcheck
-from dbstack.loader.validation import fullmatch
+from dbstack.loader.validation import fullmatch, read_fragment
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
 from dbstack.render.compiled import TEMPLATES, template_source
 from dbstack.sandbox import TemplateError, render
@@ -35,28 +35,6 @@ if TYPE_CHECKING:
 
 SERVICE_TEMPLATE = TEMPLATES / "service.yaml.j2"
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
-# What a catalog fragment may set. Everything that widens a container's privileges or
-# reaches the host (privileged, cap_add, devices, bind mounts, host namespaces) is not here.
-FRAGMENT_KEYS = frozenset(
-    {
-        "command",
-        "entrypoint",
-        "environment",
-        "expose",
-        "init",
-        "labels",
-        "shm_size",
-        "stop_grace_period",
-        "stop_signal",
-        "sysctls",
-        "tmpfs",
-        "ulimits",
-        "user",
-        "working_dir",
-    }
-)
-
-
 def env_var_name(service: str, parameter: str) -> str:
     """``vectordb`` + ``password`` -> ``VECTORDB_PASSWORD``."""
     return re.sub(r"[^A-Z0-9]+", "_", f"{service}_{parameter}".upper()).strip("_")
@@ -476,17 +454,7 @@ def _tls_files(container: Container) -> list[str]:
 
 
 def _fragment(source: str, context: Mapping[str, Any], origin: str) -> dict[str, Any]:
-    text = render_text(source, context, f"{origin}: container.compose_fragment")
-    try:
-        data = parse_text(text).data
-    except YamlSourceError as exc:
-        raise DbstackError(f"{origin}: container.compose_fragment renders invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise DbstackError(f"{origin}: container.compose_fragment must render a mapping")
-    refused = sorted(set(data) - FRAGMENT_KEYS)
-    if refused:
-        raise DbstackError(
-            f"{origin}: container.compose_fragment may not set {', '.join(refused)}; "
-            f"allowed: {', '.join(sorted(FRAGMENT_KEYS))}"
-        )
-    return data
+    fragment = read_fragment(render_text(source, context, f"{origin}: container.compose_fragment"))
+    if fragment.problem or fragment.data is None:
+        raise DbstackError(f"{origin}: container.compose_fragment {fragment.problem}")
+    return fragment.data

@@ -206,6 +206,32 @@ def test_secret_in_a_fragment_command_is_refused(tmp_path: Path, fragment: str) 
     ]
 
 
+INVALID = r"renders invalid YAML \(line 2 of the rendered text\):"
+
+
+@pytest.mark.parametrize(
+    ("fragment", "message"),
+    [
+        ("privileged: true\n", "may not set privileged; allowed: command, "),
+        # behind a tls mode: refused whatever the values, as the rendering refuses it with them
+        ("{% if tls == 'verify-full' %}cap_add: [ALL]\n{% endif %}labels: {a: b}\n", "may not set cap_add; allowed: "),
+        ("command: [unclosed\n", rf"{INVALID} while parsing a flow sequence.* with the default values$"),
+        ("labels: {a: b}\nlabels: {c: d}\n", rf"{INVALID} duplicate key 'labels' .*with the default values$"),
+        ("- a\n- b\n", "must render a mapping with the default values$"),
+    ],
+)
+def test_a_fragment_the_rendering_refuses_is_reported_where_it_stands(
+    tmp_path: Path, fragment: str, message: str
+) -> None:
+    """`catalog validate` finds what `compose` would refuse in a rendered fragment (it said ok before)."""
+    found, text, file = problems(tmp_path, hostile({"compose_fragment": fragment}))
+    assert len(found) == 1
+    assert re.match(
+        rf"{re.escape(str(file))}:{value_position(text, 'compose_fragment')}: container\.compose_fragment: {message}",
+        found[0],
+    ), found
+
+
 def test_secret_through_the_environment_and_a_shell_is_the_way(tmp_path: Path) -> None:
     """redis.yaml's own command: the secret is a variable the shell expands in the container."""
     assert "$$REDISCLI_AUTH" in REDIS["container"]["command"][2]

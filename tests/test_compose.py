@@ -738,9 +738,17 @@ def catalog_with_fragment(tmp_path: Path, fragment: str) -> tuple[DatabaseAdapte
     ],
 )
 def test_fragment_that_widens_privileges_is_refused(tmp_path: Path, key: str, fragment: str) -> None:
-    registry, database = catalog_with_fragment(tmp_path, "shm_size: 64mb\n" + fragment)
+    # refused as the catalog loads, located at the fragment (catalog validate reports it so)
+    with pytest.raises(
+        DbstackError,
+        match=rf"postgresql-fragment\.yaml:\d+:\d+: container\.compose_fragment: may not set {key}; allowed: command, ",
+    ):
+        catalog_with_fragment(tmp_path, "shm_size: 64mb\n" + fragment)
+    # and by the rendering itself, should an entry ever reach it unchecked
+    file = tmp_path / "catalog" / "postgresql-fragment.yaml"
+    spec = DatabaseSpec.from_data(yaml.safe_load(file.read_text(encoding="utf-8")), file)
     with pytest.raises(DbstackError, match=rf"compose_fragment may not set {key}\b") as caught:
-        render_service(registry.get_adapter(database, {}), "production")
+        render_service(DatabaseAdapter(spec, {}), "production")
     assert str(tmp_path) in str(caught.value), "the error names the catalog file"
 
 

@@ -21,9 +21,10 @@ import yaml
 from test_kubernetes import build, by_kind, newest_versions
 
 from dbstack.loader.environments import environment_names
+from dbstack.loader.model import FRAGMENT_KEYS
 from dbstack.loader.registry import DatabaseAdapterRegistry
 from dbstack.loader.validation import schema
-from dbstack.render.compose import FRAGMENT_KEYS, dump_compose, render_service
+from dbstack.render.compose import dump_compose, render_service
 from dbstack.render.dotenv import format_entry
 
 # tests/ is a plain folder (no __init__.py): pytest's default import mode puts it on sys.path.
@@ -213,7 +214,7 @@ def test_guide_lists_every_key_a_compose_fragment_accepts() -> None:
     assert marker in text, "the guide no longer marks its list of fragment keys"
     paragraph = text[text.index(marker) :].split("\n\n", 1)[0]
     listed = re.findall(r"`([a-z_]+)`", paragraph.split("-->", 1)[1])
-    assert listed == sorted(FRAGMENT_KEYS), "catalog/README.md's fragment keys differ from render/compose.py"
+    assert listed == sorted(FRAGMENT_KEYS), "catalog/README.md's fragment keys differ from loader/model.py"
 
 
 def test_guide_lists_every_category() -> None:
