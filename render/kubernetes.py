@@ -36,6 +36,7 @@ from dbstack.loader.errors import DbstackError
 from dbstack.loader.model import KubernetesFacts
 from dbstack.loader.resources import package_folder
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
+from dbstack.render import KUSTOMIZATION_FILE
 from dbstack.render.compiled import template_source
 
 from .compose import (
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from dbstack.loader.model import DatabaseSpec
 
 TEMPLATE_DIR = package_folder("render", "templates", "k8s")
-KUSTOMIZATION_FILE = "kustomization.yaml"
 CREDENTIALS_FILE_SUFFIX = "-credentials.env"  # a workload's secrets: NAME-credentials.env -> Secret NAME-credentials
 # Where secrets read through an image's *_FILE variables are mounted (the path Docker uses for secrets).
 SECRET_DIR = f"{SECRET_FILE_DIR}/dbstack"
