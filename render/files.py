@@ -185,6 +185,8 @@ def replace_files(folder: Path, replacements: Sequence[Replacement]) -> list[Pat
 
 @dataclass
 class _Staged:
+    """One replacement on its way: its temporary file, what it replaces, its backup."""
+
     replacement: Replacement
     temp: str
     previous: ExistingFile | None

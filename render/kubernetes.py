@@ -106,6 +106,8 @@ _TRANSLATED = frozenset(
 
 @dataclass(frozen=True)
 class PortSpec:
+    """One port a workload's container listens on."""
+
     name: str  # a Kubernetes port name (IANA service name: at most 15 characters)
     container: int
     protocol: str  # TCP or UDP
@@ -326,6 +328,8 @@ def render_tree(
 
 @dataclass(frozen=True)
 class _Rendered:
+    """A workload's manifests by file name, its labels, and whether it fits the restricted Pod Security level."""
+
     manifests: dict[str, dict[str, Any]]
     labels: dict[str, str]
     restricted: bool
