@@ -208,7 +208,7 @@ class _ExactDumper(yaml.SafeDumper):
 _FOLDED_BREAKS = frozenset("\x85\u2028\u2029")
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+def _represent_str(dumper: yaml.representer.SafeRepresenter, value: str) -> yaml.ScalarNode:
     if _FOLDED_BREAKS.intersection(value):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     return dumper.represent_str(value)
@@ -218,11 +218,11 @@ _ExactDumper.add_representer(str, _represent_str)
 
 try:  # libyaml's emitter, when PyYAML was built with it: the same representer, the emitter in C (about 4x faster)
 
-    class _FastExactDumper(yaml.CSafeDumper):  # type: ignore[misc]
+    class _FastExactDumper(yaml.CSafeDumper):
         """_ExactDumper with libyaml's emitter, for documents where both write the same bytes."""
 
     _FastExactDumper.add_representer(str, _represent_str)
-    _FAST_DUMPER: type[yaml.SafeDumper] | None = _FastExactDumper
+    _FAST_DUMPER: type[yaml.CSafeDumper] | None = _FastExactDumper
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _FAST_DUMPER = None
 
