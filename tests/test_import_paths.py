@@ -24,9 +24,11 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
 print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
 """
 
-# What loading and reading a cached catalog never needs: the checks, secrets, writing files, rendering.
+# What loading and reading a cached catalog never needs: the checks and their rules, secrets, writing files,
+# rendering.
 NOT_FOR_READING = {
     "dbstack.loader.validation",
+    "dbstack.loader.rules",
     "dbstack.config_engine",
     "dbstack.output",
     "dbstack.render.compose",
@@ -63,7 +65,7 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path
         (["catalog", "show", "redis", "--format", "json"], NOT_FOR_READING | KUBERNETES | {"dbstack.sandbox"}),
         (["url", "postgresql", "--set", "password=s3cret"], NOT_FOR_URL | KUBERNETES),
         # Up to date: nothing is generated, so no secret either.
-        (["generate", "--env", "production", "-o", "stack"], KUBERNETES | {"secrets"}),
+        (["generate", "--env", "production", "-o", "stack"], KUBERNETES | {"secrets", "dbstack.loader.rules"}),
     ],
     ids=["catalog list", "catalog show", "url", "generate"],
 )
