@@ -21,6 +21,8 @@ SERVICE_CONTEXT = frozenset({"secrets", "services"})
 
 @dataclass(frozen=True)
 class Requirements:
+    """What a role's database must have: protocols, capabilities, a server, vector dimensions."""
+
     protocols: tuple[str, ...]
     capabilities: tuple[str, ...]
     server: bool
@@ -29,6 +31,8 @@ class Requirements:
 
 @dataclass(frozen=True)
 class Role:
+    """One role an app gives a database (apps/*.yaml ``roles``)."""
+
     name: str
     description: str
     optional: bool
@@ -78,6 +82,8 @@ class AppSecret:
 
 @dataclass(frozen=True)
 class AppService:
+    """One of the app's own services (apps/*.yaml ``services``)."""
+
     name: str
     description: str
     image: str
@@ -111,6 +117,8 @@ class Wait:
 
 @dataclass(frozen=True)
 class EndpointKey:
+    """A key a model endpoint reads from .env."""
+
     name: str
     description: str
     user_provided: bool  # the app accepts the literal value user_provided (each user enters a key)
@@ -118,6 +126,8 @@ class EndpointKey:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """A model provider the app can enable (``--endpoint``), with its keys."""
+
     name: str
     endpoint: str
     keys: Mapping[str, EndpointKey]
@@ -126,6 +136,8 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class EmbeddingsProvider:
+    """An embeddings provider (``--embeddings``): its settings and the keys only the user has."""
+
     name: str
     settings: Mapping[str, str]
     required: Mapping[str, str]  # VAR -> what it is: only the user has it, so .env must hold it
@@ -171,6 +183,8 @@ class Proxy:
 
 @dataclass(frozen=True)
 class AppDefinition:
+    """An app the stack is generated for (apps/*.yaml)."""
+
     id: str
     name: str
     description: str

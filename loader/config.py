@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import secrets
 import string
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
@@ -12,7 +11,6 @@ from typing import Any
 
 from .errors import ConfigError
 from .model import DatabaseSpec, Generate, Parameter
-from .validation import value_problem
 
 _SECRET_WORDS = ("password", "secret", "key", "token")
 _TRUE = {"true", "yes", "on", "1"}
@@ -101,6 +99,8 @@ def resolve(spec: DatabaseSpec, config: Mapping[str, Any] | None) -> DatabaseCon
     Every problem is reported at once. Required values that are missing are not an
     error here (a compose file needs no password value); see ``missing_required``.
     """
+    from .validation import value_problem  # here: listing a cached catalog never checks a value
+
     given = dict(config or {})
     problems: list[str] = []
     for name in given:
@@ -162,6 +162,8 @@ def missing_required(spec: DatabaseSpec, config: Mapping[str, Any]) -> list[str]
 
 def generate_secret(generate: Generate) -> str:
     """A cryptographically random value of the declared length and alphabet."""
+    import secrets  # here: only a run that makes a secret needs it (with random, base64 and hmac)
+
     alphabet = _ALPHABETS[generate.alphabet]
     return "".join(secrets.choice(alphabet) for _ in range(generate.length))
 

@@ -14,7 +14,6 @@ from typing import Any
 from .checked import load_checked
 from .errors import DbstackError
 from .resources import package_folder
-from .validation import check_schema
 from .yaml_source import YamlSourceError, load_mapping
 
 ENVIRONMENT_DIR = package_folder("render", "environments")
@@ -54,6 +53,8 @@ def load_environment(name: str) -> DeployEnvironment:
     if name not in environment_names():
         raise DbstackError(f"unknown environment {name!r}; known: {', '.join(environment_names())}")
     path = ENVIRONMENT_DIR / f"{name}.yaml"
+    from .validation import check_schema  # here: a checked file in the cache needs no check
+
     try:
         return load_checked(
             path,

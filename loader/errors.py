@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .rules import RULES_BY_ID, Severity
+if TYPE_CHECKING:
+    from .rules import Severity
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ class Problem:
 
     @property
     def severity(self) -> Severity:
+        from .rules import RULES_BY_ID  # here: a run that reports no problem never reads the table of rules
+
         return RULES_BY_ID[self.rule].severity
 
     def as_dict(self) -> dict[str, object]:

@@ -28,12 +28,16 @@ def frozen_map(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Generate:
+    """How a secret parameter's value is generated: length and alphabet."""
+
     length: int
     alphabet: str
 
 
 @dataclass(frozen=True)
 class Parameter:
+    """One parameter of a database: its type, default and constraints."""
+
     name: str
     type: str
     description: str
@@ -70,6 +74,8 @@ class Parameter:
 
 @dataclass(frozen=True)
 class VectorSearch:
+    """How a database searches vectors, and its limits."""
+
     support: str
     extension: str | None = None
     max_dimensions: int | str | None = None  # an int, or 'unpublished' when the docs give no limit
@@ -79,6 +85,8 @@ class VectorSearch:
 
 @dataclass(frozen=True)
 class Capabilities:
+    """What a database can do (catalog ``capabilities``)."""
+
     transactions: bool
     json_documents: bool
     full_text_search: bool
@@ -110,6 +118,8 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class ConnectionForm:
+    """One connection-string form: the template a client's URL or DSN is rendered from."""
+
     name: str
     description: str
     client: str | None
@@ -119,18 +129,24 @@ class ConnectionForm:
 
 @dataclass(frozen=True)
 class FormAccepts:
+    """What a form's client can carry in one parameter (an RE2 pattern), and why."""
+
     pattern: str  # RE2, over the whole value
     why: str
 
 
 @dataclass(frozen=True)
 class Pool:
+    """Connection-pool settings, and whether they go into the URI."""
+
     in_uri: bool
     settings: Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class Port:
+    """One port the database's container listens on."""
+
     name: str
     container: int
     protocol: str
@@ -139,6 +155,8 @@ class Port:
 
 @dataclass(frozen=True)
 class Healthcheck:
+    """A container's healthcheck, as compose writes it."""
+
     test: tuple[str, ...]
     interval: str
     timeout: str
@@ -153,6 +171,8 @@ class Healthcheck:
 
 @dataclass(frozen=True)
 class ContainerTLS:
+    """How the container serves TLS: where the certificates go, and the command and environment."""
+
     certificate_dir: str
     command: tuple[str, ...]
     environment: Mapping[str, str]
@@ -198,6 +218,8 @@ FRAGMENT_KEYS = frozenset(
 
 @dataclass(frozen=True)
 class Container:
+    """The database's container image and how it runs (catalog ``container``)."""
+
     image: str
     tag: str
     digest: str | None
@@ -264,6 +286,8 @@ class Container:
 
 @dataclass(frozen=True)
 class RoleFit:
+    """How well a database fits one role, and why."""
+
     fit: str
     why: str
 
@@ -274,6 +298,8 @@ class RoleFit:
 
 @dataclass(frozen=True)
 class Workload:
+    """The roles a database fits, its operational weight, strengths and limitations."""
+
     roles: Mapping[str, RoleFit]
     operational_weight: str
     strengths: tuple[str, ...]
@@ -282,6 +308,8 @@ class Workload:
 
 @dataclass(frozen=True)
 class Source:
+    """A documentation page the entry's facts come from, and what it covers."""
+
     url: str
     covers: tuple[str, ...]
 

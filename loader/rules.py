@@ -14,6 +14,8 @@ Severity = Literal["error", "warning"]
 
 @dataclass(frozen=True)
 class Rule:
+    """A rule catalog checks report by: id, name, severity and what it checks."""
+
     id: str
     name: str
     severity: Severity

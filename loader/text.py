@@ -35,6 +35,12 @@ def _is_hidden(char: str) -> bool:
     return unicodedata.category(char) in _HIDDEN_CATEGORIES
 
 
+def _holds_hidden(text: str) -> bool:
+    """Whether any character of ``text`` is hidden. str.isprintable() is false for every hidden category (it
+    refuses all of C* and Z* but the ASCII space), so printable text, nearly all text, needs no lookup per character."""
+    return not text.isprintable() and any(_is_hidden(c) for c in text)
+
+
 def _escape(char: str) -> str:
     code = ord(char)
     if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte, as surrogateescape keeps it
@@ -47,7 +53,7 @@ def _escape(char: str) -> str:
 def visible(value: object) -> str:
     """``value`` as one line of printable text: every hidden character becomes an escape."""
     text = str(value)
-    if not any(_is_hidden(c) for c in text):
+    if not _holds_hidden(text):
         return text
     return "".join(_escape(c) if _is_hidden(c) else c for c in text)
 
@@ -65,7 +71,7 @@ def comment(value: object) -> str:
 def shell_word(value: object) -> str:
     """One shell word on one line: ``shlex.quote``, or bash ``$'...'`` quoting when the text holds hidden characters."""
     text = str(value)
-    if not any(_is_hidden(c) for c in text):
+    if not _holds_hidden(text):
         return shlex.quote(text)
     body = "".join(_escape(c) if _is_hidden(c) else "\\" + c if c in "\\'" else c for c in text)
     return f"$'{body}'"
@@ -120,4 +126,4 @@ def yaml_for_terminal(dumped: str) -> str:
 
 def needs_quotes(value: str) -> bool:
     """Whether a YAML string must be double-quoted so that its hidden characters can be escaped."""
-    return any(_is_hidden(c) for c in value)
+    return _holds_hidden(value)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import stat
 import time
 from collections.abc import Sequence
@@ -186,6 +185,8 @@ def replace_files(folder: Path, replacements: Sequence[Replacement]) -> list[Pat
 
 @dataclass
 class _Staged:
+    """One replacement on its way: its temporary file, what it replaces, its backup."""
+
     replacement: Replacement
     temp: str
     previous: ExistingFile | None
@@ -232,7 +233,7 @@ def _replace_in(folder: Path, dir_fd: int, replacements: Sequence[Replacement], 
 def _create_exclusive(dir_fd: int, pattern: str, data: bytes, mode: int) -> str:
     """Create a new file named ``pattern`` with a random part, holding ``data``; return its name."""
     while True:
-        name = pattern.format(secrets.token_hex(4))
+        name = pattern.format(os.urandom(4).hex())  # secrets.token_hex(4), without importing secrets for it
         try:
             fd = os.open(name, _CREATE_FLAGS, mode, dir_fd=dir_fd)
         except FileExistsError:

@@ -36,6 +36,7 @@ from dbstack.loader.errors import DbstackError
 from dbstack.loader.model import KubernetesFacts
 from dbstack.loader.resources import package_folder
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
+from dbstack.render import KUSTOMIZATION_FILE
 from dbstack.render.compiled import template_source
 
 from .compose import (
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
     from dbstack.loader.model import DatabaseSpec
 
 TEMPLATE_DIR = package_folder("render", "templates", "k8s")
-KUSTOMIZATION_FILE = "kustomization.yaml"
 CREDENTIALS_FILE_SUFFIX = "-credentials.env"  # a workload's secrets: NAME-credentials.env -> Secret NAME-credentials
 # Where secrets read through an image's *_FILE variables are mounted (the path Docker uses for secrets).
 SECRET_DIR = f"{SECRET_FILE_DIR}/dbstack"
@@ -106,6 +106,8 @@ _TRANSLATED = frozenset(
 
 @dataclass(frozen=True)
 class PortSpec:
+    """One port a workload's container listens on."""
+
     name: str  # a Kubernetes port name (IANA service name: at most 15 characters)
     container: int
     protocol: str  # TCP or UDP
@@ -326,6 +328,8 @@ def render_tree(
 
 @dataclass(frozen=True)
 class _Rendered:
+    """A workload's manifests by file name, its labels, and whether it fits the restricted Pod Security level."""
+
     manifests: dict[str, dict[str, Any]]
     labels: dict[str, str]
     restricted: bool

@@ -16,7 +16,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -26,7 +26,9 @@ from dbstack.loader.environments import environment_names
 from dbstack.loader.errors import CatalogError
 from dbstack.loader.model import CAPABILITY_NAMES, ROLE_NAMES
 from dbstack.loader.registry import check_catalog, env_catalog_folders
-from dbstack.output import WriteReport
+
+if TYPE_CHECKING:
+    from dbstack.output import WriteReport
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 # generate's options that shape only the compose stack (e.g. a reverse proxy container): refused with

@@ -47,6 +47,8 @@ class StackRequest:
 
 @dataclass(frozen=True)
 class RolePlan:
+    """The database chosen for one of the app's roles, and its adapter."""
+
     role: Role
     adapter: DatabaseAdapter  # configured for the compose network: host = service name
     chosen_by: str  # "user" or "auto"
@@ -58,6 +60,8 @@ class RolePlan:
 
 @dataclass(frozen=True)
 class StackPlan:
+    """What a stack is made of: the app, the environment, a database per role, services and secrets."""
+
     app: AppDefinition
     environment: DeployEnvironment
     roles: Mapping[str, RolePlan]

@@ -73,6 +73,8 @@ class OutputFile:
 
 @dataclass
 class WriteReport:
+    """What a run wrote, kept, added and removed, and what the user is told afterwards."""
+
     folder: Path
     written: list[Path] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # .env keys whose existing values were kept

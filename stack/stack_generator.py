@@ -27,7 +27,7 @@ from dbstack.loader.environments import environment_names
 from dbstack.loader.interpolation import compose_escape
 from dbstack.loader.registry import BUILTIN_CATALOG
 from dbstack.loader.yaml_source import safe_load
-from dbstack.render import dotenv
+from dbstack.render import KUSTOMIZATION_FILE, dotenv
 from dbstack.render.compose import (
     ComposeService,
     compose_context,
@@ -43,7 +43,6 @@ from dbstack.render.compose import (
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
-from dbstack.render.kubernetes import KUSTOMIZATION_FILE
 from dbstack.sandbox import attributes, variables
 
 from .config_engine import DEFAULT_ENVIRONMENT, ConfigEngine, RolePlan, StackPlan, StackRequest

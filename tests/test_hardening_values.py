@@ -112,6 +112,12 @@ def test_every_sink_escapes_hidden_characters(char: str) -> None:
         assert char not in out and out.isprintable(), (sink.__name__, out)
 
 
+def test_hidden_characters_are_found_in_every_code_point() -> None:
+    """text.py looks at each character only in text str.isprintable() refuses: checked on all of Unicode."""
+    missed = [hex(c) for c in range(sys.maxunicode + 1) if text.needs_quotes(f"a{chr(c)}b") != text._is_hidden(chr(c))]
+    assert missed == []
+
+
 def test_markdown_cannot_add_structure() -> None:
     assert text.markdown_cell("a | b") == "a \\| b"
     assert text.markdown("# x <img src=x onerror=alert(1)> [l](javascript:x) *e*") == (
