@@ -34,10 +34,10 @@ import stat
 import threading
 from collections.abc import Iterator
 from functools import cache
-from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
+
+from .resources import package_folder
 
 NO_CACHE_ENV = "DBSTACK_NO_CACHE"
 FORMAT = 2  # 1: a file per catalog file; 2: a file per catalog folder, a line per entry
@@ -73,15 +73,15 @@ def cache_dir() -> Path | None:
         return None
 
 
-def _package_root() -> Traversable:
-    return files("dbstack")
+def _package_root() -> Path:
+    return package_folder()
 
 
-def _rule_files() -> Iterator[tuple[str, Traversable]]:
+def _rule_files() -> Iterator[tuple[str, Path]]:
     """Every rule file of the installed package, by its path in the package, in a fixed order."""
     package = _package_root()
 
-    def walk(folder: Traversable, name: str, suffix: str, recursive: bool) -> Iterator[tuple[str, Traversable]]:
+    def walk(folder: Path, name: str, suffix: str, recursive: bool) -> Iterator[tuple[str, Path]]:
         for entry in sorted(folder.iterdir(), key=lambda e: e.name):
             if entry.is_file() and entry.name.endswith(suffix):
                 yield f"{name}{entry.name}", entry
