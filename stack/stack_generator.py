@@ -15,6 +15,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -1473,14 +1474,18 @@ def kept_request(request: StackRequest, folder: Path) -> tuple[StackRequest, lis
     return replace(request, environment=asked, use=use, without=frozenset(without)), notes
 
 
-def _previous_compose(folder: Path) -> dict[str, Any]:
-    """The folder's compose.yaml as data, or {}. libyaml's safe loader refuses nesting deeper than 1,000 levels
-    with a YAMLError where PyYAML's Python one overflowed the stack (a user's file may hold anything)."""
+def _previous_compose(folder: Path) -> Mapping[str, Any]:
+    """The folder's compose.yaml as data (read-only: the same bytes give the same object), or {}."""
     existing = read_regular(folder / COMPOSE_FILE)
-    if existing is None:
-        return {}
+    return {} if existing is None else _compose_data(existing.data)
+
+
+@lru_cache(maxsize=1)  # a regeneration reads the file when it plans and when it writes: parsed once
+def _compose_data(content: bytes) -> Mapping[str, Any]:
+    """libyaml's safe loader refuses nesting deeper than 1,000 levels with a YAMLError where PyYAML's Python one
+    overflowed the stack (a user's file may hold anything)."""
     try:
-        data = safe_load(existing.data.decode("utf-8"))
+        data = safe_load(content.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
