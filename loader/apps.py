@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .checked import load_checked
 from .errors import CatalogError, DbstackError, Problem
 from .model import Healthcheck, KubernetesFacts, frozen_map
 from .resources import package_folder
-from .validation import Reporter, check_id_is_file_name, check_schema, check_template, healthcheck_problems
 from .yaml_source import LocatedDocument, YamlSourceError
+
+if TYPE_CHECKING:
+    from .validation import Reporter
 
 BUILTIN_APPS = package_folder("apps")
 ROLE_CONTEXT = frozenset({"urls", "service"})
@@ -322,6 +324,8 @@ def _first_start(data: Mapping[str, Any] | None) -> FirstStart | None:
 
 
 def _semantic_problems(reporter: Reporter, data: Mapping[str, Any]) -> None:
+    from .validation import healthcheck_problems  # the checks module: only when a file is checked
+
     roles, services = data["roles"], data["services"]
     service_names = set(services) | {role["service"] for role in roles.values()}
     if len(service_names) != len(services) + len(roles):
@@ -388,6 +392,8 @@ def _first_start_problems(reporter: Reporter, first_start: Mapping[str, Any], da
 def _check_template(
     reporter: Reporter, path: tuple[str, ...], source: str, allowed: frozenset[str] | None
 ) -> frozenset[str]:
+    from .validation import check_template
+
     return check_template(reporter, path, source, allowed, unknown="unknown name(s)")
 
 
@@ -408,6 +414,8 @@ def load_app(name_or_path: str | Path) -> AppDefinition:
 
 
 def _problems(path: Path, doc: LocatedDocument) -> list[Problem]:
+    from .validation import Reporter, check_id_is_file_name, check_schema  # the checks: only for a file not cached
+
     problems = check_schema(path, doc, "app")
     if not problems:
         reporter = Reporter(path, doc)

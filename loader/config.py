@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import string
 from collections.abc import Iterator, Mapping
@@ -11,6 +12,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .model import DatabaseSpec, Generate, Parameter
+from .yaml_source import MAX_INTEGER
 
 _SECRET_WORDS = ("password", "secret", "key", "token")
 _TRUE = {"true", "yes", "on", "1"}
@@ -99,7 +101,6 @@ def resolve(spec: DatabaseSpec, config: Mapping[str, Any] | None) -> DatabaseCon
     Every problem is reported at once. Required values that are missing are not an
     error here (a compose file needs no password value); see ``missing_required``.
     """
-    from .validation import value_problem  # here: listing a cached catalog never checks a value
 
     given = dict(config or {})
     problems: list[str] = []
@@ -186,3 +187,62 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
         else:
             values[key] = value
     return values
+
+
+# What a value must be to fit a parameter (catalog defaults are checked with the same rules: loader/validation.py)
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "mapping": (dict,),
+}
+
+
+def fits_type(value: object, type_name: str) -> bool:
+    if type_name in ("integer", "number") and isinstance(value, bool):
+        return False
+    if type_name == "mapping":
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return isinstance(value, _PYTHON_TYPES[type_name])
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for messages (a value may be 5,000 digits long)."""
+    text = (
+        repr(value)
+        if not isinstance(value, int) or abs(value) <= MAX_INTEGER
+        else f"<integer of {value.bit_length()} bits>"
+    )
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _mapping_problem(value: Mapping[object, object]) -> str:
+    """Which key or value of a mapping is not text (a mapping parameter maps text to text, one level deep)."""
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return f"expected mapping of text to text, but key {shown(key)} is {type(key).__name__}"
+        if not isinstance(item, str):
+            return f"expected mapping of text to text, but [{shown(key)}] is {type(item).__name__} {shown(item)}"
+    return f"expected mapping of text to text, got {shown(value)}"
+
+
+def value_problem(spec: Mapping[str, Any], value: object) -> str | None:
+    """Why ``value`` does not fit a parameter spec, or None."""
+    type_name = spec["type"]
+    if type_name == "mapping" and isinstance(value, dict) and not fits_type(value, type_name):
+        return _mapping_problem(value)
+    if not fits_type(value, type_name):
+        return f"expected {type_name}, got {type(value).__name__} {shown(value)}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+        return f"must lie within ±{MAX_INTEGER}; got {shown(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number; got {value}"
+    if "enum" in spec and value not in spec["enum"]:
+        return f"must be one of {', '.join(map(str, spec['enum']))}; got {shown(value)}"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if "minimum" in spec and value < spec["minimum"]:
+            return f"must be at least {spec['minimum']}; got {value}"
+        if "maximum" in spec and value > spec["maximum"]:
+            return f"must be at most {spec['maximum']}; got {value}"
+    return None

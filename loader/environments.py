@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from .checked import load_checked
-from .errors import DbstackError
+from .errors import DbstackError, Problem
 from .resources import package_folder
-from .yaml_source import YamlSourceError, load_mapping
+from .yaml_source import LocatedDocument, YamlSourceError, load_mapping
 
 ENVIRONMENT_DIR = package_folder("render", "environments")
 
@@ -53,17 +54,21 @@ def load_environment(name: str) -> DeployEnvironment:
     if name not in environment_names():
         raise DbstackError(f"unknown environment {name!r}; known: {', '.join(environment_names())}")
     path = ENVIRONMENT_DIR / f"{name}.yaml"
-    from .validation import check_schema  # here: a checked file in the cache needs no check
-
     try:
         return load_checked(
             path,
             "environment",
-            lambda doc: check_schema(path, doc, "environment"),
+            lambda doc: _problems(path, doc),
             lambda data: DeployEnvironment(**{key: data[key] for key in DeployEnvironment.__dataclass_fields__}),
         )
     except YamlSourceError as exc:
         raise DbstackError(str(exc.problem(path))) from None
+
+
+def _problems(path: Path, doc: LocatedDocument) -> list[Problem]:
+    from .validation import check_schema  # the checks module: only for a file the cache does not vouch for
+
+    return check_schema(path, doc, "environment")
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,32 @@ FRAGMENT_KEYS = frozenset(
 
 
 @dataclass(frozen=True)
+class Fragment:
+    """A rendered compose_fragment as read: its data if it reads as a mapping, and why a service may not take it."""
+
+    data: dict[str, Any] | None
+    problem: str | None
+
+
+def read_fragment(text: str) -> Fragment:
+    """The one reading of a rendered compose_fragment: the service's rendering merges it (render/compose.py) and
+    the rendered checks report what it would refuse."""
+    from .yaml_source import YamlSourceError, parse_text
+
+    try:
+        data = parse_text(text).data
+    except YamlSourceError as exc:
+        where = f" (line {exc.line} of the rendered text)" if exc.line else ""
+        return Fragment(None, f"renders invalid YAML{where}: {str(exc).removeprefix('invalid YAML: ')}")
+    if not isinstance(data, dict):
+        return Fragment(None, "must render a mapping")
+    refused = sorted(set(data) - FRAGMENT_KEYS)
+    if refused:
+        return Fragment(data, f"may not set {', '.join(refused)}; allowed: {', '.join(sorted(FRAGMENT_KEYS))}")
+    return Fragment(data, None)
+
+
+@dataclass(frozen=True)
 class Container:
     """The database's container image and how it runs (catalog ``container``)."""
 

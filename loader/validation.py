@@ -12,7 +12,6 @@ what the located, one-line-per-problem report needs.
 from __future__ import annotations
 
 import json
-import math
 import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,10 +20,11 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .config import fits_type, value_problem
 from .errors import Problem
-from .model import FRAGMENT_KEYS
+from .model import Fragment, read_fragment
 from .resources import package_folder
-from .yaml_source import MAX_INTEGER, Path_, YamlSourceError, parse_text
+from .yaml_source import Path_
 
 if TYPE_CHECKING:
     from .yaml_source import LocatedDocument
@@ -32,13 +32,6 @@ if TYPE_CHECKING:
 SCHEMA_DIR = package_folder("schema")
 TLS_MODES = ("disable", "require", "verify-ca", "verify-full")
 CONTAINER_CONTEXT = frozenset({"container_port"})
-_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "mapping": (dict,),
-}
 
 
 @cache
@@ -200,55 +193,6 @@ def _check_integers(reporter: Reporter, entry: Mapping[str, Any]) -> None:
     for path, number in integers:
         if isinstance(number, float):
             reporter.add("DBS203", path, f"must be written as an integer (without a fraction); got {number!r}")
-
-
-def fits_type(value: object, type_name: str) -> bool:
-    if type_name in ("integer", "number") and isinstance(value, bool):
-        return False
-    if type_name == "mapping":
-        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
-    return isinstance(value, _PYTHON_TYPES[type_name])
-
-
-def shown(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for messages (a value may be 5,000 digits long)."""
-    text = (
-        repr(value)
-        if not isinstance(value, int) or abs(value) <= MAX_INTEGER
-        else f"<integer of {value.bit_length()} bits>"
-    )
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def _mapping_problem(value: Mapping[object, object]) -> str:
-    """Which key or value of a mapping is not text (a mapping parameter maps text to text, one level deep)."""
-    for key, item in value.items():
-        if not isinstance(key, str):
-            return f"expected mapping of text to text, but key {shown(key)} is {type(key).__name__}"
-        if not isinstance(item, str):
-            return f"expected mapping of text to text, but [{shown(key)}] is {type(item).__name__} {shown(item)}"
-    return f"expected mapping of text to text, got {shown(value)}"
-
-
-def value_problem(spec: Mapping[str, Any], value: object) -> str | None:
-    """Why ``value`` does not fit a parameter spec, or None."""
-    type_name = spec["type"]
-    if type_name == "mapping" and isinstance(value, dict) and not fits_type(value, type_name):
-        return _mapping_problem(value)
-    if not fits_type(value, type_name):
-        return f"expected {type_name}, got {type(value).__name__} {shown(value)}"
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
-        return f"must lie within ±{MAX_INTEGER}; got {shown(value)}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number; got {value}"
-    if "enum" in spec and value not in spec["enum"]:
-        return f"must be one of {', '.join(map(str, spec['enum']))}; got {shown(value)}"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in spec and value < spec["minimum"]:
-            return f"must be at least {spec['minimum']}; got {value}"
-        if "maximum" in spec and value > spec["maximum"]:
-            return f"must be at most {spec['maximum']}; got {value}"
-    return None
 
 
 def _check_parameters(reporter: Reporter, parameters: Mapping[str, Any]) -> None:
@@ -824,30 +768,6 @@ def _environment(container: Mapping[str, Any], tls_on: bool) -> Iterator[tuple[P
     if tls_on:
         for var, source in container.get("tls", {}).get("environment", {}).items():
             yield ("container", "tls", "environment", var), var, source
-
-
-@dataclass(frozen=True)
-class Fragment:
-    """A rendered compose_fragment as read: its data if it reads as a mapping, and why a service may not take it."""
-
-    data: dict[str, Any] | None
-    problem: str | None
-
-
-def read_fragment(text: str) -> Fragment:
-    """The one reading of a rendered compose_fragment: the service's rendering merges it (render/compose.py) and
-    the rendered checks report what it would refuse."""
-    try:
-        data = parse_text(text).data
-    except YamlSourceError as exc:
-        where = f" (line {exc.line} of the rendered text)" if exc.line else ""
-        return Fragment(None, f"renders invalid YAML{where}: {str(exc).removeprefix('invalid YAML: ')}")
-    if not isinstance(data, dict):
-        return Fragment(None, "must render a mapping")
-    refused = sorted(set(data) - FRAGMENT_KEYS)
-    if refused:
-        return Fragment(data, f"may not set {', '.join(refused)}; allowed: {', '.join(sorted(FRAGMENT_KEYS))}")
-    return Fragment(data, None)
 
 
 def _fragment(renderer: _Renderer, source: str, changed: tuple[str, ...] = ()) -> Fragment | None:

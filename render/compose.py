@@ -24,8 +24,7 @@ from dbstack.loader.interpolation import (
     compose_escape_all,
     foreign_reference_problem,
 )
-from dbstack.loader.model import Container, Healthcheck
-from dbstack.loader.validation import fullmatch, read_fragment
+from dbstack.loader.model import Container, Healthcheck, read_fragment
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
 from dbstack.render.compiled import TEMPLATES, template_source
 from dbstack.sandbox import TemplateError, render
@@ -35,6 +34,14 @@ if TYPE_CHECKING:
 
 SERVICE_TEMPLATE = TEMPLATES / "service.yaml.j2"
 TLS_FILES = ("server.crt", "server.key", "ca.crt")
+
+
+def _fullmatch(pattern: str, text: str) -> bool:
+    from dbstack.loader.validation import fullmatch  # the checks module (and RE2) only for an entry with a pattern
+
+    return fullmatch(pattern, text)
+
+
 def env_var_name(service: str, parameter: str) -> str:
     """``vectordb`` + ``password`` -> ``VECTORDB_PASSWORD``."""
     return re.sub(r"[^A-Z0-9]+", "_", f"{service}_{parameter}".upper()).strip("_")
@@ -315,7 +322,7 @@ def render_service(
         if (
             parameter.container_pattern
             and isinstance(value, str)
-            and not fullmatch(parameter.container_pattern, value)
+            and not _fullmatch(parameter.container_pattern, value)
         ):
             raise DbstackError(
                 f"{spec.id}: parameter {param_name!r} cannot be used in the {container.image} container: "
