@@ -487,7 +487,9 @@ _TAG_START = re.compile(r"\{(?:#(?![-+])(.*?)#\}|[{%#])", re.S)
 _TOKEN = re.compile(
     r"[ \n]*(?:([A-Za-z_][A-Za-z0-9_]*)|'([^'\\{}\r\n]*)'|(0|[1-9][0-9]{0,8})(?![0-9A-Za-z_.])|(==|!=|[*|.,:()\[\]{}]))"
 )
-_TOKEN_KINDS = ("name", "string", "integer", "operator")  # by _TOKEN's group
+_TOKEN_KINDS = ("", "name", "string", "integer", "operator")  # by _TOKEN's group (each alternative is one)
+# The tokens that open a level of Jinja's parser (unless they are string literals): brackets and prefix words.
+_NESTING_TOKENS = frozenset({"(", "[", "{", "not", "if", "else"})
 _VARIABLE_END = re.compile(r"[ \n]*\}\}")
 # The commonest tags, ``{{ name }}`` and ``{{ name | filter }}``, in one step: the same tokens as _TOKEN's, read whole.
 _NAME_OUTPUT = re.compile(r"\{\{[ \n]*([A-Za-z_][A-Za-z0-9_]*)[ \n]*(?:\|[ \n]*([A-Za-z_][A-Za-z0-9_]*)[ \n]*)?\}\}")
@@ -513,9 +515,10 @@ _Expr = tuple[Any, ...]
 # Literal text, ("output", expression), or ("if", ((test, body), ...), else body) where a body is a tuple of parts.
 _Part = str | tuple[Any, ...]
 _FOLDABLE = frozenset({"dict", "list", "attr", "item", "slice", "==", "!=", "in", "not"})  # Jinja's as_const
-# The tokens that can go on after an operand at some level of the chain below expression: when the token after an
-# operand is none of them (as after most: ``}}``, ``,``, ``)``), every level would return the operand unchanged.
-_OPERATORS_AFTER_OPERAND = frozenset({"if", "or", "and", "==", "!=", "in", "*", ".", "[", "|"})
+# The operators of the levels from or_ down to product, and those filtered reads after a primary: when the token
+# after an operand is none of them (as after most: ``}}``, ``,``, ``)``, ``else``), these levels return it unchanged.
+_BINARY_OPERATORS = frozenset({"or", "and", "==", "!=", "in", "*"})
+_POSTFIX_OPERATORS = frozenset({".", "[", "|"})
 
 
 class _NotSimple(Exception):
@@ -543,28 +546,26 @@ class _Reader:
             0  # brackets, not, if and else of this tag, plus open blocks: at least what _checked_tokens counts
         )
         self.blocks = 0
-        self.kind, self.text, self.token_end = "", "", 0  # the next token: see _scan (called when a tag starts)
-
-    def _scan(self) -> None:
-        """The token at self.position: self.kind ("name", "string", "integer", "operator"; "" if none), self.text."""
-        match = _TOKEN.match(self.source, self.position)
-        group = match.lastindex if match is not None else None
-        if match is None or group is None:
-            self.kind, self.text, self.token_end = "", "", self.position
-        else:
-            self.kind, self.text, self.token_end = _TOKEN_KINDS[group - 1], match.group(group), match.end()
+        # The next token: kind ("name", "string", "integer", "operator"; "" if none), text, and where it ends. When a
+        # tag starts, its opener ("{{" or "{%") is made the next token: reading it scans the tag's first token.
+        self.kind, self.text, self.token_end = "", "", 0
 
     def _next(self) -> tuple[str, str]:
-        """Reads the next token."""
+        """Reads the next token, and scans the one after it."""
         kind, text = self.kind, self.text
         if not kind:
             raise _NotSimple
-        if (kind == "operator" and text in "([{") or (kind == "name" and text in ("not", "if", "else")):
+        if text in _NESTING_TOKENS and kind != "string":  # an operator bracket or a name
             self.nesting += 1
             if self.nesting + self.blocks > MAX_NESTING:
                 raise _NotSimple
         self.position = self.token_end
-        self._scan()
+        match = _TOKEN.match(self.source, self.position)
+        if match is None:
+            self.kind, self.text, self.token_end = "", "", self.position
+        else:
+            group = match.lastindex or 0
+            self.kind, self.text, self.token_end = _TOKEN_KINDS[group], match[group], match.end()
         return kind, text
 
     def _take(self, word: str) -> bool:
@@ -588,7 +589,8 @@ class _Reader:
     def _node(kind: str, data: Any, *operands: _Expr, levels: int = 1) -> _Expr:
         deepest, constant = 0, kind in _FOLDABLE
         for operand in operands:  # a loop: max() and all() over generators cost more than the rest of a node
-            deepest = max(deepest, operand[1])
+            if operand[1] > deepest:
+                deepest = operand[1]
             constant = constant and operand[2]
         if levels + deepest > _MAX_SIMPLE_DEPTH:
             raise _NotSimple
@@ -616,8 +618,9 @@ class _Reader:
             if opener == "{" and (output := self._name_output(start)) is not None:
                 parts.append(("output", output))
                 continue
-            self.position, self.nesting = tag.end(), 0
-            self._scan()
+            self.nesting = 0
+            self.kind, self.text, self.token_end = "operator", tag[0], tag.end()
+            self._next()
             if opener == "{":
                 output = self.expression()
                 if output[2]:  # Jinja would finalize it when compiling
@@ -689,7 +692,7 @@ class _Reader:
         first = None
         if self.text != "not":  # not an operand: not_ reads it
             first = self.filtered()
-            if self.text not in _OPERATORS_AFTER_OPERAND:  # the fast lane: no level would take more
+            if self.text not in _BINARY_OPERATORS:  # the fast lane: no level would take more
                 return first
         left = self.and_(first)
         while self._take("or"):
@@ -727,7 +730,7 @@ class _Reader:
     def filtered(self) -> _Expr:
         """Jinja's parse_unary: a primary, its members and items, then its filters."""
         value = self.primary()
-        if self.text not in _OPERATORS_AFTER_OPERAND:  # the fast lane: no member, item or filter
+        if self.text not in _POSTFIX_OPERATORS:  # the fast lane: no member, item or filter
             return value
         while True:
             if self._take("."):
