@@ -476,7 +476,8 @@ _MAX_PARSED_FOR_COMPILE = 256
 # the environment, anything Jinja would compute when compiling (a constant output or filter input: Jinja's
 # finalize and filters would run then, outside the render's budget), nesting near Jinja's caps; and, when
 # rendering, a name the context lacks (StrictUndefined), a value that is not plain data, a member or item that is
-# not certainly there. tests/test_sandbox_fast.py checks the equivalence on generated templates.
+# not certainly there. tests/test_sandbox_fast.py checks the equivalence on generated templates;
+# tests/test_sandbox_reader.py that the reader's fast lanes read every template as the reader before them did.
 
 # Where Jinja's lexer leaves literal text (its first "{{", "{%" or "{#"). A comment is read whole, to its first #}
 # (where Jinja ends it), its text in group 1, unless whitespace control starts it (group 1 is None then).
