@@ -476,18 +476,24 @@ _MAX_PARSED_FOR_COMPILE = 256
 # the environment, anything Jinja would compute when compiling (a constant output or filter input: Jinja's
 # finalize and filters would run then, outside the render's budget), nesting near Jinja's caps; and, when
 # rendering, a name the context lacks (StrictUndefined), a value that is not plain data, a member or item that is
-# not certainly there. tests/test_sandbox_fast.py checks the equivalence on generated templates.
+# not certainly there. tests/test_sandbox_fast.py checks the equivalence on generated templates;
+# tests/test_sandbox_reader.py that the reader's fast lanes read every template as the reader before them did.
 
-_TAG_START = re.compile(r"\{[{%#]")  # where Jinja's lexer leaves literal text (its first such pair)
-_SIMPLE_COMMENT = re.compile(r"\{#(?![-+])(.*?)#\}", re.S)  # Jinja ends a comment at its first #}
+# Where Jinja's lexer leaves literal text (its first "{{", "{%" or "{#"). A comment is read whole, to its first #}
+# (where Jinja ends it), its text in group 1, unless whitespace control starts it (group 1 is None then).
+_TAG_START = re.compile(r"\{(?:#(?![-+])(.*?)#\}|[{%#])", re.S)
 # One token inside a tag, after spaces and line breaks: a name, a string literal (no backslash: Jinja decodes
 # escapes; no quote, brace or line break), a decimal integer of up to 9 digits, an operator the reader knows.
 # Jinja's lexer cuts such text into the same tokens; anything else matches nothing, and Jinja reads the template.
 _TOKEN = re.compile(
     r"[ \n]*(?:([A-Za-z_][A-Za-z0-9_]*)|'([^'\\{}\r\n]*)'|(0|[1-9][0-9]{0,8})(?![0-9A-Za-z_.])|(==|!=|[*|.,:()\[\]{}]))"
 )
-_TOKEN_KINDS = ("name", "string", "integer", "operator")  # by _TOKEN's group
+_TOKEN_KINDS = ("", "name", "string", "integer", "operator")  # by _TOKEN's group (each alternative is one)
+# The tokens that open a level of Jinja's parser (unless they are string literals): brackets and prefix words.
+_NESTING_TOKENS = frozenset({"(", "[", "{", "not", "if", "else"})
 _VARIABLE_END = re.compile(r"[ \n]*\}\}")
+# The commonest tags, ``{{ name }}`` and ``{{ name | filter }}``, in one step: the same tokens as _TOKEN's, read whole.
+_NAME_OUTPUT = re.compile(r"\{\{[ \n]*([A-Za-z_][A-Za-z0-9_]*)[ \n]*(?:\|[ \n]*([A-Za-z_][A-Za-z0-9_]*)[ \n]*)?\}\}")
 _BLOCK_END = re.compile(r"[ \n]*%\}")
 _CONSTANTS = {"true": True, "false": False, "none": None}
 _NOT_PLAIN_NAMES = frozenset(
@@ -510,6 +516,10 @@ _Expr = tuple[Any, ...]
 # Literal text, ("output", expression), or ("if", ((test, body), ...), else body) where a body is a tuple of parts.
 _Part = str | tuple[Any, ...]
 _FOLDABLE = frozenset({"dict", "list", "attr", "item", "slice", "==", "!=", "in", "not"})  # Jinja's as_const
+# The operators of the levels from or_ down to product, and those filtered reads after a primary: when the token
+# after an operand is none of them (as after most: ``}}``, ``,``, ``)``, ``else``), these levels return it unchanged.
+_BINARY_OPERATORS = frozenset({"or", "and", "==", "!=", "in", "*"})
+_POSTFIX_OPERATORS = frozenset({".", "[", "|"})
 
 
 class _NotSimple(Exception):
@@ -520,10 +530,10 @@ class _Uncertain(Exception):
     """Only Jinja can say what the template renders to with this context."""
 
 
-def _plain_filter(name: str) -> bool:
-    """An allowed filter that Jinja calls with the value alone (no environment or context passed first)."""
-    function = environment().filters.get(name)
-    return function is not None and _PassArg.from_obj(function) is None
+@lru_cache(maxsize=1)
+def _plain_filters() -> frozenset[str]:
+    """The allowed filters that Jinja calls with the value alone (no environment or context passed first)."""
+    return frozenset(name for name, function in environment().filters.items() if _PassArg.from_obj(function) is None)
 
 
 class _Reader:
@@ -537,28 +547,26 @@ class _Reader:
             0  # brackets, not, if and else of this tag, plus open blocks: at least what _checked_tokens counts
         )
         self.blocks = 0
-        self.kind, self.text, self.token_end = "", "", 0  # the next token: see _scan (called when a tag starts)
-
-    def _scan(self) -> None:
-        """The token at self.position: self.kind ("name", "string", "integer", "operator"; "" if none), self.text."""
-        match = _TOKEN.match(self.source, self.position)
-        group = match.lastindex if match is not None else None
-        if match is None or group is None:
-            self.kind, self.text, self.token_end = "", "", self.position
-        else:
-            self.kind, self.text, self.token_end = _TOKEN_KINDS[group - 1], match.group(group), match.end()
+        # The next token: kind ("name", "string", "integer", "operator"; "" if none), text, and where it ends. When a
+        # tag starts, its opener ("{{" or "{%") is made the next token: reading it scans the tag's first token.
+        self.kind, self.text, self.token_end = "", "", 0
 
     def _next(self) -> tuple[str, str]:
-        """Reads the next token."""
+        """Reads the next token, and scans the one after it."""
         kind, text = self.kind, self.text
         if not kind:
             raise _NotSimple
-        if (kind == "operator" and text in "([{") or (kind == "name" and text in ("not", "if", "else")):
+        if text in _NESTING_TOKENS and kind != "string":  # an operator bracket or a name
             self.nesting += 1
             if self.nesting + self.blocks > MAX_NESTING:
                 raise _NotSimple
         self.position = self.token_end
-        self._scan()
+        match = _TOKEN.match(self.source, self.position)
+        if match is None:
+            self.kind, self.text, self.token_end = "", "", self.position
+        else:
+            group = match.lastindex or 0
+            self.kind, self.text, self.token_end = _TOKEN_KINDS[group], match[group], match.end()
         return kind, text
 
     def _take(self, word: str) -> bool:
@@ -580,31 +588,41 @@ class _Reader:
 
     @staticmethod
     def _node(kind: str, data: Any, *operands: _Expr, levels: int = 1) -> _Expr:
-        depth = levels + max((operand[1] for operand in operands), default=0)
-        if depth > _MAX_SIMPLE_DEPTH:
+        deepest, constant = 0, kind in _FOLDABLE
+        for operand in operands:  # a loop: max() and all() over generators cost more than the rest of a node
+            if operand[1] > deepest:
+                deepest = operand[1]
+            constant = constant and operand[2]
+        if levels + deepest > _MAX_SIMPLE_DEPTH:
             raise _NotSimple
-        constant = kind in _FOLDABLE and all(operand[2] for operand in operands)
-        return (kind, depth, constant, data, *operands)
+        return (kind, levels + deepest, constant, data, *operands)
 
     def body(self, in_block: bool) -> tuple[tuple[_Part, ...], str]:
         """Parts up to the end of the template or of an if-block's branch, and the word that ended it ("" at the
         end of the template; "elif", "else" or "endif")."""
         parts: list[_Part] = []
         text: list[str] = []
-        while (tag := _TAG_START.search(self.source, self.position)) is not None:
-            text.append(self.source[self.position : tag.start()])
-            if self.source[tag.start() + 1] == "#":
-                comment = _SIMPLE_COMMENT.match(self.source, tag.start())
-                if comment is None or comment.group(1).endswith(("-", "+")):
+        source = self.source
+        while (tag := _TAG_START.search(source, self.position)) is not None:
+            start = tag.start()
+            text.append(source[self.position : start])
+            opener = source[start + 1]
+            if opener == "#":
+                comment = tag[1]
+                if comment is None or comment.endswith(("-", "+")):  # whitespace control
                     raise _NotSimple
-                self.position = comment.end()
+                self.position = tag.end()
                 continue
-            if "".join(text):
-                parts.append("".join(text))
+            if literal := "".join(text):
+                parts.append(literal)
             text = []
-            self.position, self.nesting = tag.end(), 0
-            self._scan()
-            if self.source[tag.start() + 1] == "{":
+            if opener == "{" and (output := self._name_output(start)) is not None:
+                parts.append(("output", output))
+                continue
+            self.nesting = 0
+            self.kind, self.text, self.token_end = "operator", tag[0], tag.end()
+            self._next()
+            if opener == "{":
                 output = self.expression()
                 if output[2]:  # Jinja would finalize it when compiling
                     raise _NotSimple
@@ -620,10 +638,20 @@ class _Reader:
                 raise _NotSimple
         if in_block:
             raise _NotSimple
-        text.append(self.source[self.position :])
-        if "".join(text):
-            parts.append("".join(text))
+        text.append(source[self.position :])
+        if literal := "".join(text):
+            parts.append(literal)
         return tuple(parts), ""
+
+    def _name_output(self, start: int) -> _Expr | None:
+        """The fast lane for ``{{ name }}`` and ``{{ name | filter }}`` at start: the tree expression() builds (read
+        past the tag), or None for any other tag (nothing read)."""
+        tag = _NAME_OUTPUT.match(self.source, start)
+        if tag is None or tag[1] in _NOT_PLAIN_NAMES or (tag[2] is not None and tag[2] not in _plain_filters()):
+            return None  # another form, or one expression() refuses
+        self.position = tag.end()
+        value: _Expr = ("name", 1, False, tag[1])
+        return value if tag[2] is None else self._node("filter", tag[2], value)
 
     def if_block(self) -> _Part:
         """``{% if %}`` (read up to its ``if``) to its ``{% endif %}``."""
@@ -650,7 +678,7 @@ class _Reader:
     def expression(self) -> _Expr:
         """Jinja's parse_expression: ``X if TEST else Y`` or an or-expression."""
         then = self.or_()
-        if not self._take("if"):
+        if self.text != "if" or not self._take("if"):
             return then
         test = self.or_()
         self._expect("else")
@@ -659,36 +687,43 @@ class _Reader:
             raise _NotSimple
         return self._node("if", None, test, then, otherwise)
 
+    # or_, and_, not_, compare and product take their first operand when the caller has read it already: or_'s
+    # fast lane reads an operand and, if an operator follows, hands it down to product to go on from there.
     def or_(self) -> _Expr:
-        left = self.and_()
+        first = None
+        if self.text != "not":  # not an operand: not_ reads it
+            first = self.filtered()
+            if self.text not in _BINARY_OPERATORS:  # the fast lane: no level would take more
+                return first
+        left = self.and_(first)
         while self._take("or"):
             if left[2]:  # Jinja would compute it when compiling
                 raise _NotSimple
             left = self._node("or", None, left, self.and_())
         return left
 
-    def and_(self) -> _Expr:
-        left = self.not_()
+    def and_(self, first: _Expr | None = None) -> _Expr:
+        left = self.not_(first)
         while self._take("and"):
             if left[2]:
                 raise _NotSimple
             left = self._node("and", None, left, self.not_())
         return left
 
-    def not_(self) -> _Expr:
-        if self._take("not"):
+    def not_(self, first: _Expr | None = None) -> _Expr:
+        if first is None and self._take("not"):
             return self._node("not", None, self.not_())
-        return self.compare()
+        return self.compare(first)
 
-    def compare(self) -> _Expr:
-        left = self.product()
+    def compare(self, first: _Expr | None = None) -> _Expr:
+        left = self.product(first)
         for operator_ in ("==", "!=", "in"):
             if self._take(operator_):  # one comparison: a chain goes to Jinja
                 return self._node(operator_, None, left, self.product(), levels=2)
         return left
 
-    def product(self) -> _Expr:
-        left = self.filtered()
+    def product(self, first: _Expr | None = None) -> _Expr:
+        left = self.filtered() if first is None else first
         while self._take("*"):
             left = self._node("*", None, left, self.filtered())
         return left
@@ -696,6 +731,8 @@ class _Reader:
     def filtered(self) -> _Expr:
         """Jinja's parse_unary: a primary, its members and items, then its filters."""
         value = self.primary()
+        if self.text not in _POSTFIX_OPERATORS:  # the fast lane: no member, item or filter
+            return value
         while True:
             if self._take("."):
                 kind, name = self._next()
@@ -708,7 +745,8 @@ class _Reader:
                 break
         while self._take("|"):
             kind, name = self._next()
-            if kind != "name" or value[2] or not _plain_filter(name):  # a constant: Jinja would filter it compiling
+            # a constant: Jinja would filter it when compiling
+            if kind != "name" or value[2] or name not in _plain_filters():
                 raise _NotSimple
             arguments = self.sequence(")", self.expression) if self._take("(") else []
             value = self._node("filter", name, value, *arguments)
