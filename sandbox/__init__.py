@@ -595,6 +595,8 @@ class _Reader:
             constant = constant and operand[2]
         if levels + deepest > _MAX_SIMPLE_DEPTH:
             raise _NotSimple
+        if constant and kind == "slice":  # Jinja folds it through the sandbox's getitem (an error becomes undefined),
+            raise _NotSimple  # while at run time, and here, a slice is Python's: true[:] fails only then
         return (kind, levels + deepest, constant, data, *operands)
 
     def body(self, in_block: bool) -> tuple[tuple[_Part, ...], str]:

@@ -1,7 +1,8 @@
 """The sandbox's reader of simple templates (_Reader, through _simple_parts) reads every template exactly as the
 reader before its fast lanes did: the same parts (the same trees) or the same refusal (None), under the same nesting
-and depth caps. FrozenReader below is a verbatim copy of that earlier reader (sandbox/__init__.py at a546450), kept
-here only as the reference; tests/test_sandbox_fast.py checks that the reader agrees with Jinja."""
+and depth caps. FrozenReader below is a verbatim copy of that earlier reader (sandbox/__init__.py at a546450, with the
+one later fix marked in _node), kept here only as the reference; tests/test_sandbox_fast.py checks that the reader
+agrees with Jinja."""
 
 from __future__ import annotations
 
@@ -113,6 +114,8 @@ class FrozenReader:
         if depth > _MAX_SIMPLE_DEPTH:
             raise _NotSimple
         constant = kind in _FOLDABLE and all(operand[2] for operand in operands)
+        if constant and kind == "slice":  # the one change since a546450: Jinja folds a constant slice differently
+            raise _NotSimple
         return (kind, depth, constant, data, *operands)
 
     def body(self, in_block: bool) -> tuple[tuple[_Part, ...], str]:
