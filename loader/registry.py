@@ -77,6 +77,12 @@ def catalog_files(path: Path) -> tuple[list[Path], Problem | None]:
     return [file for file, _ in files], problem
 
 
+def _suffix(name: str) -> str:
+    """A file name's suffix as Path.suffix reads it (``..yaml`` has one; os.path.splitext says it has none)."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
 def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Problem | None]:
     """catalog_files(), each file with its resolved path. A folder's files resolve as the folder does, unless the
     file is a symlink itself: resolving each file's full path again was a fifth of a warm load. The folder is read
@@ -86,7 +92,7 @@ def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Proble
         found = []
         with os.scandir(path) as listing:
             for item in listing:
-                if os.path.splitext(item.name)[1] not in CATALOG_SUFFIXES:  # as Path.suffix reads a name
+                if _suffix(item.name) not in CATALOG_SUFFIXES:
                     continue
                 try:
                     if not item.is_file():  # following a symlink, as Path.is_file

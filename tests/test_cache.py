@@ -510,6 +510,18 @@ def test_the_cli_uses_and_refreshes_the_cache(catalog: Path) -> None:
     assert not is_cached(catalog / "beta.yaml")
 
 
+@pytest.mark.parametrize("name", ["..yaml", "...yml", ".hidden.yaml"])
+def test_a_file_name_of_dots_is_a_catalog_file(tmp_path: Path, name: str) -> None:
+    """A folder's files are those Path.suffix calls .yaml or .yml: ``..yaml`` is one (its id would have to be ``.``,
+    which is reported where it stands), not a file to skip without a word."""
+    folder = tmp_path / "dots"
+    folder.mkdir()
+    (folder / name).write_text(entry("dotty"), encoding="utf-8")
+    problems = [str(p) for p in load_catalog([folder], builtin=False).problems]
+    stem = Path(name).stem
+    assert problems == [f"{folder / name}:2:5: id: id 'dotty' must equal the file name {stem!r}"]
+
+
 def test_a_catalog_file_reached_twice_is_loaded_once(catalog: Path, tmp_path: Path, checked: Counter[str]) -> None:
     """A file is known by its resolved path: a symlink to a file of another named folder, and a folder named
     through a symlink, are the files already loaded (no duplicate id), and a symlinked file is cached by its target."""
