@@ -232,6 +232,8 @@ def read_fragment(text: str) -> Fragment:
     try:
         data = parse_text(text).data
     except YamlSourceError as exc:
+        if exc.line is None and str(exc) == "file is empty":  # nothing but spaces and comments
+            return Fragment(None, "renders an empty text, not a mapping")
         where = f" (line {exc.line} of the rendered text)" if exc.line else ""
         return Fragment(None, f"renders invalid YAML{where}: {str(exc).removeprefix('invalid YAML: ')}")
     if not isinstance(data, dict):

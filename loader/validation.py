@@ -869,6 +869,7 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
     unauthenticated: dict[str, set[str]] = {}  # tls mode -> variables holding a secret
     checked_tests: set[tuple[str, ...]] = set()
     readings: dict[tuple[tuple[str, ...], frozenset[str], bool], _TestReading] = {}
+    unreadable: dict[str, list[str | None]] = {}  # a fragment's problem with the default values -> its tls modes
 
     def add(rule: str, path: Path_, message: str) -> None:
         problems.setdefault((rule, path, message), None)
@@ -926,10 +927,12 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
                 )
             read = _fragment(renderer, fragment_source)
             # what the service's rendering refuses: keys a fragment may not set whatever the values; YAML that does
-            # not read as a mapping only with the default values (samples are not written to be YAML)
-            if read is not None and read.problem and (read.data is not None or rendering.strict):
-                suffix = " with the default values" if read.data is None else ""
-                add("DBS302", ("container", "compose_fragment"), read.problem + suffix)
+            # not read as a mapping only with the default values (samples are not written to be YAML), said once
+            # with the tls modes it has, below
+            if read is not None and read.problem and read.data is not None:
+                add("DBS302", ("container", "compose_fragment"), read.problem)
+            elif read is not None and read.problem and rendering.strict:
+                unreadable.setdefault(read.problem, []).append(rendering.tls)
             fragment = read.data if read is not None else None
             # a secret reached (and maybe mangled, `password | lower`) on a command line is the problem to fix first
             if not reached and fragment is not None and (foreign := shared.foreign_in(fragment)):
@@ -966,6 +969,10 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
         if reading.unauthenticated:
             unauthenticated.setdefault(rendering.tls or "", set()).update(reading.unauthenticated)
 
+    default_modes = [rendering.tls for rendering in renderings if rendering.strict]
+    for problem, modes in unreadable.items():
+        when = "" if len(modes) == len(default_modes) else f" and tls={', '.join(str(mode) for mode in modes)}"
+        add("DBS302", ("container", "compose_fragment"), f"{problem} with the default values{when}")
     for rule, path, message in problems:
         reporter.add(rule, path, message)
     if unauthenticated:

@@ -207,6 +207,7 @@ def test_secret_in_a_fragment_command_is_refused(tmp_path: Path, fragment: str) 
 
 
 INVALID = r"renders invalid YAML \(line 2 of the rendered text\):"
+INVALID_ANYWHERE = r"renders invalid YAML .*"
 
 
 @pytest.mark.parametrize(
@@ -218,6 +219,9 @@ INVALID = r"renders invalid YAML \(line 2 of the rendered text\):"
         ("command: [unclosed\n", rf"{INVALID} while parsing a flow sequence.* with the default values$"),
         ("labels: {a: b}\nlabels: {c: d}\n", rf"{INVALID} duplicate key 'labels' .*with the default values$"),
         ("- a\n- b\n", "must render a mapping with the default values$"),
+        ("# nothing\n", "renders an empty text, not a mapping with the default values$"),
+        # broken in one tls mode only: the mode is named
+        ("init: true\n{% if tls == 'verify-full' %}user: [{% endif %}", rf"{INVALID_ANYWHERE} and tls=verify-full$"),
     ],
 )
 def test_a_fragment_the_rendering_refuses_is_reported_where_it_stands(
