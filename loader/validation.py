@@ -970,8 +970,8 @@ def _check_rendered_container(reporter: Reporter, entry: Mapping[str, Any], exha
             unauthenticated.setdefault(rendering.tls or "", set()).update(reading.unauthenticated)
 
     default_modes = [rendering.tls for rendering in renderings if rendering.strict]
-    for problem, modes in unreadable.items():
-        when = "" if len(modes) == len(default_modes) else f" and tls={', '.join(str(mode) for mode in modes)}"
+    for problem, failing in unreadable.items():
+        when = "" if len(failing) == len(default_modes) else f" and tls={', '.join(str(mode) for mode in failing)}"
         add("DBS302", ("container", "compose_fragment"), f"{problem} with the default values{when}")
     for rule, path, message in problems:
         reporter.add(rule, path, message)
