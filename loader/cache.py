@@ -32,7 +32,7 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -205,19 +205,22 @@ class EntryCache:
                     lines[name] = line
             # entries of files no longer there go (a folder's cache file does not grow for ever); the folder is
             # listed once rather than each name looked up (a system call per entry)
-            present = _names_in(catalog_folder)
+            present = _names_in(catalog_folder, lines)
             kept = [line for name, line in lines.items() if name in present]
             if sum(len(line) + 1 for line in kept) <= MAX_CACHE_FILE_BYTES:  # else it would not be read
                 _write_atomically(target, kept)
             bundle.changed = {}
 
 
-def _names_in(folder: Path) -> set[str]:
-    """What a folder holds, by name (broken symlinks included, as os.path.lexists sees them); nothing if it is gone."""
+def _names_in(folder: Path, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` the folder holds (broken symlinks included, as os.path.lexists sees them); nothing if it is
+    gone. A folder one may enter but not list (mode --x) is asked name by name."""
     try:
         return set(os.listdir(folder))
-    except OSError:
+    except FileNotFoundError:
         return set()
+    except OSError:
+        return {name for name in names if os.path.lexists(folder / name)}
 
 
 def _read_lines(path: Path) -> dict[str, bytes]:

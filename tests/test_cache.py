@@ -15,6 +15,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -149,6 +150,28 @@ def test_a_file_that_gets_a_problem_loses_its_cache_line(catalog: Path, checked:
     (catalog / "beta.yaml").write_text(entry("beta").replace("category: relational", "category: nope"), "utf-8")
     assert len(load_catalog([catalog], builtin=False).problems) == 1
     assert is_cached(catalog / "alpha.yaml") and not is_cached(catalog / "beta.yaml")
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_lines(
+    catalog: Path, checked: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A catalog folder one may enter but not list (mode --x; root lists anything, so listing is refused here by
+    hand): the lines of its files are kept, those of files gone are dropped, name by name."""
+    real = os.listdir
+
+    def refused(path: Any = ".") -> list[str]:
+        if Path(path) == catalog:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "listdir", refused)
+    load(catalog)
+    assert is_cached(catalog / "alpha.yaml") and is_cached(catalog / "beta.yaml")
+    (catalog / "beta.yaml").unlink()
+    (catalog / "alpha.yaml").write_text(entry("alpha").replace("name: ", "name: Renamed ", 1), "utf-8")
+    load(catalog)
+    assert is_cached(catalog / "alpha.yaml") and not cached_lines(catalog / "alpha.yaml").keys() & {"beta.yaml"}
+    assert checked == {"alpha.yaml": 2, "beta.yaml": 1}
 
 
 def test_one_cache_file_per_catalog_folder_written_only_when_a_line_changed(
