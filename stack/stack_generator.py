@@ -839,7 +839,7 @@ def written_once_notes(stack: Stack, folder: Path) -> list[str]:
             )
         elif name == _config_name_of(stack) and (block := config_block_to_paste(stack, folder)) is not None:
             # JSON is YAML: the block on one line (README.md, step 2, has it in block style)
-            one_line = f"endpoints: {json.dumps(yaml.safe_load(block)['endpoints'])}"
+            one_line = f"endpoints: {json.dumps(safe_load(block)['endpoints'])}"
             notes.append(
                 f"{folder / name}: kept as it is (you changed it since dbstack wrote it), so it lacks the endpoints "
                 f"this stack enables; add them to its endpoints (README.md, step 2): {text.visible(one_line)}"

@@ -449,10 +449,11 @@ def test_the_loaders_are_pyyaml_safe_loaders() -> None:
 
 
 def test_no_yaml_loading_bypasses_the_safe_loaders() -> None:
-    """Every YAML read in dbstack goes through yaml.safe_load* or yaml_source (parse_text, safe_load): a yaml.load,
-    yaml.load_all or Loader= anywhere else could name an unsafe loader."""
+    """Every YAML read in dbstack goes through yaml_source (parse_text, safe_load), its one safe loader: a yaml.load,
+    yaml.load_all or Loader= anywhere else could name an unsafe loader, and a yaml.safe_load would read with
+    PyYAML's own resolver and limits instead of dbstack's."""
     root = Path(__file__).resolve().parent.parent
-    unsafe = re.compile(r"yaml\.(load|load_all|full_load|unsafe_load)\(|Loader=")
+    unsafe = re.compile(r"yaml\.(load|load_all|full_load|unsafe_load|safe_load|safe_load_all|compose|parse)\(|Loader=")
     found = [
         f"{path.relative_to(root)}:{number}"
         for folder in ("loader", "render", "sandbox", "stack")
