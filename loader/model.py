@@ -227,13 +227,13 @@ class Fragment:
 def read_fragment(text: str) -> Fragment:
     """The one reading of a rendered compose_fragment: the service's rendering merges it (render/compose.py) and
     the rendered checks report what it would refuse."""
-    from .yaml_source import YamlSourceError, parse_text
+    from .yaml_source import EmptyDocument, YamlSourceError, parse_text
 
     try:
         data = parse_text(text).data
+    except EmptyDocument:  # nothing but spaces and comments
+        return Fragment(None, "renders an empty text, not a mapping")
     except YamlSourceError as exc:
-        if exc.line is None and str(exc) == "file is empty":  # nothing but spaces and comments
-            return Fragment(None, "renders an empty text, not a mapping")
         where = f" (line {exc.line} of the rendered text)" if exc.line else ""
         return Fragment(None, f"renders invalid YAML{where}: {str(exc).removeprefix('invalid YAML: ')}")
     if not isinstance(data, dict):

@@ -71,12 +71,6 @@ def env_catalog_folders() -> list[Path]:
     return [Path(part) for part in value.split(os.pathsep) if part.strip()]
 
 
-def catalog_files(path: Path) -> tuple[list[Path], Problem | None]:
-    """The catalog files a path names: itself, or the YAML files of a folder."""
-    files, problem = _resolved_catalog_files(path)
-    return [file for file, _ in files], problem
-
-
 def _suffix(name: str) -> str:
     """A file name's suffix as Path.suffix reads it (``..yaml`` has one; os.path.splitext says it has none)."""
     dot = name.rfind(".")
@@ -84,7 +78,8 @@ def _suffix(name: str) -> str:
 
 
 def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Problem | None]:
-    """catalog_files(), each file with its resolved path. A folder's files resolve as the folder does, unless the
+    """The catalog files a path names (itself, or the YAML files of a folder), each with its resolved path. A
+    folder's files resolve as the folder does, unless the
     file is a symlink itself: resolving each file's full path again was a fifth of a warm load. The folder is read
     with os.scandir, which says what is a regular file or a symlink without a system call per file."""
     if path.is_dir():

@@ -118,6 +118,10 @@ class YamlSourceError(Exception):
         return Problem(path, self.line, self.column, self.field, str(self), "DBS001")
 
 
+class EmptyDocument(YamlSourceError):
+    """The text holds no YAML document (nothing, or only comments)."""
+
+
 @dataclass(frozen=True)
 class Position:
     line: int
@@ -318,7 +322,7 @@ def parse_text(text: str) -> LocatedDocument:
     except yaml.YAMLError as exc:
         raise YamlSourceError(f"invalid YAML: {exc}") from None
     if node is None:
-        raise YamlSourceError("file is empty")
+        raise EmptyDocument("file is empty")
     # A lone surrogate can only come from a \u or \U escape (and only PyYAML's pure-Python parser lets one
     # through): text without one goes the fast way, which then need not look at every string.
     if "\\u" not in text and "\\U" not in text:
