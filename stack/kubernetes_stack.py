@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 from dbstack.loader import DbstackError, text
 from dbstack.loader.yaml_source import YamlSourceError, parse_text
-from dbstack.render import dotenv, kubernetes
+from dbstack.render import KUSTOMIZATION_FILE, dotenv, kubernetes
 from dbstack.render.compose import render_template
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
 from dbstack.render.files import read_regular
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 OWNER = f"{MARKER} Kubernetes stack:"
 _DNS_LABEL_CHARS = re.compile(r"[^a-z0-9-]+")
-_NAMESPACE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def resource_name(service: str) -> str:
@@ -233,11 +232,16 @@ def stack_namespace(stack: Stack, folder: Path, asked: str | None, new_project: 
 
 def _kustomization_namespace(folder: Path) -> str | None:
     """kustomization.yaml's namespace, if dbstack wrote it (a stack made before names were recorded)."""
-    existing = read_regular(folder / "kustomization.yaml")
+    existing = read_regular(folder / KUSTOMIZATION_FILE)
     if existing is None or not existing.data.startswith(OWNER.encode()):
         return None
     namespace = _manifest(existing.data).get("namespace")
-    return namespace if isinstance(namespace, str) and _NAMESPACE.fullmatch(namespace) else None
+    if not isinstance(namespace, str):
+        return None
+    try:
+        return kubernetes.validate_namespace(namespace)  # what dbstack may write into, as for --namespace
+    except DbstackError:
+        return None
 
 
 def write_kubernetes(

@@ -44,8 +44,9 @@ _WRITTEN_LINE = re.compile(r"([0-9a-f]{64})  ([^/\x00]+)")
 # are keyed by them; a new name starts on new, empty ones).
 RECORDED_NAMES = ("project", "namespace")
 _NAME_LINE = re.compile(r"# (project|namespace): (.*)")
-# As Compose requires a project name (no length limit: one derived from a long folder name is longer than 63).
-_RECORDED_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+# Compose's rule for project names (compose-go loader.NormalizeProjectName / the `name:` key); no length limit: one
+# derived from a long folder name is longer than 63.
+PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 # Compose reads the first of these it finds; one dbstack did not write would be shadowed by compose.yaml.
 OTHER_COMPOSE_FILES = ("compose.yml", "docker-compose.yaml", "docker-compose.yml")
 # Compose merges any of these into compose.yaml without being asked (checked with the real binary).
@@ -278,7 +279,7 @@ def _read_record(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
     names: dict[str, str] = {}
     for number, line in enumerate(existing.data.decode("utf-8", errors="replace").split("\n") if existing else [], 1):
         if (name_line := _NAME_LINE.fullmatch(line)) is not None:
-            if not _RECORDED_NAME.fullmatch(name_line.group(2)):
+            if not PROJECT_NAME.fullmatch(name_line.group(2)):
                 raise DbstackError(
                     f"{path}:{number}: the recorded {name_line.group(1)} is not a name dbstack writes; nothing was "
                     f"changed (fix the line, or give --name/--namespace with the name the stack's data is under)"

@@ -43,13 +43,14 @@ from dbstack.render.compose import (
     use_secret_files,
 )
 from dbstack.render.digests import LOCK_FILE, load_lock, pin_images
-from dbstack.render.files import read_regular
+from dbstack.render.files import check_regular, read_regular
 from dbstack.sandbox import attributes, variables
 
 from .config_engine import DEFAULT_ENVIRONMENT, ConfigEngine, RolePlan, StackPlan, StackRequest
 from .output import (
     COMPOSE_FILE,
     MARKER,
+    PROJECT_NAME,
     README_FILE,
     README_MARKER,
     WRITTEN_FILE,
@@ -964,7 +965,6 @@ def _kept_volume_steps(kept: KeptVolume, project: str) -> dict[str, str]:
         "new_docker_volume": text.visible(f"{project}_{kept.new_volume}"),
         "image": text.visible(kept.image or "IMAGE:TAG"),
         "image_known": "yes" if kept.image else "",
-        "new_image": text.visible(kept.new_image),
     }
 
 
@@ -974,8 +974,6 @@ def _config_name(first: FirstStart) -> str:
 
 # --- first start: domain, sign-up, config file, endpoints, embeddings, project name ----------------------------
 
-# Compose's rule for project names (compose-go loader.NormalizeProjectName / the `name:` key).
-_PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 REGISTRATION_CHOICES = ("open", "closed")
@@ -1008,7 +1006,7 @@ class Choices:
 def project_name(name: str | None, folder: Path, app: AppDefinition) -> str:
     """``name`` checked as Compose checks project names, or one made from the output folder's name as Compose does."""
     if name is not None:
-        if not _PROJECT_NAME.fullmatch(name):
+        if not PROJECT_NAME.fullmatch(name):
             raise DbstackError(
                 f"--name {text.visible(name)}: a Compose project name holds only lowercase letters, digits, "
                 "'_' and '-', and starts with a letter or digit"
@@ -1174,7 +1172,7 @@ def holds_database_passwords(plan: StackPlan, folder: Path, env: Mapping[str, st
     """Whether ``folder`` holds a stack dbstack generated (its record, compose file or README is there) whose .env
     has a password a database of the plan was created with. A .env the user prepared before the first run, or
     copied from another stack, into a folder dbstack never wrote is no stack yet: its databases start fresh."""
-    generated = any(read_regular(folder / name) is not None for name in (WRITTEN_FILE, COMPOSE_FILE, README_FILE))
+    generated = any(check_regular(folder / name) for name in (WRITTEN_FILE, COMPOSE_FILE, README_FILE))
     return generated and any(
         env.get(env_var_name(role_plan.service, name))
         for role_plan in plan.roles.values()
@@ -1196,7 +1194,7 @@ def unnamed_data_refusal(folder: Path, flag: str, keyed: str) -> str:
 def _compose_name(previous: Mapping[str, Any]) -> str | None:
     """The project name of the stack's compose.yaml, if it has a valid one (stacks made before the record)."""
     name = previous.get("name")
-    return name if isinstance(name, str) and _PROJECT_NAME.fullmatch(name) else None
+    return name if isinstance(name, str) and PROJECT_NAME.fullmatch(name) else None
 
 
 def _project(
