@@ -1345,7 +1345,7 @@ def settings_file_text(header: str, choices: Choices, embeddings_variable: str |
     header = header.rstrip("\n")
     if embeddings_variable and choices.embeddings is not None:  # the provider's keys are wired in compose.yaml
         header += (
-            f"\n# A change of {embeddings_variable} needs a regeneration first (dbstack generate, see README.md): "
+            f"\n# A change of {text.comment(embeddings_variable)} needs a regeneration first (dbstack generate, see README.md): "
             "compose.yaml passes\n# rag_api the keys of the provider named here, and dbstack names what the new "
             "one lacks."
         )
