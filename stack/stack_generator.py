@@ -1345,9 +1345,9 @@ def settings_file_text(header: str, choices: Choices, embeddings_variable: str |
     header = header.rstrip("\n")
     if embeddings_variable and choices.embeddings is not None:  # the provider's keys are wired in compose.yaml
         header += (
-            f"\n# A change of {text.comment(embeddings_variable)} needs a regeneration first (dbstack generate, see README.md): "
-            "compose.yaml passes\n# rag_api the keys of the provider named here, and dbstack names what the new "
-            "one lacks."
+            f"\n# A change of {text.comment(embeddings_variable)} needs a regeneration first (dbstack generate, "
+            "see README.md): compose.yaml passes\n# rag_api the keys of the provider named here, and dbstack names "
+            "what the new one lacks."
         )
     header += f"\n# Apply a change (in this folder): {APPLY_SETTINGS[choices.target]}"
     return render_template("settings.env.j2", {"header": header, "lines": lines})
