@@ -14,7 +14,8 @@ The key is a hash of every file of dbstack's code (its version included), schema
 entry was checked by), of the catalog file's resolved path (its id must equal its name) and of the catalog
 file's bytes: any change to one of them misses, and only the changed file is checked again. A run reads a
 folder's cache file once, and writes it once (``save``), atomically (a temporary file renamed over it), only if
-a line changed; lines another process wrote meanwhile are kept unless this run replaced or dropped them. Two runs
+a line changed (where `catalog validate` shares its checks among processes, each hands its lines to the one that
+writes); lines another process wrote meanwhile are kept unless this run replaced or dropped them. Two runs
 writing at once: the last one wins, and each line still carries its own key and digest.
 
 Trust: the data is JSON (never pickle: reading it runs no code) and is read only from a folder that is the
@@ -166,6 +167,10 @@ class EntryCache:
             bundle = self._bundles[resolved.parent] = _Bundle(_read_lines(self._file(resolved)))
         return bundle
 
+    def holds(self, resolved: Path) -> bool:
+        """Whether there is a line for this catalog file (whether it serves the file's content is for ``get``)."""
+        return self.usable() and resolved.name in self._bundle(resolved).lines
+
     def get(self, resolved: Path, key: str) -> dict[str, Any] | None:
         if not self.usable():
             return None
@@ -188,6 +193,28 @@ class EntryCache:
         line = json.dumps(header, separators=(",", ":")).encode("ascii") + b"\t" + payload
         bundle = self._bundle(resolved)
         bundle.lines[resolved.name] = bundle.changed[resolved.name] = line
+
+    def changes(self, files: Iterable[Path]) -> list[tuple[Path, bytes | None]]:
+        """What ``put`` and ``get`` changed for these catalog files (by resolved path): each one's new line, or None
+        where its line was dropped; for another process's cache to ``adopt``."""
+        found: list[tuple[Path, bytes | None]] = []
+        for resolved in files:
+            bundle = self._bundles.get(resolved.parent)
+            if bundle is not None and resolved.name in bundle.changed:
+                found.append((resolved, bundle.changed[resolved.name]))
+        return found
+
+    def adopt(self, changes: Iterable[tuple[Path, bytes | None]]) -> None:
+        """Take on what another process's cache changed (see ``changes``), to be written by ``save``."""
+        for resolved, line in changes:
+            if not self.usable(create=line is not None):
+                continue
+            bundle = self._bundle(resolved)
+            if line is None:
+                bundle.lines.pop(resolved.name, None)
+            else:
+                bundle.lines[resolved.name] = line
+            bundle.changed[resolved.name] = line
 
     def save(self) -> None:
         """Write each folder's cache file that changed, atomically; a cache that cannot be written is simply not

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 import gc
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -16,6 +17,7 @@ from .cache import EntryCache, entry_cache, entry_key
 from .errors import CatalogError, DbstackError, Problem, UnknownDatabaseError
 from .model import CAPABILITY_NAMES, ROLE_NAMES, DatabaseSpec
 from .resources import package_folder
+from .workers import available_workers, run_shares, shares
 from .yaml_source import LocatedDocument, Path_, Position, YamlSourceError, decode, parse_mapping, read_bytes
 
 if TYPE_CHECKING:  # the adapter (and the Jinja sandbox behind it) is imported when one is asked for
@@ -124,20 +126,19 @@ def _check_text(path: Path, text: str) -> tuple[DatabaseSpec | None, LocatedDocu
     return DatabaseSpec.from_data(doc.data, path), doc, []
 
 
-def _load_entry(
-    path: Path, resolved: Path, entries: EntryCache | None, validating: bool
-) -> tuple[DatabaseSpec | CachedEntry | None, Locate, list[Problem], bool]:
+Outcome = tuple[DatabaseSpec | CachedEntry | None, Locate, list[Problem], bool]
+
+
+def _load_entry(path: Path, resolved: Path, entries: EntryCache | None, validating: bool) -> Outcome:
     """One catalog file, from the cache when its content (and dbstack's rules) are those it was checked with:
     the DatabaseSpec it builds, or its CachedEntry if ``validating``. The last value says whether it was parsed
     and checked (not served from the cache)."""
     try:
         raw = read_bytes(path)
         key = entry_key(resolved, raw) if entries is not None else ""
-        cached = entries.get(resolved, key) if entries is not None else None
-        if cached is not None:
-            served = CachedEntry.from_data(cached, path) if validating else _spec_from_cache(cached, path)
-            if served is not None:
-                return served, _locate_later(path), [], False
+        served = _served(path, resolved, key, entries, validating)
+        if served is not None:
+            return served, _locate_later(path), [], False
         spec, doc, problems = _check_text(path, decode(raw))
     except YamlSourceError as exc:
         return None, _nowhere, [exc.problem(path)], True
@@ -147,6 +148,93 @@ def _load_entry(
     # a position is wanted only for a problem across files (a clash of ids or aliases): rare, so the file is
     # parsed again then rather than positions taken now for every entry
     return kept, _locate_later(path), problems, True
+
+
+def _served(
+    path: Path, resolved: Path, key: str, entries: EntryCache | None, validating: bool
+) -> DatabaseSpec | CachedEntry | None:
+    """The entry the cache vouches for (its CachedEntry if ``validating``), or None."""
+    cached = entries.get(resolved, key) if entries is not None else None
+    if cached is None:
+        return None
+    return CachedEntry.from_data(cached, path) if validating else _spec_from_cache(cached, path)
+
+
+# Files to check at which sharing them among processes (loader/workers.py) pays: forking and sending the results
+# back cost about what checking 3 files does, and a share of fewer files ends sooner than the others wait for.
+SHARE_LEAST = 50
+
+
+def _check_in_workers(files: Sequence[tuple[Path, Path]], entries: EntryCache | None) -> dict[Path, Outcome]:
+    """`catalog validate`'s outcome for each file (by resolved path) where enough of them are not in the cache:
+    those checked by several processes at once, one share each, and those served from the cache. Nothing where
+    there are too few to share or one CPU (or a share's process failed: its files are then loaded as the others
+    are, by the caller)."""
+    workers = available_workers()
+    if workers < 2 or len(files) < 2 * SHARE_LEAST:
+        return {}
+    done: dict[Path, Outcome] = {}
+    unchecked = []
+    for path, resolved in files:
+        served = None
+        if entries is not None and entries.holds(resolved):  # else not read now: its share reads it
+            with suppress(YamlSourceError):  # reported where the file is loaded
+                served = _served(path, resolved, entry_key(resolved, read_bytes(path)), entries, True)
+        if served is None:
+            unchecked.append((path, resolved))
+        else:
+            done[resolved] = (served, _locate_later(path), [], False)
+    parts = shares(unchecked, workers, SHARE_LEAST)
+    if len(parts) < 2:
+        return done
+    for part, data in zip(parts, run_shares(parts, partial(_check_share, entries)), strict=True):
+        if data is not None:  # else its process failed: the files are loaded again, here
+            done.update(_read_share(data, part, entries))
+    return done
+
+
+def _check_share(entries: EntryCache | None, part: Sequence[tuple[Path, Path]]) -> bytes:
+    """A share of `catalog validate`'s files loaded: a line of JSON with each file's outcome, then a line per file
+    with its new cache line ("-" where its line was dropped, nothing where it did not change). Cache lines hold no
+    newline (JSON escapes it) and go as they are: as JSON strings, their quotes escaped, they cost a tenth of the
+    run."""
+    outcomes = []
+    for count, (path, resolved) in enumerate(part, 1):
+        entry, _, problems, was_checked = _load_entry(path, resolved, entries, True)
+        if count % GC_EVERY == 0:
+            gc.collect(1)
+        assert entry is None or isinstance(entry, CachedEntry)
+        outcomes.append(
+            [
+                [entry.id, entry.aliases, entry.replaces_builtin] if entry is not None else None,
+                [[_text(p.file), p.line, p.column, p.field, p.message, p.rule] for p in problems],
+                was_checked,
+            ]
+        )
+    gc.collect(1)  # this process's checks leave no garbage behind them (a large catalog is then frozen)
+    changed = dict(entries.changes(resolved for _, resolved in part)) if entries is not None else {}
+    lines = [b"" if resolved not in changed else changed[resolved] or b"-" for _, resolved in part]
+    return b"\n".join([json.dumps(outcomes).encode("ascii"), *lines])
+
+
+def _read_share(data: bytes, part: Sequence[tuple[Path, Path]], entries: EntryCache | None) -> dict[Path, Outcome]:
+    """What _check_share gave for ``part``, as _load_entry gives it (the cache lines taken on by ``entries``)."""
+    first, *lines = data.split(b"\n")
+    done: dict[Path, Outcome] = {}
+    changes: list[tuple[Path, bytes | None]] = []
+    for (path, resolved), (entry, problems, was_checked), line in zip(part, json.loads(first), lines, strict=True):
+        kept = CachedEntry(entry[0], tuple(entry[1]), entry[2], path) if entry is not None else None
+        found = [Problem(Path(p[0]) if p[0] is not None else None, *p[1:]) for p in problems]
+        done[resolved] = (kept, _locate_later(path), found, was_checked)
+        if line:
+            changes.append((resolved, None if line == b"-" else line))
+    if entries is not None:
+        entries.adopt(changes)
+    return done
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None
 
 
 def _spec_from_cache(data: dict[str, Any], path: Path) -> DatabaseSpec | None:
@@ -196,7 +284,8 @@ def load_catalog(user_paths: Iterable[Path] = (), *, builtin: bool = True) -> Lo
 
 def check_catalog(user_paths: Iterable[Path] = ()) -> LoadResult[CachedEntry]:
     """What load_catalog finds (every problem, the same files and ids), with each entry as a CachedEntry (see
-    there). For `catalog validate`, which reports and uses no entry."""
+    there). For `catalog validate`, which reports and uses no entry: many files not in the cache are checked by
+    several processes at once (see _check_in_workers)."""
     with _young_garbage_collection():
         return _load_catalog(user_paths, True, validating=True)
 
@@ -227,24 +316,35 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool, validating: bool) -
     sources: list[tuple[Path, bool]] = [(BUILTIN_CATALOG, True)] if builtin else []
     sources += [(Path(p), False) for p in user_paths]
     seen: set[Path] = set()
-    checked = 0
+    listed: list[Problem | tuple[Path, Path, bool]] = []  # each source's problem or files, in order
     for source, is_builtin in sources:
         files, problem = _resolved_catalog_files(source)
         if problem:
-            result.problems.append(problem)
+            listed.append(problem)
         for path, resolved in files:
-            if resolved in seen:  # a folder named twice, or a built-in file named again
-                continue
-            seen.add(resolved)
-            result.files.append(path)
-            spec, locate, problems, was_checked = _load_entry(path, resolved, entries, validating)
-            checked += was_checked
-            if was_checked and checked % GC_EVERY == 0:
+            if resolved not in seen:  # a folder named twice, or a built-in file named again
+                seen.add(resolved)
+                listed.append((path, resolved, is_builtin))
+    files = [(item[0], item[1]) for item in listed if not isinstance(item, Problem)]
+    done = _check_in_workers(files, entries) if validating else {}
+    checked = 0
+    for item in listed:
+        if isinstance(item, Problem):
+            result.problems.append(item)
+            continue
+        path, resolved, is_builtin = item
+        result.files.append(path)
+        outcome = done.get(resolved)
+        if outcome is None:
+            outcome = _load_entry(path, resolved, entries, validating)
+            checked += outcome[3]
+            if outcome[3] and checked % GC_EVERY == 0:
                 gc.collect(1)
-            result.problems.extend(problems)
-            if spec is None:
-                continue
-            _add(result, aliases, builtin_ids, spec, locate, is_builtin)
+        spec, locate, problems, _ = outcome
+        result.problems.extend(problems)
+        if spec is None:
+            continue
+        _add(result, aliases, builtin_ids, spec, locate, is_builtin)
     _check_aliases(result, aliases)
     if entries is not None:
         entries.save()

@@ -1,0 +1,112 @@
+"""Work shared between this process and forked copies of it, for the CPU-bound checks of many catalog files.
+
+Each share of the work runs through the same function, one share in this process and each other share in a
+child forked for it (a copy of this process: nothing is imported or loaded again, and nothing is pickled: the
+child's result comes back as bytes through a pipe only the two processes hold). A child that fails in any way
+(an exception, a signal, a result that is not what it writes) gives None, and the caller does that share
+itself: the outcome, an internal error included, is what doing every share here gives.
+
+Only where ``os.fork`` is safe to use: on Linux, with no other thread running (a forked child has a copy of
+the forking thread alone; a lock another thread held stays locked in it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+Job = TypeVar("Job")
+
+MAX_WORKERS = 8  # beyond that, copying results back and the shares' unequal sizes eat the gain
+
+
+def available_workers() -> int:
+    """How many processes may share work: the CPUs this process may run on, 1 where forking is not safe."""
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except OSError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_WORKERS))
+
+
+def shares(jobs: Sequence[Job], workers: int, least: int) -> list[list[Job]]:
+    """``jobs`` dealt in turn to at most ``workers`` shares of at least ``least`` jobs each (one share if there
+    are too few): dealt, not cut in runs, so that each share gets a like mix of small and large files."""
+    count = max(1, min(workers, len(jobs) // max(1, least)))
+    return [list(jobs[index::count]) for index in range(count)]
+
+
+def run_shares(parts: Sequence[Sequence[Job]], work: Callable[[Sequence[Job]], bytes]) -> list[bytes | None]:
+    """``work`` of each share: the first here, the others each in a forked child, at the same time. A child's
+    result is None if it failed; an exception of the first share's (this process's) propagates, after every
+    child has been stopped and reaped."""
+    children: list[_Child | None] = []  # None: a share no child could be forked for
+    try:
+        for part in parts[1:]:
+            children.append(_fork(part, work))
+        results: list[bytes | None] = [work(parts[0])] if parts else []
+        results += [child.result() if child else None for child in children]
+        return results
+    finally:
+        for child in children:  # each one reaped: never left running, nor a zombie (after an exception here)
+            if child:
+                child.stop()
+
+
+class _Child:
+    """A forked child doing one share, and the read end of the pipe its result comes through."""
+
+    def __init__(self, pid: int, read_end: int) -> None:
+        self.pid, self.read_end, self.reaped = pid, read_end, False
+
+    def result(self) -> bytes | None:
+        """The child's result once it has exited; None unless it exited 0."""
+        chunks = []
+        while chunk := os.read(self.read_end, 1 << 20):  # read before waiting: a full pipe would block the child
+            chunks.append(chunk)
+        _, status = os.waitpid(self.pid, 0)
+        self.reaped = True
+        if os.waitstatus_to_exitcode(status) != 0:
+            return None
+        return b"".join(chunks)
+
+    def stop(self) -> None:
+        os.close(self.read_end)
+        if not self.reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            self.reaped = True
+
+
+def _fork(part: Sequence[Job], work: Callable[[Sequence[Job]], bytes]) -> _Child | None:
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:  # out of file descriptors
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    if pid == 0:  # the child: does its share, writes the result, and exits without running this process's exit code
+        status = 1
+        try:
+            os.close(read_end)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it at once, without a traceback
+            view = memoryview(work(part))
+            while view:
+                view = view[os.write(write_end, view) :]
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return _Child(pid, read_end)

@@ -1,0 +1,205 @@
+"""`catalog validate` shares the checks of many uncached files among forked processes (loader/workers.py): the
+outcome is what one process gives (entries, every problem in its order and place, the cache written), whatever a
+share's process does (fails, is killed), and no process is left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dbstack.loader import cache, registry, workers
+from dbstack.loader.registry import BUILTIN_CATALOG, check_catalog
+
+BUILTIN = sorted(BUILTIN_CATALOG.glob("*.yaml"))
+
+
+def write_catalog(folder: Path, count: int) -> None:
+    """``count`` entries copied from the built-in ones under new ids, and files with every kind of problem: one
+    that is no YAML, one the schema refuses, one whose template does not render, aliases and ids that clash
+    across files, one that replaces no built-in entry."""
+    folder.mkdir()
+    for index in range(count):
+        source = BUILTIN[index % len(BUILTIN)]
+        new_id = f"{source.stem[:20]}-{index:03d}"
+        text = source.read_text(encoding="utf-8")
+        text = re.sub(r"^id: .*$", f"id: {new_id}", text, count=1, flags=re.M)
+        text = re.sub(r"^aliases: .*$", f"aliases: [{new_id}-alias]", text, count=1, flags=re.M)
+        (folder / f"{new_id}.yaml").write_text(text, encoding="utf-8")
+    first = sorted(folder.iterdir())[0]
+    text = first.read_text(encoding="utf-8")
+    (folder / "broken-yaml.yaml").write_text("id: broken-yaml\nname: [unclosed\n", encoding="utf-8")
+    (folder / "no-schema.yaml").write_text(text.replace(f"id: {first.stem}", "id: no-schema", 1) + "surprise: 1\n")
+    clash = re.sub(r"^aliases: .*$", f"aliases: [{first.stem}-alias]", text, count=1, flags=re.M)
+    (folder / "clash.yaml").write_text(clash.replace(f"id: {first.stem}", "id: clash", 1), encoding="utf-8")
+    (folder / "postgresql.yaml").write_text((BUILTIN_CATALOG / "postgresql.yaml").read_text(encoding="utf-8"))
+    lonely = text.replace(f"id: {first.stem}", "id: lonely\nreplaces_builtin: true", 1)
+    (folder / "lonely.yaml").write_text(re.sub(r"^aliases: .*$", "aliases: []", lonely, count=1, flags=re.M))
+    healthcheck = re.compile(r"^(    test: )\[.*\]$", re.M)
+    bad = healthcheck.sub(r'\1["CMD-SHELL", "{{ nothing.here }}"]', text.replace(f"id: {first.stem}", "id: bad"), 1)
+    (folder / "bad.yaml").write_text(re.sub(r"^aliases: .*$", "aliases: []", bad, count=1, flags=re.M))
+
+
+def validate(folder: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """What check_catalog gives for ``folder`` with a cache of its own, and the cache lines it wrote."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    result = check_catalog([folder])
+    cache_file = cache.EntryCache(cache_home / "dbstack")._file(folder.resolve() / "x.yaml")
+    lines = sorted(cache_file.read_bytes().splitlines()) if cache_file.exists() else []
+    return {
+        "problems": [(str(p), p.rule) for p in result.problems],
+        "files": result.files,
+        "entries": result.specs,
+        "cache": lines,
+    }
+
+
+@pytest.fixture
+def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the processes forked for shares (the real fork still runs)."""
+    pids: list[int] = []
+    real = workers._fork
+
+    def counting(part: Sequence[Any], work: Callable[[Sequence[Any]], bytes]) -> workers._Child | None:
+        child = real(part, work)
+        if child is not None:
+            pids.append(child.pid)
+        return child
+
+    monkeypatch.setattr(workers, "_fork", counting)
+    return pids
+
+
+def share_among(monkeypatch: pytest.MonkeyPatch, count: int, least: int = 10) -> None:
+    monkeypatch.setattr(registry, "available_workers", lambda: count)
+    monkeypatch.setattr(registry, "SHARE_LEAST", least)
+
+
+def test_sharing_gives_what_one_process_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
+    folder = tmp_path / "catalog"
+    write_catalog(folder, 60)
+    share_among(monkeypatch, 1)
+    alone = validate(folder, tmp_path / "alone", monkeypatch)
+    assert not forks
+    rules = {rule for _, rule in alone["problems"]}
+    assert {"DBS001", "DBS101", "DBS103", "DBS301"} <= rules, alone["problems"]
+    assert (
+        len(alone["cache"]) == 60 + 3
+    )  # the copies; clash, postgresql, lonely: valid alone (their problems are across files)
+
+    share_among(monkeypatch, 3)
+    shared = validate(folder, tmp_path / "shared", monkeypatch)
+    assert len(forks) == 2  # three shares: two forked, one done here
+    assert shared == alone
+
+    forks.clear()  # a second run: every valid file served from the cache, nothing left to share
+    assert validate(folder, tmp_path / "shared", monkeypatch) == alone
+    assert not forks
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        pytest.param(lambda: os._exit(3), id="exits-non-zero"),
+        pytest.param(lambda: os.kill(os.getpid(), signal.SIGKILL), id="killed"),
+        pytest.param(lambda: (_ for _ in ()).throw(RuntimeError("a bug in a check")), id="raises"),
+    ],
+)
+def test_a_share_whose_process_fails_is_checked_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int], failure: Callable[[], None]
+) -> None:
+    folder = tmp_path / "catalog"
+    write_catalog(folder, 40)
+    share_among(monkeypatch, 1)
+    alone = validate(folder, tmp_path / "alone", monkeypatch)
+
+    here = os.getpid()
+    real = registry._check_share
+
+    def failing_elsewhere(entries: cache.EntryCache | None, part: Sequence[tuple[Path, Path]]) -> bytes:
+        if os.getpid() != here:
+            failure()
+        return real(entries, part)
+
+    monkeypatch.setattr(registry, "_check_share", failing_elsewhere)
+    share_among(monkeypatch, 2)
+    assert validate(folder, tmp_path / "shared", monkeypatch) == alone
+    assert len(forks) == 1
+    with pytest.raises(ChildProcessError, match="No child processes"):
+        os.waitpid(forks[0], os.WNOHANG)  # reaped
+
+
+def test_results_larger_than_a_pipe_holds_come_back_whole() -> None:
+    def work(part: Sequence[int]) -> bytes:
+        return b"".join(bytes([n]) * 3_000_000 for n in part)  # each child writes far past the pipe's 64 KiB
+
+    one, two, three, four = (bytes([n]) * 3_000_000 for n in (1, 2, 3, 4))
+    assert workers.run_shares([[1], [2, 3], [4]], work) == [one, two + three, four]
+
+
+def test_an_exception_here_stops_and_reaps_every_child(forks: list[int]) -> None:
+    here = os.getpid()
+
+    def work(part: Sequence[int]) -> bytes:
+        if os.getpid() == here:
+            raise KeyboardInterrupt("Ctrl-C while this process did its share")
+        time.sleep(600)  # a child still working: it must be stopped, not waited for
+        return b""
+
+    with pytest.raises(KeyboardInterrupt, match="Ctrl-C while"):
+        workers.run_shares([[0], [1], [2]], work)
+    assert len(forks) == 2
+    for pid in forks:
+        with pytest.raises(ChildProcessError, match="No child processes"):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def test_nothing_is_forked_while_another_thread_runs() -> None:
+    assert workers.available_workers() >= 1
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert workers.available_workers() == 1
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_the_cli_shares_a_large_catalog_and_reports_what_one_process_reports(tmp_path: Path) -> None:
+    """The real command (a process with no other thread; on this machine's CPUs): the report of a cold run, whose
+    checks are shared where there are two CPUs or more, is the report of the warm run that follows, which serves
+    every valid file from the cache and checks only those with a problem, in this one process."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "catalog"
+    write_catalog(folder, 120)
+    command = [sys.executable, "-m", "dbstack", "catalog", "validate", "--format", "json", str(folder)]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cold = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    warm = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert cold.returncode == warm.returncode == 1, cold.stderr
+    assert json.loads(cold.stdout) == json.loads(warm.stdout)
+
+
+@given(jobs=st.lists(st.integers(), max_size=300), count=st.integers(1, 12), least=st.integers(0, 40))
+def test_shares_deal_every_job_once(jobs: list[int], count: int, least: int) -> None:
+    parts = workers.shares(jobs, count, least)
+    assert sorted(job for part in parts for job in part) == sorted(jobs)
+    assert 1 <= len(parts) <= count
+    if len(parts) > 1:
+        assert all(len(part) >= least for part in parts)
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
