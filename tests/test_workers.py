@@ -109,6 +109,20 @@ def test_sharing_gives_what_one_process_gives(
     assert not forks
 
 
+def test_sharing_without_a_cache_gives_what_one_process_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
+    folder = tmp_path / "catalog"
+    write_catalog(folder, 30)
+    monkeypatch.setenv(cache.NO_CACHE_ENV, "1")
+    share_among(monkeypatch, 1)
+    alone = validate(folder, tmp_path / "alone", monkeypatch)
+    share_among(monkeypatch, 2)
+    assert validate(folder, tmp_path / "shared", monkeypatch) == alone
+    assert len(forks) == 1
+    assert alone["cache"] == [] and not (tmp_path / "shared").exists()
+
+
 @pytest.mark.parametrize(
     "failure",
     [
