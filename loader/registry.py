@@ -187,17 +187,17 @@ def _check_in_workers(files: Sequence[tuple[Path, Path]], entries: EntryCache | 
     parts = shares(unchecked, workers, SHARE_LEAST)
     if len(parts) < 2:
         return done
-    for part, data in zip(parts, run_shares(parts, partial(_check_share, entries)), strict=True):
+    for part, data in zip(parts, run_shares(parts, partial(_check_share, entries, os.getpid())), strict=True):
         if data is not None:  # else its process failed: the files are loaded again, here
             done.update(_read_share(data, part, entries))
     return done
 
 
-def _check_share(entries: EntryCache | None, part: Sequence[tuple[Path, Path]]) -> bytes:
-    """A share of `catalog validate`'s files loaded: a line of JSON with each file's outcome, then a line per file
-    with its new cache line ("-" where its line was dropped, nothing where it did not change). Cache lines hold no
-    newline (JSON escapes it) and go as they are: as JSON strings, their quotes escaped, they cost a tenth of the
-    run."""
+def _check_share(entries: EntryCache | None, caller: int, part: Sequence[tuple[Path, Path]]) -> bytes:
+    """A share of `catalog validate`'s files loaded: a line of JSON with each file's outcome, then, from another
+    process than ``caller`` (whose ``entries`` have them already), a line per file with its new cache line ("-"
+    where its line was dropped, nothing where it did not change). Cache lines hold no newline (JSON escapes it) and
+    go as they are: as JSON strings, their quotes escaped, they cost a tenth of the run."""
     outcomes = []
     for count, (path, resolved) in enumerate(part, 1):
         entry, _, problems, was_checked = _load_entry(path, resolved, entries, True)
@@ -212,7 +212,9 @@ def _check_share(entries: EntryCache | None, part: Sequence[tuple[Path, Path]]) 
             ]
         )
     gc.collect(1)  # this process's checks leave no garbage behind them (a large catalog is then frozen)
-    changed = dict(entries.changes(resolved for _, resolved in part)) if entries is not None else {}
+    changed = {}
+    if entries is not None and os.getpid() != caller:
+        changed = dict(entries.changes(resolved for _, resolved in part))
     lines = [b"" if resolved not in changed else changed[resolved] or b"-" for _, resolved in part]
     return b"\n".join([json.dumps(outcomes).encode("ascii"), *lines])
 

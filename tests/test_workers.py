@@ -142,10 +142,10 @@ def test_a_share_whose_process_fails_is_checked_here(
     here = os.getpid()
     real = registry._check_share
 
-    def failing_elsewhere(entries: cache.EntryCache | None, part: Sequence[tuple[Path, Path]]) -> bytes:
+    def failing_elsewhere(entries: cache.EntryCache | None, caller: int, part: Sequence[tuple[Path, Path]]) -> bytes:
         if os.getpid() != here:
             failure()
-        return real(entries, part)
+        return real(entries, caller, part)
 
     monkeypatch.setattr(registry, "_check_share", failing_elsewhere)
     share_among(monkeypatch, 2)
