@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 Job = TypeVar("Job")
+Signals = set[int | signal.Signals]  # a signal mask, as pthread_sigmask gives it
 
 MAX_WORKERS = 8  # beyond that, copying results back and the shares' unequal sizes eat the gain
 
@@ -50,7 +51,14 @@ def run_shares(parts: Sequence[Sequence[Job]], work: Callable[[Sequence[Job]], b
     children: list[_Child | None] = []  # None: a share no child could be forked for
     try:
         for part in parts[1:]:
-            children.append(_fork(part, work))
+            # Ctrl-C held back from fork until the child is in the list (and so stopped, whatever comes) and has its
+            # own handler (arriving while Python runs its after-fork code in the child, it was a traceback there,
+            # "Exception ignored in _after_fork"); held, it is delivered when unblocked
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                children.append(_fork(part, work, mask))
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         results: list[bytes | None] = [work(parts[0])] if parts else []
         results += [child.result() if child else None for child in children]
         return results
@@ -86,7 +94,8 @@ class _Child:
             self.reaped = True
 
 
-def _fork(part: Sequence[Job], work: Callable[[Sequence[Job]], bytes]) -> _Child | None:
+def _fork(part: Sequence[Job], work: Callable[[Sequence[Job]], bytes], mask: Signals) -> _Child | None:
+    """A child doing ``part``, forked with SIGINT blocked: it sets its handler, then restores ``mask``."""
     try:
         read_end, write_end = os.pipe()
     except OSError:  # out of file descriptors
@@ -101,7 +110,9 @@ def _fork(part: Sequence[Job], work: Callable[[Sequence[Job]], bytes]) -> _Child
         status = 1
         try:
             os.close(read_end)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it at once, without a traceback
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if this process ignores it
+                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it at once, without a traceback
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             view = memoryview(work(part))
             while view:
                 view = view[os.write(write_end, view) :]

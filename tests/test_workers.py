@@ -8,6 +8,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,8 +72,10 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     pids: list[int] = []
     real = workers._fork
 
-    def counting(part: Sequence[Any], work: Callable[[Sequence[Any]], bytes]) -> workers._Child | None:
-        child = real(part, work)
+    def counting(
+        part: Sequence[Any], work: Callable[[Sequence[Any]], bytes], mask: workers.Signals
+    ) -> workers._Child | None:
+        child = real(part, work, mask)
         if child is not None:
             pids.append(child.pid)
         return child
@@ -196,9 +200,6 @@ def test_the_cli_shares_a_large_catalog_and_reports_what_one_process_reports(tmp
     """The real command (a process with no other thread; on this machine's CPUs): the report of a cold run, whose
     checks are shared where there are two CPUs or more, is the report of the warm run that follows, which serves
     every valid file from the cache and checks only those with a problem, in this one process."""
-    import subprocess
-    import sys
-
     folder = tmp_path / "catalog"
     write_catalog(folder, 120)
     command = [sys.executable, "-m", "dbstack", "catalog", "validate", "--format", "json", str(folder)]
@@ -207,6 +208,46 @@ def test_the_cli_shares_a_large_catalog_and_reports_what_one_process_reports(tmp
     warm = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     assert cold.returncode == warm.returncode == 1, cold.stderr
     assert json.loads(cold.stdout) == json.loads(warm.stdout)
+
+
+CTRL_C_IN_AFTER_FORK = """
+import os, signal, sys
+from dbstack.loader import workers
+# Ctrl-C at the worst moment: while Python runs its own after-fork code in the child
+os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGINT))
+print(workers.run_shares([[1], [2]], lambda part: bytes(part)))
+"""
+
+
+def test_ctrl_c_right_after_fork_ends_the_child_without_a_traceback() -> None:
+    run = subprocess.run([sys.executable, "-c", CTRL_C_IN_AFTER_FORK], capture_output=True, text=True, check=False)
+    # the child died of the signal (its share is then None: done again here, had Ctrl-C not reached this process)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "[b'\\x01', None]\n", "")
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:  # exited
+        return []
+
+
+def test_ctrl_c_while_sharing_ends_every_process_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal reaches the whole process group: the command and each process checking a share."""
+    folder = tmp_path / "catalog"
+    write_catalog(folder, 1500)
+    command = [sys.executable, "-m", "dbstack", "catalog", "validate", str(folder)]
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    children: list[int] = []
+    while not children and process.poll() is None:  # until a share's process runs
+        children = children_of(process.pid)
+    assert children, "the command ended before it shared its checks (a machine with one CPU?)"
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, out, err) == (130, b"", b"")
+    for child in children:
+        assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
 
 
 @given(jobs=st.lists(st.integers(), max_size=300), count=st.integers(1, 12), least=st.integers(0, 40))
