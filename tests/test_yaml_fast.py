@@ -1,7 +1,8 @@
 """Catalog YAML is read fast and still as PyYAML's safe loaders read it, checked differentially on generated YAML:
 
 - tags: yaml_source's loader resolves every node's tag as PyYAML's Resolver does (the same node graph as
-  yaml.compose with CSafeLoader, the same data from safe_load as from yaml.load with CSafeLoader);
+  yaml.compose with CSafeLoader, the same data from safe_load as from yaml.load with CSafeLoader), also when the
+  tag is remembered from a text asked before, and what it remembers stays bounded;
 - data: parse_text gives what PyYAML's SafeLoader and CSafeLoader construct, with dbstack's stricter rules
   (written out in Reference below, independently of yaml_source): refused where those refuse, the same data
   where both accept;
@@ -12,8 +13,11 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import re
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -114,7 +118,7 @@ def pyyaml_resolve(kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
     return resolver.resolve(kind, value, implicit)
 
 
-def catalog_resolve(kind: type[yaml.Node], value: Any, implicit: Any) -> Any:
+def catalog_resolve(kind: Any, value: Any, implicit: Any) -> Any:  # (a node class: no Hashable in the stubs)
     return _CatalogResolver().resolve(kind, value, implicit)
 
 
@@ -185,6 +189,80 @@ def test_generated_documents_compose_and_load_as_pyyaml_does(text: str, parser: 
     assert composed(text, catalog_loader) == composed(text, pyyaml_loader), text
     if parser == "libyaml":  # safe_load (dbstack's one yaml.load) reads plain data as PyYAML's own loader does
         assert loaded(text, safe_load) == loaded(text, lambda t: yaml.load(t, Loader=yaml.CSafeLoader)), text
+
+
+QUOTING: dict[str, Callable[[str], str]] = {
+    "plain": lambda text: text,
+    "single": lambda text: "'" + text.replace("'", "''") + "'",
+    "double": lambda text: json.dumps(text),
+    "non-specific": lambda text: "! " + text,
+}
+PLACES = ("{0}: {0}\n", "- {0}\n", "[{0}, {0}]\n", "{{k: {0}}}\n", "{0}\n", "? {0}\n: [{0}]\n")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    texts=st.lists(PLAIN_TEXT, min_size=1, max_size=4, unique=True),
+    asked=st.lists(st.tuples(st.integers(0, 3), st.sampled_from(sorted(QUOTING)), st.sampled_from(PLACES))),
+    cold=st.booleans(),
+)
+def test_remembered_tags_are_pyyaml_tags_whatever_was_asked_before(
+    texts: list[str], asked: list[tuple[int, str, str]], cold: bool
+) -> None:
+    """The loader remembers each text's tag (_resolve_tag): a text met again, in a file after or in the same one,
+    is answered from memory. The answer must be PyYAML's for that text as written there: "1" is an int plain and
+    text quoted, a mapping is a map, whatever was asked before (here a few texts, each asked again and again
+    quoted or not, as a key, a value, in a list; from a cold memory or one the other tests filled)."""
+    if cold:
+        yaml_source._resolve_tag.cache_clear()
+    for index, quoting, place in asked:
+        document = place.format(QUOTING[quoting](texts[index % len(texts)]))
+        assert composed(document, _Loader) == composed(document, yaml.CSafeLoader), document
+
+
+def retained_after_reading(documents: Iterator[str], read: Any) -> int:
+    """Bytes still allocated once every document is read and dropped (from a cleared memory of tags)."""
+    yaml_source._resolve_tag.cache_clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for document in documents:
+            read(document)
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+def read_and_refused(read: Any) -> Any:
+    def refused(document: str) -> None:
+        with pytest.raises((YamlSourceError, yaml.YAMLError), match="did not find expected node content"):
+            read(document)
+
+    return refused
+
+
+@pytest.mark.parametrize("broken", [False, True], ids=["valid", "broken"])
+@pytest.mark.parametrize("read", [parse_text, safe_load], ids=["parse_text", "safe_load"])
+def test_remembered_tags_keep_a_bounded_amount_of_text(read: Any, broken: bool) -> None:
+    """The remembered tags are keyed by the scalars' texts, which stay in memory after their documents are gone:
+    a catalog from strangers can hold thousands of files of 1 MiB of distinct text. What stays is bounded by the
+    text read since the memory was last cleared (_RESOLVED_TEXT_KEPT characters), also for documents that fail to
+    compose after their long scalars (broken: a list left open at the end)."""
+    scalar_length = 256 * 1024
+    end = "b: [\n" if broken else "b: 1\n"
+    documents = (f"a: x{index}{'y' * scalar_length}\n{end}" for index in range(30))  # 7.5 Mi characters
+    retained = retained_after_reading(documents, read_and_refused(read) if broken else read)
+    assert retained < 2.5 * 2**20  # at most 2 Mi characters of text (one byte each: ASCII), plus their keys
+
+
+def test_remembered_tags_keep_a_bounded_number_of_texts() -> None:
+    """Short texts, all distinct, far under the bound on text: at most _RESOLVED_TAGS_KEPT are remembered."""
+    kept = yaml_source._RESOLVED_TAGS_KEPT
+    documents = ("".join(f"k{index}_{item}: v\n" for item in range(1000)) for index in range(3 * kept // 1000))
+    retained = retained_after_reading(documents, parse_text)
+    assert yaml_source._resolve_tag.cache_info().currsize == kept
+    assert retained < 3 * 2**20  # 8,192 keys of about 300 bytes each, their texts included
 
 
 # -- data: parse_text against PyYAML's safe loaders, with dbstack's rules -----------------------------------------
