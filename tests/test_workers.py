@@ -73,9 +73,9 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     real = workers._fork
 
     def counting(
-        part: Sequence[Any], work: Callable[[Sequence[Any]], bytes], mask: workers.Signals
+        part: Sequence[Any], work: Callable[[Sequence[Any]], bytes], mask: workers.Signals, earlier: Sequence[int]
     ) -> workers._Child | None:
-        child = real(part, work, mask)
+        child = real(part, work, mask, earlier)
         if child is not None:
             pids.append(child.pid)
         return child
@@ -111,6 +111,36 @@ def test_sharing_gives_what_one_process_gives(
     forks.clear()  # a second run: every valid file served from the cache, nothing left to share
     assert validate(folder, tmp_path / "shared", monkeypatch) == alone
     assert not forks
+
+
+def test_sharing_after_edits_gives_what_one_process_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forks: list[int]
+) -> None:
+    """Warm caches, then files broken (their lines must go), edited (checked again) and added: the files served
+    from the cache, checked in each share, and the lines each share drops or writes are those of one process."""
+    folder = tmp_path / "catalog"
+    write_catalog(folder, 60)
+    share_among(monkeypatch, 1)
+    validate(folder, tmp_path / "alone", monkeypatch)
+    share_among(monkeypatch, 3)
+    validate(folder, tmp_path / "shared", monkeypatch)
+    copies = sorted(path for path in folder.glob("*-0[0-9][0-9].yaml"))
+    for path in copies[:20]:  # broken: a line each had must be dropped
+        path.write_text(path.read_text(encoding="utf-8").replace("\nname: ", "\nname: [", 1), encoding="utf-8")
+    for path in copies[20:45]:  # edited: checked again, a new line each
+        path.write_text(path.read_text(encoding="utf-8").replace("\ndescription: ", "\ndescription: Edited. ", 1))
+    (folder / "new-entry.yaml").write_text(
+        copies[50].read_text(encoding="utf-8").replace(f"id: {copies[50].stem}", "id: new-entry", 1), "utf-8"
+    )
+    share_among(monkeypatch, 1)
+    forks.clear()
+    alone = validate(folder, tmp_path / "alone", monkeypatch)
+    assert not forks
+    share_among(monkeypatch, 3)
+    shared = validate(folder, tmp_path / "shared", monkeypatch)
+    assert len(forks) == 2  # 20 + 25 + 1 files and those with a problem: checked again, shared
+    assert shared == alone
+    assert len(alone["cache"]) == 63 - 20 + 1 and sum(p[1] == "DBS001" for p in alone["problems"]) == 21
 
 
 def test_sharing_without_a_cache_gives_what_one_process_gives(
@@ -167,13 +197,14 @@ def test_results_larger_than_a_pipe_holds_come_back_whole() -> None:
     assert workers.run_shares([[1], [2, 3], [4]], work) == [one, two + three, four]
 
 
-def test_an_exception_here_stops_and_reaps_every_child(forks: list[int]) -> None:
+def test_an_exception_here_stops_and_reaps_every_child(forks: list[int], tmp_path: Path) -> None:
     here = os.getpid()
 
     def work(part: Sequence[int]) -> bytes:
         if os.getpid() == here:
             raise KeyboardInterrupt("Ctrl-C while this process did its share")
-        time.sleep(600)  # a child still working: it must be stopped, not waited for
+        time.sleep(5)  # a child still working: it must be stopped, not waited for
+        (tmp_path / f"share-{part[0]}-ended").touch()
         return b""
 
     with pytest.raises(KeyboardInterrupt, match="Ctrl-C while"):
@@ -182,10 +213,67 @@ def test_an_exception_here_stops_and_reaps_every_child(forks: list[int]) -> None
     for pid in forks:
         with pytest.raises(ChildProcessError, match="No child processes"):
             os.waitpid(pid, os.WNOHANG)
+    assert list(tmp_path.iterdir()) == []  # stopped: neither child lived to end its share
 
 
-def test_nothing_is_forked_while_another_thread_runs() -> None:
-    assert workers.available_workers() >= 1
+def test_ctrl_c_ends_a_child_by_the_signal() -> None:
+    """A child takes Ctrl-C as the default action (it ends at once, no Python code runs), not as an exception its
+    share's code could catch or print."""
+
+    def work(part: Sequence[int]) -> bytes:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            return b"caught"
+        return b"went on"
+
+    with workers._ctrl_c_held() as mask:
+        child = workers._fork([1], work, mask, [])
+    assert child is not None
+    try:
+        _, status = os.waitpid(child.pid, 0)
+        child.reaped = True
+    finally:
+        child.stop()
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGINT
+
+
+def test_workers_are_the_cpus_this_process_may_use(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(workers, "_cgroup_cpus", lambda: workers.MAX_WORKERS)
+    assert workers.available_workers() == 4
+    monkeypatch.setattr(workers, "_cgroup_cpus", lambda: 2)  # a container's CPU quota
+    assert workers.available_workers() == 2
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.setattr(workers, "_cgroup_cpus", lambda: workers.MAX_WORKERS)
+    assert workers.available_workers() == workers.MAX_WORKERS
+
+
+@pytest.mark.parametrize(
+    ("membership", "cpu_max", "cpus"),
+    [
+        ("0::/ci/job\n", "150000 100000\n", 2),  # 1.5 CPUs: two processes
+        ("0::/ci/job\n", "100000 100000\n", 1),
+        ("0::/ci/job\n", "max 100000\n", workers.MAX_WORKERS),
+        ("0::/\n", "400000 100000\n", 4),  # the root of a cgroup namespace (a container's view)
+        ("4:memory:/x\n1:cpu:/\n", None, workers.MAX_WORKERS),  # cgroup v1: no quota read
+        ("0::/ci/job\n", "nonsense\n", workers.MAX_WORKERS),
+    ],
+)
+def test_a_cgroup_cpu_quota_bounds_the_workers(tmp_path: Path, membership: str, cpu_max: str | None, cpus: int) -> None:
+    (tmp_path / "cgroup").write_text(membership, encoding="utf-8")
+    group = tmp_path / "fs" / membership.partition("0::/")[2].strip()
+    group.mkdir(parents=True)
+    if cpu_max is not None:
+        (group / "cpu.max").write_text(cpu_max, encoding="utf-8")
+    assert workers._cgroup_cpus(str(tmp_path / "cgroup"), str(tmp_path / "fs")) == cpus
+
+
+def test_nothing_is_forked_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(workers, "_cgroup_cpus", lambda: workers.MAX_WORKERS)
+    assert workers.available_workers() == 4
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
@@ -194,6 +282,25 @@ def test_nothing_is_forked_while_another_thread_runs() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+SIGCHLD_IGNORED = """
+import os, signal, sys
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # as some daemons and CI runners start their jobs: it survives exec
+os.execv(sys.executable, [sys.executable, "-m", "dbstack", *sys.argv[1:]])
+"""
+
+
+def test_a_process_started_with_sigchld_ignored_checks_alone_and_reports_the_same(tmp_path: Path) -> None:
+    """Children would reap themselves, and waiting for one fails ("No child processes"): nothing is shared."""
+    folder = tmp_path / "catalog"
+    write_catalog(folder, 120)
+    args = ["catalog", "validate", "--format", "json", str(folder)]
+    env = {**os.environ, "DBSTACK_NO_CACHE": "1"}
+    ignored = subprocess.run([sys.executable, "-c", SIGCHLD_IGNORED, *args], env=env, capture_output=True, text=True)
+    usual = subprocess.run([sys.executable, "-m", "dbstack", *args], env=env, capture_output=True, text=True)
+    assert ignored.returncode == usual.returncode == 1, ignored.stderr
+    assert ignored.stderr == usual.stderr and json.loads(ignored.stdout) == json.loads(usual.stdout)
 
 
 def test_the_cli_shares_a_large_catalog_and_reports_what_one_process_reports(tmp_path: Path) -> None:
@@ -241,6 +348,7 @@ def test_ctrl_c_while_sharing_ends_every_process_without_a_traceback(tmp_path: P
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     children: list[int] = []
     while not children and process.poll() is None:  # until a share's process runs
+        time.sleep(0.005)
         children = children_of(process.pid)
     assert children, "the command ended before it shared its checks (a machine with one CPU?)"
     os.killpg(process.pid, signal.SIGINT)
