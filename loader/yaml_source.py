@@ -70,9 +70,11 @@ _IMPLICIT_BY_FIRST: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
 # a catalog file asks about 170 distinct ones, most of them asked by every other file too)...
 _RESOLVED_TAGS_KEPT = 8192
 # ...and the texts in its keys, references to scalars that outlive their documents, come from at most this many
-# characters of YAML text: it forgets all it holds once the texts composed since it last did are longer. So it
-# keeps at most 2 Mi characters of scalar text: 2 MiB (ASCII) to 8 MiB (4 bytes a character at most). A catalog
-# file averages 8,000 characters: forgotten every 270 files or so, at the cost of some 2,000 calls (under 1 ms).
+# characters of YAML text: before a text is composed, it forgets all it holds if, with that text, the texts
+# composed since it last did would be longer. So it keeps at most 2 Mi characters of scalar text (one text
+# longer than that: that text's alone, while it is composed), 2 MiB (ASCII) to 8 MiB (4 bytes a character at
+# most). A catalog file averages 8,000 characters: forgotten every 270 files or so, at the cost of some 2,000
+# calls (under 1 ms).
 _RESOLVED_TEXT_KEPT = 2 * 1024 * 1024
 _composed_since_forgotten = 0
 _composed_lock = threading.Lock()
@@ -92,14 +94,14 @@ def _resolve_tag(kind: type[yaml.Node], value: Any, implicit: Any) -> str:
 
 
 def _count_composed(text: str) -> None:
-    """Called after each text is composed (or fails to): _resolve_tag forgets all it holds once the texts
-    composed since it last did exceed _RESOLVED_TEXT_KEPT characters."""
+    """Called before each text is composed: _resolve_tag forgets all it holds if, with this text, the texts
+    composed since it last did would exceed _RESOLVED_TEXT_KEPT characters."""
     global _composed_since_forgotten
     with _composed_lock:
-        _composed_since_forgotten += len(text)
-        if _composed_since_forgotten > _RESOLVED_TEXT_KEPT:
+        if _composed_since_forgotten + len(text) > _RESOLVED_TEXT_KEPT:
             _resolve_tag.cache_clear()
             _composed_since_forgotten = 0
+        _composed_since_forgotten += len(text)
 
 
 class _CatalogResolver(yaml.resolver.Resolver):
@@ -131,6 +133,7 @@ class _Loader(_CatalogResolver, _SafeLoader):
 def safe_load(text: str) -> Any:
     """Plain data from YAML text that needs no positions (a rendered fragment, a compose file dbstack wrote), read
     with the safe loader above and no other: YAML text may come from strangers, and only its plain types load."""
+    _count_composed(text)
     try:
         return yaml.load(text, Loader=_Loader)  # dbstack's one yaml.load: _Loader is a SafeLoader (tested)
     except (ValueError, LookupError, AttributeError) as exc:
@@ -139,8 +142,6 @@ def safe_load(text: str) -> Any:
         raise yaml.constructor.ConstructorError(
             None, None, f"a tagged value cannot be read ({str(exc)[:200]})"
         ) from None
-    finally:
-        _count_composed(text)
 
 
 class YamlSourceError(Exception):
@@ -348,6 +349,7 @@ class _Converter:
 
 
 def parse_text(text: str) -> LocatedDocument:
+    _count_composed(text)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -358,8 +360,6 @@ def parse_text(text: str) -> LocatedDocument:
         raise YamlSourceError(f"invalid YAML: {message}", mark.line + 1, mark.column + 1) from None
     except yaml.YAMLError as exc:
         raise YamlSourceError(f"invalid YAML: {exc}") from None
-    finally:
-        _count_composed(text)
     if node is None:
         raise EmptyDocument("file is empty")
     # A lone surrogate can only come from a \u or \U escape (and only PyYAML's pure-Python parser lets one
