@@ -17,7 +17,6 @@ from .cache import EntryCache, entry_cache, entry_key
 from .errors import CatalogError, DbstackError, Problem, UnknownDatabaseError
 from .model import CAPABILITY_NAMES, ROLE_NAMES, DatabaseSpec
 from .resources import package_folder
-from .workers import available_workers, run_shares, shares
 from .yaml_source import LocatedDocument, Path_, Position, YamlSourceError, decode, parse_mapping, read_bytes
 
 if TYPE_CHECKING:  # the adapter (and the Jinja sandbox behind it) is imported when one is asked for
@@ -175,8 +174,12 @@ def _check_in_workers(files: Sequence[tuple[Path, Path]], entries: EntryCache | 
     those checked by several processes at once, one share each, and those served from the cache. Nothing where
     there are too few to share or one CPU (or a share's process failed: its files are then loaded as the others
     are, by the caller)."""
+    if len(files) < 2 * SHARE_LEAST:
+        return {}
+    from .workers import available_workers, run_shares, shares  # here: no other command forks
+
     workers = available_workers()
-    if workers < 2 or len(files) < 2 * SHARE_LEAST:
+    if workers < 2:
         return {}
     done: dict[Path, Outcome] = {}
     unchecked = []

@@ -25,9 +25,10 @@ print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
 """
 
 # What loading and reading a cached catalog never needs: the checks and their rules, secrets, writing files,
-# rendering.
+# rendering, sharing checks among processes.
 NOT_FOR_READING = {
     "dbstack.loader.validation",
+    "dbstack.loader.workers",
     "dbstack.loader.rules",
     "dbstack.config_engine",
     "dbstack.output",
@@ -73,7 +74,9 @@ def warm(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], Path
         # module (pgvector's compose_fragment is read by loader/model.py, no container_pattern is set).
         (
             ["generate", "--env", "production", "-o", "stack"],
-            EVERY_COMMAND | KUBERNETES | {"secrets", "dbstack.loader.rules", "dbstack.loader.validation"},
+            EVERY_COMMAND
+            | KUBERNETES
+            | {"secrets", "dbstack.loader.rules", "dbstack.loader.validation", "dbstack.loader.workers"},
         ),
     ],
     ids=["catalog list", "catalog show", "url", "generate"],

@@ -85,7 +85,7 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def share_among(monkeypatch: pytest.MonkeyPatch, count: int, least: int = 10) -> None:
-    monkeypatch.setattr(registry, "available_workers", lambda: count)
+    monkeypatch.setattr(workers, "available_workers", lambda: count)
     monkeypatch.setattr(registry, "SHARE_LEAST", least)
 
 
