@@ -33,12 +33,17 @@ def available_workers() -> int:
     if not sys.platform.startswith("linux") or signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
         return 1
     try:
-        if len(os.listdir("/proc/self/task")) > 1:  # another thread, those of native libraries included
+        if _threads() > 1:
             return 1
         cpus = len(os.sched_getaffinity(0))
     except OSError:
         return 1
     return max(1, min(cpus, _cgroup_cpus(), MAX_WORKERS))
+
+
+def _threads() -> int:
+    """The threads of this process, those of native libraries included (threading knows only Python's)."""
+    return len(os.listdir("/proc/self/task"))
 
 
 def _cgroup_cpus(membership: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup") -> int:
