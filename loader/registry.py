@@ -82,10 +82,13 @@ def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Proble
     """The catalog files a path names (itself, or the YAML files of a folder), each with its resolved path. A
     folder's files resolve as the folder does, unless the
     file is a symlink itself: resolving each file's full path again was a fifth of a warm load. The folder is read
-    with os.scandir, which says what is a regular file or a symlink without a system call per file."""
+    with os.scandir, which says what is a regular file or a symlink without a system call per file. A symlink to a
+    file of the same folder is that file, which is listed under its own name (else a link sorting before it,
+    named otherwise, was the one loaded: an id that is not its file's name, and the entry lost)."""
     if path.is_dir():
         folder = path.resolve()
         found = []
+        links = set()
         with os.scandir(path) as listing:
             for item in listing:
                 if _suffix(item.name) not in CATALOG_SUFFIXES:
@@ -98,6 +101,11 @@ def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Proble
                     continue
                 file = path / item.name
                 found.append((file, file.resolve() if link else folder / item.name))
+                if link:
+                    links.add(file)
+        if links:
+            here = {resolved for file, resolved in found if file not in links}
+            found = [(file, resolved) for file, resolved in found if file not in links or resolved not in here]
         return sorted(found), None
     if path.is_file():
         return [(path, path.resolve())], None

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -582,6 +583,18 @@ def test_a_file_name_of_dots_is_a_catalog_file(tmp_path: Path, name: str) -> Non
     problems = [str(p) for p in load_catalog([folder], builtin=False).problems]
     stem = Path(name).stem
     assert problems == [f"{folder / name}:2:5: id: id 'dotty' must equal the file name {stem!r}"]
+
+
+def test_a_symlink_to_a_file_of_its_own_folder_is_that_file(catalog: Path, checked: Counter[str]) -> None:
+    """`latest.yaml -> alpha.yaml` beside alpha.yaml: alpha is loaded as alpha.yaml, whatever sorts first (a link
+    that sorted before its target was loaded in its place: an id that is not its file's name, and alpha lost)."""
+    (catalog / "aaa-latest.yaml").symlink_to("alpha.yaml")
+    (catalog / "zzz-latest.yaml").symlink_to(catalog / "beta.yaml")
+    for validating in (False, True):
+        result = (check_catalog if validating else partial(load_catalog, builtin=False))([catalog])
+        assert [str(p) for p in result.problems] == []
+        assert result.files[-2:] == [catalog / "alpha.yaml", catalog / "beta.yaml"]
+        assert {"alpha", "beta"} <= set(result.specs)
 
 
 def test_a_catalog_file_reached_twice_is_loaded_once(catalog: Path, tmp_path: Path, checked: Counter[str]) -> None:
