@@ -21,8 +21,9 @@ writing at once: the last one wins, and each line still carries its own key and 
 Trust: the data is JSON (never pickle: reading it runs no code) and is read only from a folder that is the
 user's own, not a symlink, and open to nobody else (mode 0700), from a regular file (opened without following
 symlinks) owned by the user and writable by nobody else; a line whose key or digest does not match, that is not
-what this module writes (a truncated one included), or whose data does not build an entry is ignored (and
-rewritten). The data then goes where a freshly checked entry's goes: templates still render in the sandbox.
+what this module writes (a truncated one included), or whose data is not what a checked entry gives (an id
+that is not its file's name; for loading, data that does not build an entry) is ignored (and rewritten). The
+data then goes where a freshly checked entry's goes: templates still render in the sandbox.
 """
 
 from __future__ import annotations
@@ -210,10 +211,7 @@ class EntryCache:
             if not self.usable(create=line is not None):
                 continue
             bundle = self._bundle(resolved)
-            if line is None:
-                bundle.lines.pop(resolved.name, None)
-            else:
-                bundle.lines[resolved.name] = line
+            _set_line(bundle.lines, resolved.name, line)
             bundle.changed[resolved.name] = line
 
     def save(self) -> None:
@@ -226,10 +224,7 @@ class EntryCache:
             target = self._folder_file(catalog_folder)
             lines = _read_lines(target)
             for name, line in bundle.changed.items():
-                if line is None:
-                    lines.pop(name, None)
-                else:
-                    lines[name] = line
+                _set_line(lines, name, line)
             # entries of files no longer there go (a folder's cache file does not grow for ever); the folder is
             # listed once rather than each name looked up (a system call per entry)
             present = _names_in(catalog_folder, lines)
@@ -237,6 +232,14 @@ class EntryCache:
             if sum(len(line) + 1 for line in kept) <= MAX_CACHE_FILE_BYTES:  # else it would not be read
                 _write_atomically(target, kept)
             bundle.changed = {}
+
+
+def _set_line(lines: dict[str, bytes], name: str, line: bytes | None) -> None:
+    """A catalog file's new line, or None: its line dropped."""
+    if line is None:
+        lines.pop(name, None)
+    else:
+        lines[name] = line
 
 
 def _names_in(folder: Path, names: Iterable[str]) -> set[str]:

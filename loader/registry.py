@@ -8,10 +8,10 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from .cache import EntryCache, entry_cache, entry_key
 from .errors import CatalogError, DbstackError, Problem, UnknownDatabaseError
@@ -78,17 +78,14 @@ def _suffix(name: str) -> str:
     return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
-def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Problem | None]:
+def _resolved_catalog_files(path: Path) -> tuple[list[CatalogFile], Problem | None]:
     """The catalog files a path names (itself, or the YAML files of a folder), each with its resolved path. A
     folder's files resolve as the folder does, unless the
     file is a symlink itself: resolving each file's full path again was a fifth of a warm load. The folder is read
-    with os.scandir, which says what is a regular file or a symlink without a system call per file. A symlink to a
-    file of the same folder is that file, which is listed under its own name (else a link sorting before it,
-    named otherwise, was the one loaded: an id that is not its file's name, and the entry lost)."""
+    with os.scandir, which says what is a regular file or a symlink without a system call per file."""
     if path.is_dir():
         folder = path.resolve()
         found = []
-        links = set()
         with os.scandir(path) as listing:
             for item in listing:
                 if _suffix(item.name) not in CATALOG_SUFFIXES:
@@ -100,16 +97,17 @@ def _resolved_catalog_files(path: Path) -> tuple[list[tuple[Path, Path]], Proble
                 except OSError:
                     continue
                 file = path / item.name
-                found.append((file, file.resolve() if link else folder / item.name))
-                if link:
-                    links.add(file)
-        if links:
-            here = {resolved for file, resolved in found if file not in links}
-            found = [(file, resolved) for file, resolved in found if file not in links or resolved not in here]
+                found.append(CatalogFile(file, file.resolve() if link else folder / item.name, link))
         return sorted(found), None
     if path.is_file():
-        return [(path, path.resolve())], None
+        return [CatalogFile(path, path.resolve(), path.is_symlink())], None
     return [], Problem(path, None, None, "", "no such file or folder", "DBS002")
+
+
+class CatalogFile(NamedTuple):
+    path: Path
+    resolved: Path
+    link: bool  # the file is a symlink
 
 
 Locate = Callable[[Path_], Position]  # where a value of an entry stands (for problems found across files)
@@ -118,13 +116,9 @@ Locate = Callable[[Path_], Position]  # where a value of an entry stands (for pr
 def load_file(path: Path) -> tuple[DatabaseSpec | None, LocatedDocument | None, list[Problem]]:
     """Read and check one catalog file, every check, no cache."""
     try:
-        return _check_text(path, decode(read_bytes(path)))
+        doc, problems = _checked_document(path, decode(read_bytes(path)))
     except YamlSourceError as exc:
         return None, None, [exc.problem(path)]
-
-
-def _check_text(path: Path, text: str) -> tuple[DatabaseSpec | None, LocatedDocument | None, list[Problem]]:
-    doc, problems = _checked_document(path, text)
     return (None if problems else DatabaseSpec.from_data(doc.data, path)), doc, problems
 
 
@@ -135,54 +129,64 @@ def _checked_document(path: Path, text: str) -> tuple[LocatedDocument, list[Prob
     return doc, check_entry(path, doc)
 
 
-Outcome = tuple[DatabaseSpec | CachedEntry | None, Locate, list[Problem], bool]
+class Outcome(NamedTuple):
+    """What loading one catalog file gives."""
+
+    entry: DatabaseSpec | CachedEntry | None  # a CachedEntry for `catalog validate`; None: a problem
+    locate: Locate
+    problems: list[Problem]
+    checked: bool  # parsed and checked, not served from the cache
 
 
 def _load_entry(path: Path, resolved: Path, entries: EntryCache | None, validating: bool) -> Outcome:
     """One catalog file, from the cache when its content (and dbstack's rules) are those it was checked with:
-    the DatabaseSpec it builds, or its CachedEntry if ``validating``. The last value says whether it was parsed
-    and checked (not served from the cache)."""
+    the DatabaseSpec it builds, or its CachedEntry if ``validating``."""
     try:
         raw = read_bytes(path)
-        key = entry_key(resolved, raw) if entries is not None else ""
-        served = _served(path, resolved, key, entries, validating)
+        served, key = _served(path, resolved, raw, entries, validating)
         if served is not None:
-            return served, _locate_later(path), [], False
+            return served
         doc, problems = _checked_document(path, decode(raw))
     except YamlSourceError as exc:
-        return None, _nowhere, [exc.problem(path)], True
+        return Outcome(None, _nowhere, [exc.problem(path)], True)
     if problems:
-        return None, _locate_later(path), problems, True
+        return Outcome(None, _locate_later(path), problems, True)
     # `catalog validate` builds no entry (see CachedEntry); a checked id is the file's name (DBS102)
     kept = CachedEntry.from_data(doc.data, path) if validating else DatabaseSpec.from_data(doc.data, path)
     if entries is not None:
         entries.put(resolved, key, doc.data)
     # a position is wanted only for a problem across files (a clash of ids or aliases): rare, so the file is
     # parsed again then rather than positions taken now for every entry
-    return kept, _locate_later(path), problems, True
+    return Outcome(kept, _locate_later(path), problems, True)
 
 
 def _served(
-    path: Path, resolved: Path, key: str, entries: EntryCache | None, validating: bool
-) -> DatabaseSpec | CachedEntry | None:
-    """The entry the cache vouches for (its CachedEntry if ``validating``), or None."""
-    cached = entries.get(resolved, key) if entries is not None else None
-    if cached is None:
-        return None
-    return CachedEntry.from_data(cached, path) if validating else _spec_from_cache(cached, path)
+    path: Path, resolved: Path, raw: bytes, entries: EntryCache | None, validating: bool
+) -> tuple[Outcome | None, str]:
+    """What the cache serves for a file's bytes (its CachedEntry if ``validating``; None: a miss), and their key."""
+    if entries is None:
+        return None, ""
+    key = entry_key(resolved, raw)
+    cached = entries.get(resolved, key)
+    entry = None
+    if cached is not None:
+        entry = CachedEntry.from_data(cached, path) if validating else _spec_from_cache(cached, path)
+    return (Outcome(entry, _locate_later(path), [], False) if entry is not None else None), key
 
 
-# Files to check at which sharing them among processes (loader/workers.py) pays: forking and sending the results
-# back cost about what checking 3 files does, and a share of fewer files ends sooner than the others wait for.
-SHARE_LEAST = 50
+# The fewest files a share of the checks (loader/workers.py) gets, so that sharing starts with more than 2 x 50
+# files to check: forking and sending a share's results back cost about what checking 3 files does, and a small
+# share ends long before the others.
+LEAST_FILES_PER_SHARE = 50
 
 
 def _check_in_workers(files: Sequence[tuple[Path, Path]], entries: EntryCache | None) -> dict[Path, Outcome]:
-    """`catalog validate`'s outcome for each file (by resolved path) where enough of them are not in the cache:
-    those checked by several processes at once, one share each, and those served from the cache. Nothing where
-    there are too few to share or one CPU (or a share's process failed: its files are then loaded as the others
-    are, by the caller)."""
-    if len(files) < 2 * SHARE_LEAST:
+    """`catalog validate`'s outcomes (by resolved path) of the files it could share among processes: where more
+    than 2 x LEAST_FILES_PER_SHARE files are not served by the cache and there are CPUs to share them, those
+    files checked by several processes at once, one share each, and the others served from the cache; with too
+    few files to check, those the cache serves; nothing with too few files or one CPU. The caller loads the files
+    missing here (those of a share whose process failed, too)."""
+    if len(files) < 2 * LEAST_FILES_PER_SHARE:
         return {}
     from .workers import available_workers, run_shares, shares  # here: no other command forks
 
@@ -195,12 +199,12 @@ def _check_in_workers(files: Sequence[tuple[Path, Path]], entries: EntryCache | 
         served = None
         if entries is not None and entries.holds(resolved):  # else not read now: its share reads it
             with suppress(YamlSourceError):  # reported where the file is loaded
-                served = _served(path, resolved, entry_key(resolved, read_bytes(path)), entries, True)
+                served, _ = _served(path, resolved, read_bytes(path), entries, True)
         if served is None:
             unchecked.append((path, resolved))
         else:
-            done[resolved] = (served, _locate_later(path), [], False)
-    parts = shares(unchecked[1:], workers, SHARE_LEAST)
+            done[resolved] = served
+    parts = shares(unchecked[1:], workers, LEAST_FILES_PER_SHARE)
     if len(parts) < 2:
         return done
     # The first file is checked here, before forking: that imports and builds what the checks use (the schema's
@@ -219,19 +223,20 @@ def _check_share(entries: EntryCache | None, caller: int, part: Sequence[tuple[P
     where its line was dropped, nothing where it did not change). Cache lines hold no newline (JSON escapes it) and
     go as they are: as JSON strings, their quotes escaped, they cost a tenth of the run."""
     outcomes = []
-    for count, (path, resolved) in enumerate(part, 1):
-        entry, _, problems, was_checked = _load_entry(path, resolved, entries, True)
-        if count % GC_EVERY == 0:
-            gc.collect(1)
+    garbage = _YoungGarbage()
+    for path, resolved in part:
+        outcome = _load_entry(path, resolved, entries, True)
+        garbage.after(outcome.checked)
+        entry = outcome.entry
         assert entry is None or isinstance(entry, CachedEntry)
         outcomes.append(
             [
                 [entry.id, entry.aliases, entry.replaces_builtin] if entry is not None else None,
-                [[_text(p.file), p.line, p.column, p.field, p.message, p.rule] for p in problems],
-                was_checked,
+                [{**asdict(p), "file": str(p.file) if p.file else None} for p in outcome.problems],
+                outcome.checked,
             ]
         )
-    gc.collect(1)  # this process's checks leave no garbage behind them (a large catalog is then frozen)
+    garbage.end()  # this process's checks leave no garbage behind them (a large catalog is then frozen)
     changed = {}
     if entries is not None and os.getpid() != caller:
         changed = dict(entries.changes(resolved for _, resolved in part))
@@ -244,19 +249,15 @@ def _read_share(data: bytes, part: Sequence[tuple[Path, Path]], entries: EntryCa
     first, *lines = data.split(b"\n")
     done: dict[Path, Outcome] = {}
     changes: list[tuple[Path, bytes | None]] = []
-    for (path, resolved), (entry, problems, was_checked), line in zip(part, json.loads(first), lines, strict=True):
+    for (path, resolved), (entry, problems, checked), line in zip(part, json.loads(first), lines, strict=True):
         kept = CachedEntry(entry[0], tuple(entry[1]), entry[2], path) if entry is not None else None
-        found = [Problem(Path(p[0]) if p[0] is not None else None, *p[1:]) for p in problems]
-        done[resolved] = (kept, _locate_later(path), found, was_checked)
+        found = [Problem(**{**p, "file": Path(p["file"]) if p["file"] is not None else None}) for p in problems]
+        done[resolved] = Outcome(kept, _locate_later(path), found, checked)
         if line:
             changes.append((resolved, None if line == b"-" else line))
     if entries is not None:
         entries.adopt(changes)
     return done
-
-
-def _text(path: Path | None) -> str | None:
-    return str(path) if path is not None else None
 
 
 def _spec_from_cache(data: dict[str, Any], path: Path) -> DatabaseSpec | None:
@@ -330,6 +331,23 @@ def _young_garbage_collection() -> Iterator[None]:
 GC_EVERY = 200
 
 
+class _YoungGarbage:
+    """The young objects' collection every GC_EVERY files checked (see _young_garbage_collection)."""
+
+    def __init__(self) -> None:
+        self.checked = 0
+
+    def after(self, checked: bool) -> None:
+        self.checked += checked
+        if checked and self.checked % GC_EVERY == 0:
+            gc.collect(1)
+
+    def end(self) -> None:
+        """The garbage of the files checked since the last collection goes too."""
+        if self.checked % GC_EVERY:
+            gc.collect(1)
+
+
 def _load_catalog(user_paths: Iterable[Path], builtin: bool, validating: bool) -> LoadResult[Any]:
     result: LoadResult[Any] = LoadResult()
     aliases: dict[str, Locate] = {}  # where each entry's aliases stand, for clash reports
@@ -337,19 +355,22 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool, validating: bool) -
     builtin_ids: set[str] = set()
     sources: list[tuple[Path, bool]] = [(BUILTIN_CATALOG, True)] if builtin else []
     sources += [(Path(p), False) for p in user_paths]
+    listings = [(_resolved_catalog_files(source), is_builtin) for source, is_builtin in sources]
+    # A symlink to a file also listed by its own name is that file (else a link listed first, named otherwise,
+    # was the one loaded: an id that is not its file's name, and the entry lost)
+    real = {file.resolved for (files, _), _ in listings for file in files if not file.link}
     seen: set[Path] = set()
     listed: list[Problem | tuple[Path, Path, bool]] = []  # each source's problem or files, in order
-    for source, is_builtin in sources:
-        files, problem = _resolved_catalog_files(source)
+    for (files, problem), is_builtin in listings:
         if problem:
             listed.append(problem)
-        for path, resolved in files:
-            if resolved not in seen:  # a folder named twice, or a built-in file named again
+        for path, resolved, link in files:
+            if resolved not in seen and not (link and resolved in real):  # a folder named twice, a file named again
                 seen.add(resolved)
                 listed.append((path, resolved, is_builtin))
-    files = [(item[0], item[1]) for item in listed if not isinstance(item, Problem)]
-    done = _check_in_workers(files, entries) if validating else {}
-    checked = 0
+    files_to_load = [(item[0], item[1]) for item in listed if not isinstance(item, Problem)]
+    done = _check_in_workers(files_to_load, entries) if validating else {}
+    garbage = _YoungGarbage()
     for item in listed:
         if isinstance(item, Problem):
             result.problems.append(item)
@@ -359,14 +380,10 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool, validating: bool) -
         outcome = done.get(resolved)
         if outcome is None:
             outcome = _load_entry(path, resolved, entries, validating)
-            checked += outcome[3]
-            if outcome[3] and checked % GC_EVERY == 0:
-                gc.collect(1)
-        spec, locate, problems, _ = outcome
-        result.problems.extend(problems)
-        if spec is None:
-            continue
-        _add(result, aliases, builtin_ids, spec, locate, is_builtin)
+            garbage.after(outcome.checked)
+        result.problems.extend(outcome.problems)
+        if outcome.entry is not None:
+            _add(result, aliases, builtin_ids, outcome.entry, outcome.locate, is_builtin)
     _check_aliases(result, aliases)
     if entries is not None:
         entries.save()
@@ -374,8 +391,7 @@ def _load_catalog(user_paths: Iterable[Path], builtin: bool, validating: bool) -
         # What is left after the checks' last garbage went (the loaded catalog above all) is frozen: later
         # collections no longer walk it (they did: a third of a warm run's time). The price, paid only for a
         # large catalog: a cycle that was garbage already when the load ended is never collected.
-        if checked % GC_EVERY:
-            gc.collect(1)
+        garbage.end()
         gc.freeze()
     return result
 

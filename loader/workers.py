@@ -3,8 +3,8 @@
 Each share of the work runs through the same function, one share in this process and each other share in a
 child forked for it (a copy of this process: nothing is imported or loaded again, and nothing is pickled: the
 child's result comes back as bytes through a pipe only the two processes hold). A child that fails in any way
-(an exception, a signal, a result that is not what it writes) gives None, and the caller does that share
-itself: the outcome, an internal error included, is what doing every share here gives.
+(an exception, a signal, a non-zero exit) gives None, and the caller does that share itself: the outcome, an
+internal error included, is what doing every share here gives.
 
 Only where ``os.fork`` is safe to use and its children can be waited for: on Linux, with no other thread (a
 forked child has a copy of the forking thread alone; a lock another thread held stays locked in it), and with

@@ -597,6 +597,21 @@ def test_a_symlink_to_a_file_of_its_own_folder_is_that_file(catalog: Path, check
         assert {"alpha", "beta"} <= set(result.specs)
 
 
+def test_a_symlink_to_a_file_of_a_folder_named_later_is_that_file(tmp_path: Path, checked: Counter[str]) -> None:
+    """A link in one folder to a file of another folder named after it: the file loads under its own name, in its
+    folder (the link, listed first, was loaded in its place: an id that is not its file's name, and the file lost
+    from the files checked)."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (second / "mine.yaml").write_text(entry("mine"), encoding="utf-8")
+    (first / "mine-latest.yaml").symlink_to(second / "mine.yaml")
+    result = load_catalog([first, second], builtin=False)
+    assert [str(p) for p in result.problems] == []
+    assert result.files == [second / "mine.yaml"] and list(result.specs) == ["mine"]
+    assert checked == {"mine.yaml": 1}
+
+
 def test_a_catalog_file_reached_twice_is_loaded_once(catalog: Path, tmp_path: Path, checked: Counter[str]) -> None:
     """A file is known by its resolved path: a symlink to a file of another named folder, and a folder named
     through a symlink, are the files already loaded (no duplicate id), and a symlinked file is cached by its target."""

@@ -4,6 +4,7 @@ share's process does (fails, is killed), and no process is left behind."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import re
@@ -86,7 +87,7 @@ def forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def share_among(monkeypatch: pytest.MonkeyPatch, count: int, least: int = 10) -> None:
     monkeypatch.setattr(workers, "available_workers", lambda: count)
-    monkeypatch.setattr(registry, "SHARE_LEAST", least)
+    monkeypatch.setattr(registry, "LEAST_FILES_PER_SHARE", least)
 
 
 def test_sharing_gives_what_one_process_gives(
@@ -99,9 +100,8 @@ def test_sharing_gives_what_one_process_gives(
     assert not forks
     rules = {rule for _, rule in alone["problems"]}
     assert {"DBS001", "DBS101", "DBS103", "DBS301"} <= rules, alone["problems"]
-    assert (
-        len(alone["cache"]) == 60 + 3
-    )  # the copies; clash, postgresql, lonely: valid alone (their problems are across files)
+    # the copies; clash, postgresql and lonely: each valid alone (their problems are across files)
+    assert len(alone["cache"]) == 60 + 3
 
     share_among(monkeypatch, 3)
     shared = validate(folder, tmp_path / "shared", monkeypatch)
@@ -274,6 +274,7 @@ def test_a_cgroup_cpu_quota_bounds_the_workers(tmp_path: Path, membership: str, 
 
 
 def test_every_thread_of_the_process_is_counted() -> None:
+    """Python's threads and those of native code (faulthandler's watchdog: a C thread threading does not know)."""
     before = workers._threads()  # the test run's own (other tests may have left some)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
@@ -284,6 +285,12 @@ def test_every_thread_of_the_process_is_counted() -> None:
     finally:
         stop.set()
         thread.join()
+    python_threads = threading.active_count()
+    faulthandler.dump_traceback_later(600)
+    try:
+        assert (workers._threads(), threading.active_count()) == (before + 1, python_threads)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 SIGCHLD_IGNORED = """
@@ -305,10 +312,10 @@ def test_a_process_started_with_sigchld_ignored_checks_alone_and_reports_the_sam
     assert ignored.stderr == usual.stderr and json.loads(ignored.stdout) == json.loads(usual.stdout)
 
 
-def test_the_cli_shares_a_large_catalog_and_reports_what_one_process_reports(tmp_path: Path) -> None:
-    """The real command (a process with no other thread; on this machine's CPUs): the report of a cold run, whose
-    checks are shared where there are two CPUs or more, is the report of the warm run that follows, which serves
-    every valid file from the cache and checks only those with a problem, in this one process."""
+def test_the_cli_reports_a_large_catalog_cold_as_warm(tmp_path: Path) -> None:
+    """The real command: the report of a cold run, whose checks are shared where there are two CPUs or more (that
+    the command shares them is seen in the Ctrl-C test below), is the report of the warm run that follows, which
+    serves every valid file from the cache and checks only those with a problem, in this one process."""
     folder = tmp_path / "catalog"
     write_catalog(folder, 120)
     command = [sys.executable, "-m", "dbstack", "catalog", "validate", "--format", "json", str(folder)]
@@ -363,6 +370,7 @@ def test_ctrl_c_while_sharing_ends_every_process_without_a_traceback(tmp_path: P
 @given(jobs=st.lists(st.integers(), max_size=300), count=st.integers(1, 12), least=st.integers(0, 40))
 def test_shares_deal_every_job_once(jobs: list[int], count: int, least: int) -> None:
     parts = workers.shares(jobs, count, least)
+    assert len(parts) == max(1, min(count, len(jobs) // max(1, least)))
     assert sorted(job for part in parts for job in part) == sorted(jobs)
     assert 1 <= len(parts) <= count
     if len(parts) > 1:
