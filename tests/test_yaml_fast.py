@@ -288,6 +288,10 @@ class Reference:
     """
 
     def __init__(self, pyyaml_loader: type[Any]) -> None:
+        # built on a safe loader only (SafeLoader or CSafeLoader): the generated text is never read with constructors
+        # that could build Python objects
+        if pyyaml_loader not in (yaml.SafeLoader, yaml.CSafeLoader):  # (PyYAML's unsafe one is a SafeConstructor too)
+            raise TypeError(f"{pyyaml_loader.__name__} is not a safe loader")
         constructors = pyyaml_loader.yaml_constructors
         reference = self
 
@@ -531,13 +535,30 @@ def test_no_yaml_loading_bypasses_the_safe_loaders() -> None:
     yaml.load_all or Loader= anywhere else could name an unsafe loader, and a yaml.safe_load would read with
     PyYAML's own resolver and limits instead of dbstack's."""
     root = Path(__file__).resolve().parent.parent
-    unsafe = re.compile(r"yaml\.(load|load_all|full_load|unsafe_load|safe_load|safe_load_all|compose|parse)\(|Loader=")
+    unsafe = re.compile(r"yaml\.(load|load_all|(?:full|unsafe)_load|safe_load|safe_load_all|compose|parse)\(|Loader=")
     found = [
         f"{path.relative_to(root)}:{number}"
         for folder in ("loader", "render", "sandbox", "stack")
         for path in sorted((root / folder).rglob("*.py"))
         if path != root / "loader" / "yaml_source.py"
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if unsafe.search(line)
+    ]
+    assert found == []
+
+
+def test_no_python_file_names_an_unsafe_yaml_loader() -> None:
+    """Tests, benchmarks and CI read YAML with PyYAML's own loaders (to compare with), the safe ones only: none of
+    the loaders or functions that build Python objects is named anywhere (the pattern is built from parts so that
+    this test does not find itself)."""
+    root = Path(__file__).resolve().parent.parent
+    names = ("Unsafe" + "Loader", "Full" + "Loader", "unsafe" + "_load", "full" + "_load", r"yaml\.C?" + r"Loader\b")
+    unsafe = re.compile("|".join(names))
+    found = [
+        f"{path.relative_to(root)}:{number}"
+        for path in sorted(root.rglob("*.py"))
+        if not {".venv", "build", ".git", "node_modules"} & set(path.relative_to(root).parts)
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
         if unsafe.search(line)
     ]
     assert found == []
